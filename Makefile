@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is reference.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+
+# make test runs against PostgreSQL and Redis at their default local addresses. Redis db 15
+# holds the test cache and db 14 the test broker, so a developer's db 0 is never flushed.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lms
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
+TEST_BROKER_URL   ?= redis://127.0.0.1:6379/14
+TEST_ENV := env DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	CACHE_KEY_PREFIX=lms-test EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend
+
+.PHONY: run test check worker beat clean
+
+$(VENV)/.run-installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.run-installed
+
+## run: the embedded default (SQLite in var/, eager Celery, console email) on http://127.0.0.1:$(PORT)
+run: $(VENV)/.run-installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py dev_bootstrap --port $(PORT)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## test: the whole suite, the migration check and the schema check on PostgreSQL + Redis
+test: $(VENV)/.dev-installed
+	scripts/services.sh
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml
+	$(TEST_ENV) $(PY) -m pytest
+
+## worker / beat: the production processes, for a local try with REDIS_URL set
+worker: $(VENV)/.run-installed
+	$(VENV)/bin/celery -A lms worker -Q otp,notifications,default -l info
+
+beat: $(VENV)/.run-installed
+	$(VENV)/bin/celery -A lms beat -l info
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,81 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.models import EmailOTP, LoginEvent, User
+
+
+class UserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    add_form = UserCreationForm
+    form = UserEditForm
+    ordering = ("-date_joined",)
+    list_display = ("email", "first_name", "last_name", "role", "country", "email_verified_at", "is_active", "is_staff", "date_joined", "last_login")
+    list_filter = ("role", ("email_verified_at", admin.EmptyFieldListFilter), "is_active", "is_staff", "country")
+    search_fields = ("email", "first_name", "last_name", "phone")
+    readonly_fields = ("date_joined", "last_login", "updated_at", "login_events_link")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "phone", "country", "state", "city", "email_verified_at")}),
+        ("Marketing consent", {"fields": ("marketing_email", "marketing_sms", "marketing_push")}),
+        ("Access", {"fields": ("role", "is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "updated_at", "login_events_link")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
+    list_per_page = 50
+    show_full_result_count = False
+
+    @admin.display(description="login events")
+    def login_events_link(self, obj: User) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:accounts_loginevent_changelist") + f"?user__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} sign-ins</a>', url, obj.login_events.count())
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(admin.ModelAdmin):
+    list_display = ("user", "occurred_at", "method", "ip")
+    list_filter = ("method", "occurred_at")
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    date_hierarchy = "occurred_at"
+    readonly_fields = ("user", "occurred_at", "method", "ip", "user_agent")
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(EmailOTP)
+class EmailOTPAdmin(admin.ModelAdmin):
+    """Read-only audit of codes sent: the codes themselves are never stored."""
+
+    list_display = ("email", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at", "sent_at", "requested_ip")
+    search_fields = ("email",)
+    list_filter = ("created_at",)
+    exclude = ("code_hash",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

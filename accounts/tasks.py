@@ -1,0 +1,25 @@
+"""Auth mail, routed to the small ``otp`` queue so it never waits behind a bulk send."""
+
+from celery import shared_task
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=5)
+def otp_email_send_task(self, otp_id: int, code: str) -> None:
+    # The plain code has to travel with the task (only its hash is stored); the service
+    # sends nothing once the code is used, superseded or expired.
+    from accounts.services import otp_email_send
+
+    try:
+        otp_email_send(otp_id=otp_id, code=code)
+    except OSError as exc:  # SMTP unreachable or refused: retry with backoff
+        raise self.retry(exc=exc)
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=5)
+def password_reset_email_send_task(self, user_id: int) -> None:
+    from accounts.services import password_reset_email_send
+
+    try:
+        password_reset_email_send(user_id=user_id)
+    except OSError as exc:
+        raise self.retry(exc=exc)

@@ -1,0 +1,1 @@
+"""Campaigns, discount rules, codes and redemptions; filled by the campaigns issue."""

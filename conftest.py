@@ -1,0 +1,77 @@
+"""Fixtures shared by every app's tests.
+
+The suite runs on PostgreSQL and Redis (``make test`` points DATABASE_URL and REDIS_URL at
+the local servers); it refuses to run on the embedded SQLite default, where its concurrency
+tests would prove nothing.
+"""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.services import session_start
+from accounts.tests.factories import UserFactory
+from lms.celery import app as celery_app
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise pytest.UsageError(
+            "The test suite runs on PostgreSQL and Redis: use `make test`, or set DATABASE_URL and REDIS_URL."
+        )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters live in the cache; each test starts with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery():
+    # Tasks run in the test's own process unless a test starts a real worker (see
+    # accounts/tests/test_worker.py), which switches this off for its duration.
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def customer(db):
+    return UserFactory(email="asha@example.com", first_name="Asha", last_name="Rao")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(email="admin@example.com", role="ADMIN", is_staff=True)
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {session_start(user=user).access}")
+    return client
+
+
+@pytest.fixture
+def customer_client(customer) -> APIClient:
+    return _client_for(customer)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> APIClient:
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def client_for():
+    """``client_for(user)``: an API client carrying that user's access token."""
+    return _client_for

@@ -1,0 +1,1 @@
+"""The API platform shared by every app: pagination, errors, permissions, throttles, schema."""

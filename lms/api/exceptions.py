@@ -1,0 +1,139 @@
+"""The one error shape: ``{"code": "...", "message": "...", "details": {...}}``.
+
+Every failure the API can answer with goes through :func:`exception_handler` (DRF errors,
+domain errors, Django validation and integrity errors) or through the ``handler4xx/500``
+views (errors raised before a DRF view runs: unknown URLs, oversized bodies, bad hosts).
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+from lms.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """``{"criteria": {"all": [{}, {"value": ["bad"]}]}}`` -> ``{"criteria.all[1].value": ["bad"]}``."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = str(key) if not prefix else f"{prefix}.{key}"
+            if key == "non_field_errors":
+                path = prefix or "non_field_errors"
+            for k, v in flatten_errors(value, path).items():
+                flat.setdefault(k, []).extend(v)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            if detail:
+                flat[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                flat.update(flatten_errors(item, f"{prefix}[{index}]"))
+    else:
+        flat[prefix or "non_field_errors"] = [str(detail)]
+    return flat
+
+
+def _validation_response(detail: Any) -> Response:
+    fields = flatten_errors(detail)
+    path, messages = next(iter(fields.items()), ("", ["Invalid input."]))
+    message = messages[0] if path in ("", "non_field_errors") else f"{path}: {messages[0]}"
+    return Response(error_body("validation_error", message, fields), status=status.HTTP_400_BAD_REQUEST)
+
+
+def _first_code(detail: Any, default: str) -> str:
+    codes = detail.get_codes() if hasattr(detail, "get_codes") else default
+    while isinstance(codes, (list, dict)):
+        if not codes:
+            return default
+        codes = codes[0] if isinstance(codes, list) else next(iter(codes.values()))
+    return codes if isinstance(codes, str) else default
+
+
+def _api_exception_response(exc: exceptions.APIException, context: dict) -> Response:
+    response = drf_exception_handler(exc, context)  # keeps WWW-Authenticate and Retry-After
+    assert response is not None
+    if isinstance(exc, exceptions.ValidationError):
+        validation = _validation_response(exc.detail)
+        validation.headers = response.headers
+        return validation
+    detail = exc.detail
+    details: dict[str, Any] = {}
+    if isinstance(exc, InvalidToken):
+        # simplejwt nests the real reason ("Token is expired") in its messages list.
+        message = str(detail.get("detail", "Token is invalid.")) if isinstance(detail, dict) else str(detail)
+        messages = detail.get("messages") if isinstance(detail, dict) else None
+        if messages:
+            message = str(messages[0].get("message", message))
+        code = "token_not_valid"
+    elif isinstance(detail, dict):
+        message = str(detail.get("detail", exc.default_detail))
+        code = str(detail.get("code", _first_code(exc, exc.default_code)))
+    else:
+        message = str(detail)
+        code = _first_code(exc, exc.default_code)
+    if isinstance(exc, exceptions.Throttled):
+        code = "throttled"
+        details["retry_after"] = int(exc.wait) if exc.wait is not None else None
+        message = f"Too many requests; retry in {details['retry_after']} seconds." if exc.wait else message
+    response.data = error_body(code, message, details)
+    return response
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, (DomainError, DjangoValidationError, IntegrityError)):
+        set_rollback()
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return _validation_response(detail)
+    if isinstance(exc, IntegrityError):
+        # A constraint the code did not check first: the request conflicts with stored state.
+        logger.warning("IntegrityError mapped to 409: %s", exc)
+        return Response(
+            error_body("conflict", "The request conflicts with the current state of the resource."),
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.APIException):
+        return _api_exception_response(exc, context)
+    return None
+
+
+def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(400, "bad_request", "The request could not be understood (malformed or too large).")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(403, "permission_denied", "You do not have permission to perform this action.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(404, "not_found", f"No route matches {request.path}.")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return _json_error(500, "server_error", "An unexpected error occurred; it has been logged.")

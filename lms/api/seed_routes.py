@@ -1,0 +1,49 @@
+"""The older NestJS service's routes, kept alive verbatim at the root.
+
+One table: each seed path is served by the very view behind a canonical ``/api/v1/`` route
+(found by its URL name), so there is no second implementation to drift. A later app adds
+its rows here when it adds the canonical route.
+"""
+
+from collections.abc import Iterable, Iterator
+from typing import Callable, NamedTuple
+
+from django.urls import URLPattern, URLResolver, path
+
+
+class SeedRoute(NamedTuple):
+    method: str
+    seed: str  # Django path syntax, no leading slash
+    canonical_name: str  # the URL name of the /api/v1/ route
+
+
+SEED_ROUTES: tuple[SeedRoute, ...] = (
+    SeedRoute("POST", "auth/signin", "auth-signin"),
+    SeedRoute("POST", "auth/forget-password", "auth-password-forgot"),
+    SeedRoute("GET", "auth/reset-password", "auth-password-reset"),
+    SeedRoute("POST", "auth/reset-password", "auth-password-reset"),
+    SeedRoute("POST", "user/send-otp", "auth-otp-send"),
+    SeedRoute("POST", "user/verify-otp", "auth-otp-verify"),
+    SeedRoute("POST", "user/signup", "auth-signup"),
+)
+
+
+def _views_by_name(patterns: Iterable, namespace: str = "") -> Iterator[tuple[str, Callable]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _views_by_name(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}", pattern.callback
+
+
+def seed_urlpatterns(api_patterns: list) -> list[URLPattern]:
+    """URL patterns for every seed path, bound to the canonical views found in ``api_patterns``."""
+    views = dict(_views_by_name(api_patterns))
+    patterns, seen = [], set()
+    for route in SEED_ROUTES:
+        if route.seed in seen:  # one path, several methods: the view dispatches on method
+            continue
+        seen.add(route.seed)
+        patterns.append(path(route.seed, views[route.canonical_name], name=f"seed-{route.seed}"))
+    return patterns

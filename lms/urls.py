@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from lms.api.seed_routes import seed_urlpatterns
+from lms.health import HealthView
+
+api_v1 = [
+    path("", include("accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    *seed_urlpatterns(api_v1),
+]
+
+handler400 = "lms.api.exceptions.bad_request"
+handler403 = "lms.api.exceptions.permission_denied"
+handler404 = "lms.api.exceptions.page_not_found"
+handler500 = "lms.api.exceptions.server_error"
+
+admin.site.site_header = "LMS console"
+admin.site.site_title = "LMS console"
+admin.site.index_title = "Campaigns, loyalty, segments and promotions"

@@ -1,0 +1,1 @@
+"""Loyalty programs and the points ledger; filled by the loyalty issue."""

@@ -1,0 +1,1 @@
+"""Channels, providers, deliveries and the in-app inbox; filled by the notifications issue."""

@@ -1,0 +1,1 @@
+"""Customer-facing promotions; filled by the promotions issue."""

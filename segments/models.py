@@ -1,0 +1,1 @@
+"""Customer and product segments; filled by the segments issue."""
