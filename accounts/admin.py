@@ -24,7 +24,18 @@ class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationForm
     form = UserEditForm
     ordering = ("-date_joined",)
-    list_display = ("email", "first_name", "last_name", "role", "country", "email_verified_at", "is_active", "is_staff", "date_joined", "last_login")
+    list_display = (
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "country",
+        "email_verified_at",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+    )
     list_filter = ("role", ("email_verified_at", admin.EmptyFieldListFilter), "is_active", "is_staff", "country")
     search_fields = ("email", "first_name", "last_name", "phone")
     readonly_fields = ("date_joined", "last_login", "updated_at", "login_events_link")
@@ -68,7 +79,16 @@ class LoginEventAdmin(admin.ModelAdmin):
 class EmailOTPAdmin(admin.ModelAdmin):
     """Read-only audit of codes sent: the codes themselves are never stored."""
 
-    list_display = ("email", "created_at", "expires_at", "attempts", "consumed_at", "superseded_at", "sent_at", "requested_ip")
+    list_display = (
+        "email",
+        "created_at",
+        "expires_at",
+        "attempts",
+        "consumed_at",
+        "superseded_at",
+        "sent_at",
+        "requested_ip",
+    )
     search_fields = ("email",)
     list_filter = ("created_at",)
     exclude = ("code_hash",)

@@ -80,7 +80,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             # The truth behind "email is unique, case-insensitively"; services lower-case too.
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
-            models.CheckConstraint(condition=Q(is_superuser=False) | Q(role=Role.ADMIN), name="accounts_user_superuser_is_admin"),
+            models.CheckConstraint(
+                condition=Q(is_superuser=False) | Q(role=Role.ADMIN), name="accounts_user_superuser_is_admin"
+            ),
         ]
 
     def __str__(self) -> str:

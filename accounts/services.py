@@ -3,9 +3,10 @@
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+
 from django.conf import settings
-from django.contrib.auth import authenticate
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -138,7 +139,9 @@ def email_token_read(*, token: str) -> str:
     try:
         payload = signing.loads(token, salt=EMAIL_TOKEN_SALT, max_age=settings.EMAIL_VERIFICATION_TOKEN_TTL)
     except signing.SignatureExpired:
-        raise Invalid("verification_token_expired", "The email verification token has expired; verify the address again.")
+        raise Invalid(
+            "verification_token_expired", "The email verification token has expired; verify the address again."
+        )
     except signing.BadSignature:
         raise Invalid("verification_token_invalid", "The email verification token is invalid.")
     return payload["email"]
@@ -161,7 +164,9 @@ def _refresh_token_for(user: User) -> RefreshToken:
     return refresh
 
 
-def session_start(*, user: User, method: str = LoginEvent.Method.PASSWORD, ip: str | None = None, user_agent: str = "") -> Session:
+def session_start(
+    *, user: User, method: str = LoginEvent.Method.PASSWORD, ip: str | None = None, user_agent: str = ""
+) -> Session:
     """Record the login event and issue an access + refresh pair (role in the claims)."""
     with transaction.atomic():
         now = timezone.now()
@@ -197,7 +202,9 @@ def session_refresh(*, refresh: str) -> Session:
     is locked, and the second refresh finds it blacklisted.
     """
     token = _refresh_token_read(refresh)
-    outstanding = OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token[jwt_settings.JTI_CLAIM]).first()
+    outstanding = (
+        OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token[jwt_settings.JTI_CLAIM]).first()
+    )
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
         raise Unauthorized("token_not_valid", "Token is blacklisted")
     user = User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
@@ -345,7 +352,17 @@ def password_reset(*, token: str, password: str) -> User:
 # --- Profiles and roles -----------------------------------------------------------------------
 
 PROFILE_FIELDS = frozenset(
-    {"first_name", "last_name", "phone", "country", "state", "city", "marketing_email", "marketing_sms", "marketing_push"}
+    {
+        "first_name",
+        "last_name",
+        "phone",
+        "country",
+        "state",
+        "city",
+        "marketing_email",
+        "marketing_sms",
+        "marketing_push",
+    }
 )
 
 
@@ -378,3 +395,15 @@ def user_admin_update(*, user: User, by: User, role: str | None = None, is_activ
         sessions_end_all(user=user)
     return user
 
+
+# --- Housekeeping -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def auth_records_prune(*, otp_older_than: timedelta = timedelta(days=7)) -> dict[str, int]:
+    """Delete OTP rows past their audit window and refresh tokens past their expiry."""
+    now = timezone.now()
+    otps, _ = EmailOTP.objects.filter(created_at__lt=now - otp_older_than).delete()
+    # Blacklist rows cascade with their outstanding token.
+    _, deleted = OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    return {"otps": otps, "tokens": deleted.get(OutstandingToken._meta.label, 0)}

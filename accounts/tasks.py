@@ -23,3 +23,11 @@ def password_reset_email_send_task(self, user_id: int) -> None:
         password_reset_email_send(user_id=user_id)
     except OSError as exc:
         raise self.retry(exc=exc)
+
+
+@shared_task
+def auth_records_prune_task() -> dict[str, int]:
+    """Daily (celery beat): keep the OTP and token tables from growing without bound."""
+    from accounts.services import auth_records_prune
+
+    return auth_records_prune()

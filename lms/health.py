@@ -61,4 +61,6 @@ class HealthView(APIView):
             except Exception as exc:  # any failure is the answer, not an error
                 checks[name] = f"error: {type(exc).__name__}: {exc}"[:200]
         healthy = all(not v.startswith("error") for v in checks.values())
-        return Response({"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503)
+        return Response(
+            {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+        )

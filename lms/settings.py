@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -116,7 +117,9 @@ else:
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 # Without a broker the embedded default runs every task in the calling process.
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL.startswith(("redis", "amqp")))
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL.startswith(("redis", "amqp"))
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged only once it has run, and a worker that dies mid-task gives it
@@ -128,13 +131,16 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("otp"), Queue("notifications"), Queue("default"))
 # OTP and password mail have their own small queue so they never wait behind a bulk send.
 CELERY_TASK_ROUTES = {
-    "accounts.tasks.*": {"queue": "otp"},
+    "accounts.tasks.otp_email_send_task": {"queue": "otp"},
+    "accounts.tasks.password_reset_email_send_task": {"queue": "otp"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "auth-records-prune": {"task": "accounts.tasks.auth_records_prune_task", "schedule": crontab(hour=3, minute=10)},
+}
 
 # --- Auth -----------------------------------------------------------------------------------
 

@@ -43,7 +43,9 @@ class SessionOutput(serializers.Serializer):
 class SignupInput(EmailInput):
     first_name = serializers.CharField(max_length=150)
     last_name = serializers.CharField(max_length=150, allow_blank=True, default="")
-    password = serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, style={"input_type": "password"}
+    )
     token = serializers.CharField(
         max_length=512,
         required=False,
@@ -52,7 +54,9 @@ class SignupInput(EmailInput):
 
 
 class SigninInput(EmailInput):
-    password = serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, style={"input_type": "password"}
+    )
 
 
 class RefreshInput(serializers.Serializer):
@@ -78,7 +82,9 @@ class PasswordResetCheckOutput(serializers.Serializer):
 
 class PasswordResetInput(serializers.Serializer):
     token = serializers.CharField(max_length=256)
-    password = serializers.CharField(max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_LENGTH, trim_whitespace=False, style={"input_type": "password"}
+    )
 
 
 class MeOutput(serializers.ModelSerializer):
@@ -110,7 +116,9 @@ class MeUpdateInput(serializers.Serializer):
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
         if unknown:
-            raise serializers.ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+            raise serializers.ValidationError(
+                {name: ["This field cannot be changed here."] for name in sorted(unknown)}
+            )
         return attrs
 
 

@@ -18,8 +18,8 @@ from accounts.models import Role, User
 from lms.api.permissions import IsAdminRole
 from lms.api.requests import client_ip, user_agent
 from lms.api.schema import error_responses
-from lms.errors import Unauthorized
 from lms.api.throttling import EmailRateThrottle, FailureThrottle, IPRateThrottle, scoped
+from lms.errors import Unauthorized
 
 
 def _valid(serializer_class, request: Request) -> dict:
@@ -154,7 +154,10 @@ class SignoutView(PublicAPIView):
 
 
 class PasswordForgotView(PublicAPIView):
-    throttle_classes = [scoped(EmailRateThrottle, "password_forgot_email"), scoped(IPRateThrottle, "password_forgot_ip")]
+    throttle_classes = [
+        scoped(EmailRateThrottle, "password_forgot_email"),
+        scoped(IPRateThrottle, "password_forgot_ip"),
+    ]
 
     @extend_schema(
         tags=["auth"],
@@ -229,12 +232,22 @@ class UserFilter(filters.FilterSet):
         fields = ["role", "is_active", "country"]
 
     def filter_search(self, queryset, name, value):
-        return queryset.filter(Q(email__icontains=value) | Q(first_name__icontains=value) | Q(last_name__icontains=value))
+        return queryset.filter(
+            Q(email__icontains=value) | Q(first_name__icontains=value) | Q(last_name__icontains=value)
+        )
 
 
 @extend_schema_view(
-    list=extend_schema(tags=["users"], summary="Accounts (ADMIN)", responses={200: s.UserAdminOutput(many=True), **error_responses(400, 401, 403)}),
-    retrieve=extend_schema(tags=["users"], summary="One account (ADMIN)", responses={200: s.UserAdminOutput, **error_responses(401, 403, 404)}),
+    list=extend_schema(
+        tags=["users"],
+        summary="Accounts (ADMIN)",
+        responses={200: s.UserAdminOutput(many=True), **error_responses(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        tags=["users"],
+        summary="One account (ADMIN)",
+        responses={200: s.UserAdminOutput, **error_responses(401, 403, 404)},
+    ),
     partial_update=extend_schema(
         tags=["users"],
         summary="Change an account's role or active flag (ADMIN)",

@@ -1,6 +1,5 @@
 """``?page=1&limit=10`` on every list, answered as ``{count, page, limit, pages, results}``."""
 
-import math
 from typing import Any
 
 from django.core.paginator import InvalidPage
@@ -31,7 +30,9 @@ class PageLimitPagination(PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         # A limit above the maximum is clamped (the answer's "limit" says what was used).
-        self.limit = min(self._positive_int_param(request, self.page_size_query_param, self.page_size), self.max_page_size)
+        self.limit = min(
+            self._positive_int_param(request, self.page_size_query_param, self.page_size), self.max_page_size
+        )
         self.page_number = self._positive_int_param(request, self.page_query_param, 1)
         paginator = self.django_paginator_class(queryset, self.limit)
         self.count = paginator.count
@@ -65,6 +66,18 @@ class PageLimitPagination(PageNumberPagination):
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         return [
-            {"name": "page", "required": False, "in": "query", "description": "Page number, from 1.", "schema": {"type": "integer", "minimum": 1}},
-            {"name": "limit", "required": False, "in": "query", "description": "Results per page (default 10, at most 100).", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "Page number, from 1.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": "limit",
+                "required": False,
+                "in": "query",
+                "description": "Results per page (default 10, at most 100).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+            },
         ]

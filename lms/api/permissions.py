@@ -24,7 +24,11 @@ class IsAdminOrModelPermission(DjangoModelPermissions):
     """ADMIN role, or a staff user holding the model permission for the request's method."""
 
     message = "This route needs role ADMIN or the matching model permission."
-    perms_map = {**DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"], "HEAD": ["%(app_label)s.view_%(model_name)s"]}
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
 
     def has_permission(self, request, view) -> bool:
         if is_admin_role(request.user):

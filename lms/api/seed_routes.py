@@ -5,8 +5,8 @@ One table: each seed path is served by the very view behind a canonical ``/api/v
 its rows here when it adds the canonical route.
 """
 
-from collections.abc import Iterable, Iterator
-from typing import Callable, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 from django.urls import URLPattern, URLResolver, path
 
