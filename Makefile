@@ -30,8 +30,10 @@ run: $(VENV)/.run-installed
 	$(PY) manage.py dev_bootstrap --port $(PORT)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-## test: the whole suite, the migration check and the schema check on PostgreSQL + Redis
+## test: lint, the migration check, the schema check and the whole suite on PostgreSQL + Redis
 test: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	scripts/services.sh
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml

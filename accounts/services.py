@@ -10,7 +10,7 @@ from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes, force_str
@@ -41,29 +41,27 @@ def otp_send(*, email: str, ip: str | None = None) -> EmailOTP:
     email = normalize_email(email)
     code = f"{secrets.randbelow(10**6):06d}"
     now = timezone.now()
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                EmailOTP.objects.filter(email=email, consumed_at__isnull=True, superseded_at__isnull=True).update(
-                    superseded_at=now
-                )
-                otp = EmailOTP.objects.create(
-                    email=email,
-                    code_hash=_otp_hash(email=email, code=code),
-                    created_at=now,
-                    expires_at=now + settings.OTP_TTL,
-                    requested_ip=ip,
-                )
-                from accounts.tasks import otp_email_send_task
+    with transaction.atomic():
+        # Sends for one address take turns: without this, two sends could both supersede the
+        # old code and both insert, and the one-open-code constraint would refuse the second.
+        # (SQLite, the embedded default, serialises every write anyway.)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"accounts.otp:{email}"])
+        EmailOTP.objects.filter(email=email, consumed_at__isnull=True, superseded_at__isnull=True).update(
+            superseded_at=now
+        )
+        otp = EmailOTP.objects.create(
+            email=email,
+            code_hash=_otp_hash(email=email, code=code),
+            created_at=now,
+            expires_at=now + settings.OTP_TTL,
+            requested_ip=ip,
+        )
+        from accounts.tasks import otp_email_send_task
 
-                otp_email_send_task.delay_on_commit(otp.pk, code)
-                return otp
-        except IntegrityError:
-            # Two sends for one address raced past each other's supersede; the unique "one open
-            # code per address" constraint refused the second insert. Supersede again.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+        otp_email_send_task.delay_on_commit(otp.pk, code)
+    return otp
 
 
 def otp_email_send(*, otp_id: int, code: str) -> bool:

@@ -192,8 +192,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "lms.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "lms.api.throttling.AnonRateThrottle",
+        "lms.api.throttling.UserRateThrottle",
     ],
     # Rates are "N/s|m|h|d"; throttles count in the default cache (Redis in production).
     "DEFAULT_THROTTLE_RATES": {

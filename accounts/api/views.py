@@ -19,7 +19,6 @@ from lms.api.permissions import IsAdminRole
 from lms.api.requests import client_ip, user_agent
 from lms.api.schema import error_responses
 from lms.api.throttling import EmailRateThrottle, FailureThrottle, IPRateThrottle, scoped
-from lms.errors import Unauthorized
 
 
 def _valid(serializer_class, request: Request) -> dict:
@@ -113,15 +112,12 @@ class SigninView(PublicAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _valid(s.SigninInput, request)
-        failures = FailureThrottle(*(throttle() for throttle in self.failure_scopes))
-        failures.check(request, self)
-        try:
-            session = services.user_signin(
-                email=data["email"], password=data["password"], ip=client_ip(request), user_agent=user_agent(request)
-            )
-        except Unauthorized:
-            failures.record(request, self)
-            raise
+        failures = FailureThrottle(request, self, *(throttle() for throttle in self.failure_scopes))
+        failures.acquire()
+        session = services.user_signin(
+            email=data["email"], password=data["password"], ip=client_ip(request), user_agent=user_agent(request)
+        )
+        failures.release()
         return Response(_session_body(session))
 
 

@@ -32,9 +32,12 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            path = str(key) if not prefix else f"{prefix}.{key}"
-            if key == "non_field_errors":
+            if isinstance(key, int):  # DRF reports list items by position: {"all": {1: {...}}}
+                path = f"{prefix}[{key}]"
+            elif key == "non_field_errors":
                 path = prefix or "non_field_errors"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
             for k, v in flatten_errors(value, path).items():
                 flat.setdefault(k, []).extend(v)
     elif isinstance(detail, list):

@@ -2,13 +2,38 @@
 
 DRF's rate throttles count every request. Sign-in must only count failures (a person who
 types the right password is never locked out by their own successes), so
-:class:`FailureThrottle` checks before the attempt and records after a failure.
+:class:`FailureThrottle` takes a slot before the attempt and gives it back after a success.
 """
 
 import hashlib
+import math
+import time
 
+from django.core.cache import cache
+from rest_framework import throttling
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
+
+from lms.api.requests import client_ip
+
+
+class SafeIdentMixin:
+    """A valid address, or a hash of whatever arrived: header text never lands in a cache key."""
+
+    def get_ident(self, request) -> str:
+        ip = client_ip(request)
+        if ip is not None:
+            return ip
+        raw = throttling.BaseThrottle().get_ident(request) or ""
+        return "unparsable-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+class AnonRateThrottle(SafeIdentMixin, throttling.AnonRateThrottle):
+    pass
+
+
+class UserRateThrottle(SafeIdentMixin, throttling.UserRateThrottle):
+    pass
 
 
 def _email_ident(request) -> str | None:
@@ -26,7 +51,7 @@ class EmailRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident} if ident else None
 
 
-class IPRateThrottle(SimpleRateThrottle):
+class IPRateThrottle(SafeIdentMixin, SimpleRateThrottle):
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
@@ -37,25 +62,42 @@ def scoped(base: type[SimpleRateThrottle], scope_name: str) -> type[SimpleRateTh
 
 
 class FailureThrottle:
-    """Counts only failures: ``check()`` before an attempt, ``record()`` after a failed one."""
+    """Counts only failures, atomically, in fixed windows of the throttle's period.
 
-    def __init__(self, *throttles: SimpleRateThrottle) -> None:
+    ``acquire()`` before an attempt takes a slot with an atomic increment (so parallel guesses
+    cannot all pass a check before any of them is counted); ``release()`` after a success
+    gives the slot back. A failed attempt keeps its slot: that is the count.
+    """
+
+    def __init__(self, request, view, *throttles: SimpleRateThrottle) -> None:
+        self.request, self.view = request, view
         self.throttles = throttles
+        self.taken: list[str] = []
 
-    def check(self, request, view) -> None:
+    def _give_back(self) -> None:
+        for key in self.taken:
+            try:
+                cache.decr(key)
+            except ValueError:  # the window ended meanwhile and its counter expired
+                pass
+        self.taken = []
+
+    def acquire(self) -> None:
+        now = time.time()
         waits = []
         for throttle in self.throttles:
-            throttle.key = throttle.get_cache_key(request, view)
-            if throttle.key is None:
+            ident_key = throttle.get_cache_key(self.request, self.view)
+            if ident_key is None:
                 continue
-            throttle.now = throttle.timer()
-            throttle.history = [t for t in throttle.cache.get(throttle.key, []) if t > throttle.now - throttle.duration]
-            if len(throttle.history) >= throttle.num_requests:
-                waits.append(throttle.wait())
+            window = int(now // throttle.duration)
+            key = f"{ident_key}:{window}"
+            cache.add(key, 0, timeout=throttle.duration + 1)
+            self.taken.append(key)
+            if cache.incr(key) > throttle.num_requests:
+                waits.append((window + 1) * throttle.duration - now)
         if waits:
-            raise Throttled(wait=max(waits))
+            self._give_back()
+            raise Throttled(wait=max(1, math.ceil(max(waits))))
 
-    def record(self, request, view) -> None:
-        for throttle in self.throttles:
-            if getattr(throttle, "key", None) is not None:
-                throttle.throttle_success()
+    def release(self) -> None:
+        self._give_back()

@@ -1,0 +1,140 @@
+"""``make run``: the embedded default needs nothing installed.
+
+The project runs as a subprocess with no DATABASE_URL, REDIS_URL, CELERY_BROKER_URL or
+EMAIL_BACKEND: SQLite, local-memory cache, eager Celery, console email. The one change from
+``make run`` is where SQLite lives: the default is ``var/db.sqlite3`` in the repository, and
+the test points DATABASE_URL at a file of its own so it never touches a developer's database.
+"""
+
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+REPO_ROOT = Path(settings.BASE_DIR)
+START_TIMEOUT = 20  # seconds for runserver to answer
+
+# Variables that switch on the production shape (or change the embedded one); the test run
+# sets several of them for PostgreSQL and Redis.
+PRODUCTION_SWITCHES = (
+    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL",
+    "CELERY_TASK_ALWAYS_EAGER", "EMAIL_BACKEND", "CACHE_KEY_PREFIX", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
+)  # fmt: skip
+
+
+@pytest.fixture
+def embedded_env(tmp_path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in PRODUCTION_SWITCHES}
+    env.update(
+        DJANGO_SETTINGS_MODULE="lms.settings",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",  # default: var/db.sqlite3
+        PYTHONUNBUFFERED="1",  # the server's stdout (mail) is read after it is terminated
+    )
+    return env
+
+
+def _manage(env: dict[str, str], *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(url: str, body: dict | None = None) -> tuple[int, str, str]:
+    """(status, content type, text) for a GET, or a JSON POST when ``body`` is given."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read().decode()
+
+
+def _wait_until_up(base: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"runserver exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            _request(f"{base}/healthz")
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    pytest.fail(f"runserver did not answer within {START_TIMEOUT}s:\n{log.read_text()}")
+
+
+def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(embedded_env, tmp_path):
+    _manage(embedded_env, "migrate", "--noinput")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    stdout_path, stderr_path = tmp_path / "server.out", tmp_path / "server.err"
+
+    with stdout_path.open("w") as stdout, stderr_path.open("w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=REPO_ROOT, env=embedded_env, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+        try:
+            _wait_until_up(base, server, stderr_path)
+            health = _request(f"{base}/healthz")
+            docs = _request(f"{base}/api/")
+            admin_login = _request(f"{base}/admin/login/")
+            otp = _request(f"{base}/api/v1/auth/otp/send", {"email": "newcomer@example.com"})
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+    server_output = stdout_path.read_text()
+
+    assert health[0] == 200, health
+    assert json.loads(health[2]) == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "broker": "eager"}}
+    assert docs[0] == 200
+    assert docs[1].startswith("text/html")
+    assert "swagger-ui" in docs[2]
+    assert admin_login[0] == 200
+    assert 'name="password"' in admin_login[2]
+    assert otp[0] == 202, otp
+    assert json.loads(otp[2])["expires_in"] == 300
+    # The console backend printed the mail; eager Celery sent it within the request.
+    assert "To: newcomer@example.com" in server_output
+    mailed = re.search(r"verification code is (\d{6})", server_output)
+    assert mailed, server_output
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        rows = db.execute("SELECT email, sent_at IS NOT NULL FROM accounts_emailotp").fetchall()
+    assert rows == [("newcomer@example.com", 1)]
+
+
+def test_dev_bootstrap_creates_one_admin_and_prints_the_login_and_docs_url(embedded_env, tmp_path):
+    _manage(embedded_env, "migrate", "--noinput")
+
+    first = _manage(embedded_env, "dev_bootstrap", "--port", "8123").stdout
+    second = _manage(embedded_env, "dev_bootstrap", "--port", "8123").stdout
+
+    assert "http://127.0.0.1:8123/admin/" in first
+    assert "admin@lms.local / admin" in first
+    assert "http://127.0.0.1:8123/api/" in first
+    assert "admin@lms.local / (the password you set)" in second  # never prints a password it did not set
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        admins = db.execute("SELECT email, role, is_staff FROM accounts_user WHERE is_superuser").fetchall()
+    assert admins == [("admin@lms.local", "ADMIN", 1)]
