@@ -13,19 +13,12 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.models import LoginEvent, Role, User
 from accounts.services import session_start
 from accounts.tests.factories import UserFactory
+from lms.testing import assert_error
 
 ME = "/api/v1/me"
 USERS = "/api/v1/users/"
 
 pytestmark = pytest.mark.django_db
-
-
-def _assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code, body
-    return body
 
 
 def _bearer(token: str) -> APIClient:
@@ -56,7 +49,7 @@ def test_me_answers_the_profile(customer_client, customer):
 def test_me_needs_a_token(api_client):
     response = api_client.get(ME)
 
-    _assert_error(response, 401, "not_authenticated")
+    assert_error(response, 401, "not_authenticated")
     assert response.has_header("WWW-Authenticate")
 
 
@@ -66,7 +59,7 @@ def test_me_refuses_an_expired_access_token(customer):
 
     response = _bearer(str(token)).get(ME)
 
-    _assert_error(response, 401, "token_not_valid")
+    assert_error(response, 401, "token_not_valid")
 
 
 def test_me_refuses_a_tampered_access_token(customer, admin_user):
@@ -79,14 +72,14 @@ def test_me_refuses_a_tampered_access_token(customer, admin_user):
     tampered = _bearer(f"{header}.{forged}.{signature}").get(ME)
     garbage = _bearer("not.a.jwt").get(ME)
 
-    _assert_error(tampered, 401, "token_not_valid")
-    _assert_error(garbage, 401, "token_not_valid")
+    assert_error(tampered, 401, "token_not_valid")
+    assert_error(garbage, 401, "token_not_valid")
 
 
 def test_me_refuses_a_refresh_token_as_bearer(customer):
     response = _bearer(session_start(user=customer).refresh).get(ME)
 
-    _assert_error(response, 401, "token_not_valid")
+    assert_error(response, 401, "token_not_valid")
 
 
 def test_patch_me_changes_the_profile(customer_client, customer):
@@ -133,7 +126,7 @@ def test_patch_me_refuses_fields_that_are_not_the_persons_to_change(customer_cli
 
     response = customer_client.patch(ME, body)
 
-    assert field in _assert_error(response, 400, "validation_error")["details"]
+    assert field in assert_error(response, 400, "validation_error")["details"]
     after = User.objects.filter(pk=customer.pk).values().get()
     assert after == before
 
@@ -155,29 +148,29 @@ def test_patch_me_validates_values(customer_client, customer, body, field):
 
     response = customer_client.patch(ME, body)
 
-    assert field in _assert_error(response, 400, "validation_error")["details"]
+    assert field in assert_error(response, 400, "validation_error")["details"]
     assert User.objects.filter(pk=customer.pk).values().get() == before
 
 
 def test_patch_me_with_a_non_object_body_is_a_validation_error(customer_client):
     response = customer_client.patch(ME, ["first_name"])
 
-    _assert_error(response, 400, "validation_error")
+    assert_error(response, 400, "validation_error")
 
 
 @pytest.mark.parametrize("method", ["put", "delete", "post"])
 def test_me_does_not_allow_other_methods(customer_client, method):
     response = getattr(customer_client, method)(ME, {})
 
-    _assert_error(response, 405, "method_not_allowed")
+    assert_error(response, 405, "method_not_allowed")
 
 
 # --- /users/ list -----------------------------------------------------------------------------
 
 
 def test_users_list_is_for_admins_only(api_client, customer_client):
-    _assert_error(customer_client.get(USERS), 403, "permission_denied")
-    _assert_error(api_client.get(USERS), 401, "not_authenticated")
+    assert_error(customer_client.get(USERS), 403, "permission_denied")
+    assert_error(api_client.get(USERS), 401, "not_authenticated")
 
 
 def test_staff_without_the_admin_role_cannot_list_users(client_for):
@@ -185,7 +178,7 @@ def test_staff_without_the_admin_role_cannot_list_users(client_for):
 
     response = client_for(staff).get(USERS)
 
-    _assert_error(response, 403, "permission_denied")
+    assert_error(response, 403, "permission_denied")
 
 
 def test_admin_lists_users_with_the_page_envelope(admin_client, admin_user, customer):
@@ -257,7 +250,7 @@ def test_users_search_matches_email_or_name(admin_client, people):
 def test_users_filter_with_an_unknown_role_is_a_validation_error(admin_client):
     response = admin_client.get(USERS, {"role": "OWNER"})
 
-    assert "role" in _assert_error(response, 400, "validation_error")["details"]
+    assert "role" in assert_error(response, 400, "validation_error")["details"]
 
 
 def test_users_pagination(admin_client, people):
@@ -278,7 +271,7 @@ def test_users_limit_is_clamped_to_100(admin_client):
 
 @pytest.mark.parametrize("params", [{"page": "abc"}, {"limit": 0}, {"page": -1}, {"limit": "1e3"}])
 def test_users_bad_pagination_is_refused(admin_client, params):
-    _assert_error(admin_client.get(USERS, params), 400, "invalid_pagination")
+    assert_error(admin_client.get(USERS, params), 400, "invalid_pagination")
 
 
 def test_users_page_past_the_end_is_empty(admin_client, people):
@@ -330,8 +323,8 @@ def test_admin_retrieves_one_user(admin_client, customer):
 
 @pytest.mark.parametrize("user_id", ["999999", "abc"])
 def test_unknown_user_is_not_found(admin_client, user_id):
-    _assert_error(admin_client.get(f"{USERS}{user_id}/"), 404, "not_found")
-    _assert_error(admin_client.patch(f"{USERS}{user_id}/", {"role": "ADMIN"}), 404, "not_found")
+    assert_error(admin_client.get(f"{USERS}{user_id}/"), 404, "not_found")
+    assert_error(admin_client.patch(f"{USERS}{user_id}/", {"role": "ADMIN"}), 404, "not_found")
 
 
 def test_admin_promotes_a_user(admin_client, customer):
@@ -346,7 +339,7 @@ def test_admin_promotes_a_user(admin_client, customer):
 def test_a_user_cannot_change_roles(customer_client, customer):
     response = customer_client.patch(f"{USERS}{customer.pk}/", {"role": "ADMIN"})
 
-    _assert_error(response, 403, "permission_denied")
+    assert_error(response, 403, "permission_denied")
     customer.refresh_from_db()
     assert customer.role == Role.USER
 
@@ -356,7 +349,7 @@ def test_staff_without_the_admin_role_cannot_change_roles(client_for, customer):
 
     response = client_for(staff).patch(f"{USERS}{customer.pk}/", {"role": "ADMIN"})
 
-    _assert_error(response, 403, "permission_denied")
+    assert_error(response, 403, "permission_denied")
     customer.refresh_from_db()
     assert customer.role == Role.USER
 
@@ -364,7 +357,7 @@ def test_staff_without_the_admin_role_cannot_change_roles(client_for, customer):
 def test_invalid_role_is_refused(admin_client, customer):
     response = admin_client.patch(f"{USERS}{customer.pk}/", {"role": "OWNER"})
 
-    assert "role" in _assert_error(response, 400, "validation_error")["details"]
+    assert "role" in assert_error(response, 400, "validation_error")["details"]
     customer.refresh_from_db()
     assert customer.role == Role.USER
 
@@ -373,7 +366,7 @@ def test_invalid_role_is_refused(admin_client, customer):
 def test_an_admin_cannot_demote_or_deactivate_themself(admin_client, admin_user, body):
     response = admin_client.patch(f"{USERS}{admin_user.pk}/", body)
 
-    _assert_error(response, 409, "self_demotion")
+    assert_error(response, 409, "self_demotion")
     admin_user.refresh_from_db()
     assert (admin_user.role, admin_user.is_active) == (Role.ADMIN, True)
 
@@ -383,7 +376,7 @@ def test_a_superuser_keeps_role_admin(admin_client):
 
     response = admin_client.patch(f"{USERS}{root.pk}/", {"role": "USER"})
 
-    _assert_error(response, 409, "superuser_is_admin")
+    assert_error(response, 409, "superuser_is_admin")
     root.refresh_from_db()
     assert root.role == Role.ADMIN
 
@@ -399,7 +392,7 @@ def test_deactivating_a_user_ends_their_sessions(admin_client, api_client, custo
     assert customer.is_active is False
     assert BlacklistedToken.objects.filter(token__user=customer).count() == 2
     for session in sessions:
-        _assert_error(
+        assert_error(
             api_client.post("/api/v1/auth/token/refresh", {"refresh": session.refresh}), 401, "token_not_valid"
         )
     assert _bearer(sessions[0].access).get(ME).status_code == 401
@@ -416,5 +409,5 @@ def test_deactivating_a_user_ends_their_sessions(admin_client, api_client, custo
 def test_users_routes_do_not_allow_other_methods(admin_client, customer, method, path):
     response = getattr(admin_client, method)(path.format(users=USERS, id=customer.pk), {"role": "ADMIN"})
 
-    _assert_error(response, 405, "method_not_allowed")
+    assert_error(response, 405, "method_not_allowed")
     assert User.objects.filter(pk=customer.pk, role=Role.USER).exists()

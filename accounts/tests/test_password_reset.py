@@ -11,6 +11,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from accounts.models import User
 from accounts.services import password_reset_token_make, session_start
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from lms.testing import assert_error
 
 FORGOT = "/api/v1/auth/password/forgot"
 RESET = "/api/v1/auth/password/reset"
@@ -18,14 +19,6 @@ SIGNIN = "/api/v1/auth/signin"
 NEW_PASSWORD = "Brand-New-Secret-77"
 
 pytestmark = pytest.mark.django_db
-
-
-def _assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code, body
-    return body
 
 
 def _token_in(message, prefix: str) -> str:
@@ -86,7 +79,7 @@ def test_forgot_sends_nothing_for_an_inactive_account(api_client, mailoutbox, dj
 def test_forgot_with_a_malformed_address_is_a_validation_error(api_client):
     response = api_client.post(FORGOT, {"email": "not-an-address"})
 
-    assert "email" in _assert_error(response, 400, "validation_error")["details"]
+    assert "email" in assert_error(response, 400, "validation_error")["details"]
 
 
 def test_forgot_is_throttled_per_address(api_client, customer, monkeypatch, django_capture_on_commit_callbacks):
@@ -97,7 +90,7 @@ def test_forgot_is_throttled_per_address(api_client, customer, monkeypatch, djan
 
     response = _forgot(api_client, django_capture_on_commit_callbacks, customer.email)
 
-    _assert_error(response, 429, "throttled")
+    assert_error(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
     assert _forgot(api_client, django_capture_on_commit_callbacks, "someone-else@example.com").status_code == 202
 
@@ -151,7 +144,7 @@ def test_token_expires(api_client, customer, settings):
     reset = api_client.post(RESET, {"token": token, "password": NEW_PASSWORD})
 
     assert check.json() == {"valid": False}
-    _assert_error(reset, 400, "reset_token_invalid")
+    assert_error(reset, 400, "reset_token_invalid")
     customer.refresh_from_db()
     assert customer.check_password(DEFAULT_PASSWORD)
 
@@ -177,7 +170,7 @@ def test_reset_token_is_single_use(api_client, customer):
 
     second = api_client.post(RESET, {"token": token, "password": "Another-Secret-99"})
 
-    _assert_error(second, 400, "reset_token_invalid")
+    assert_error(second, 400, "reset_token_invalid")
     assert api_client.get(RESET, {"token": token}).json() == {"valid": False}
     customer.refresh_from_db()
     assert customer.check_password(NEW_PASSWORD)
@@ -192,7 +185,7 @@ def test_token_dies_when_the_password_changes_another_way(api_client, customer):
     reset = api_client.post(RESET, {"token": token, "password": NEW_PASSWORD})
 
     assert check.json() == {"valid": False}
-    _assert_error(reset, 400, "reset_token_invalid")
+    assert_error(reset, 400, "reset_token_invalid")
     customer.refresh_from_db()
     assert customer.check_password("Changed-Elsewhere-5")
 
@@ -202,7 +195,7 @@ def test_reset_token_of_a_deactivated_user_is_invalid(api_client, customer):
     User.objects.filter(pk=customer.pk).update(is_active=False)
 
     assert api_client.get(RESET, {"token": token}).json() == {"valid": False}
-    _assert_error(api_client.post(RESET, {"token": token, "password": NEW_PASSWORD}), 400, "reset_token_invalid")
+    assert_error(api_client.post(RESET, {"token": token, "password": NEW_PASSWORD}), 400, "reset_token_invalid")
 
 
 def test_reset_ends_every_session_of_the_user(api_client, customer):
@@ -216,7 +209,7 @@ def test_reset_ends_every_session_of_the_user(api_client, customer):
     assert outstanding.count() == 2
     assert BlacklistedToken.objects.filter(token__in=outstanding).count() == 2
     for session in sessions:
-        _assert_error(
+        assert_error(
             api_client.post("/api/v1/auth/token/refresh", {"refresh": session.refresh}), 401, "token_not_valid"
         )
 
@@ -226,7 +219,7 @@ def test_weak_new_password_is_refused_and_the_token_survives(api_client, custome
 
     response = api_client.post(RESET, {"token": token, "password": "12345678"})
 
-    assert "password" in _assert_error(response, 400, "validation_error")["details"]
+    assert "password" in assert_error(response, 400, "validation_error")["details"]
     customer.refresh_from_db()
     assert customer.check_password(DEFAULT_PASSWORD)
     assert api_client.get(RESET, {"token": token}).json() == {"valid": True}
@@ -237,7 +230,7 @@ def test_overlong_new_password_is_refused(api_client, customer):
 
     response = api_client.post(RESET, {"token": token, "password": "Aa1-" * 40})
 
-    assert "password" in _assert_error(response, 400, "validation_error")["details"]
+    assert "password" in assert_error(response, 400, "validation_error")["details"]
     customer.refresh_from_db()
     assert customer.check_password(DEFAULT_PASSWORD)
 
@@ -246,8 +239,8 @@ def test_reset_with_a_bad_token_or_missing_fields(api_client, customer):
     bad_token = api_client.post(RESET, {"token": "garbage", "password": NEW_PASSWORD})
     missing = api_client.post(RESET, {})
 
-    _assert_error(bad_token, 400, "reset_token_invalid")
-    details = _assert_error(missing, 400, "validation_error")["details"]
+    assert_error(bad_token, 400, "reset_token_invalid")
+    details = assert_error(missing, 400, "validation_error")["details"]
     assert {"token", "password"} <= set(details)
 
 
@@ -300,9 +293,9 @@ def test_full_account_journey_through_the_seed_routes(
 
     old = api_client.post("/auth/signin", {"email": email, "password": DEFAULT_PASSWORD})
     new = api_client.post("/auth/signin", {"email": email, "password": NEW_PASSWORD})
-    _assert_error(old, 401, "invalid_credentials")
+    assert_error(old, 401, "invalid_credentials")
     assert new.status_code == 200, new.json()
     assert new.json()["user"]["email"] == email
-    _assert_error(
+    assert_error(
         api_client.post("/api/v1/auth/token/refresh", {"refresh": refreshed.json()["refresh"]}), 401, "token_not_valid"
     )

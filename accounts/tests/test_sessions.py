@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts.models import LoginEvent, User
 from accounts.services import session_start
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from lms.testing import assert_error
 
 SIGNIN = "/api/v1/auth/signin"
 REFRESH = "/api/v1/auth/token/refresh"
@@ -50,14 +51,6 @@ def _forged(token: str, **claims) -> str:
     body.update(claims)
     forged = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
     return f"{header}.{forged}.{signature}"
-
-
-def _assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code, body
-    return body
 
 
 # --- Sign-in ----------------------------------------------------------------------------------
@@ -137,8 +130,8 @@ def test_wrong_password_and_unknown_address_answer_identically(api_client, custo
     wrong_password = api_client.post(SIGNIN, {"email": customer.email, "password": "Not-The-Password-1"})
     unknown_address = api_client.post(SIGNIN, {"email": "nobody@example.com", "password": "Not-The-Password-1"})
 
-    _assert_error(wrong_password, 401, "invalid_credentials")
-    _assert_error(unknown_address, 401, "invalid_credentials")
+    assert_error(wrong_password, 401, "invalid_credentials")
+    assert_error(unknown_address, 401, "invalid_credentials")
     assert wrong_password.json() == unknown_address.json()
     assert not LoginEvent.objects.exists()
     customer.refresh_from_db()
@@ -168,7 +161,7 @@ def test_inactive_user_cannot_sign_in(api_client):
 
     response = api_client.post(SIGNIN, {"email": "gone@example.com", "password": DEFAULT_PASSWORD})
 
-    _assert_error(response, 401, "invalid_credentials")
+    assert_error(response, 401, "invalid_credentials")
     assert not LoginEvent.objects.exists()
 
 
@@ -177,13 +170,13 @@ def test_signin_with_missing_or_malformed_fields_is_a_validation_error(api_clien
     bad_email = api_client.post(SIGNIN, {"email": "not-an-address", "password": "x"})
     too_long = api_client.post(SIGNIN, {"email": "asha@example.com", "password": "x" * 129})
 
-    assert "password" in _assert_error(missing_password, 400, "validation_error")["details"]
-    assert "email" in _assert_error(bad_email, 400, "validation_error")["details"]
-    assert "password" in _assert_error(too_long, 400, "validation_error")["details"]
+    assert "password" in assert_error(missing_password, 400, "validation_error")["details"]
+    assert "email" in assert_error(bad_email, 400, "validation_error")["details"]
+    assert "password" in assert_error(too_long, 400, "validation_error")["details"]
 
 
 def test_signin_route_does_not_answer_get(api_client):
-    _assert_error(api_client.get(SIGNIN), 405, "method_not_allowed")
+    assert_error(api_client.get(SIGNIN), 405, "method_not_allowed")
 
 
 # --- Failure throttle -------------------------------------------------------------------------
@@ -192,13 +185,13 @@ def test_signin_route_does_not_answer_get(api_client):
 def test_failed_signins_throttle_the_address_even_for_the_right_password(api_client, customer, monkeypatch):
     _throttle_rates(monkeypatch, signin_failure_email="3/h", signin_failure_ip="100/h")
     for _ in range(3):
-        _assert_error(
+        assert_error(
             api_client.post(SIGNIN, {"email": customer.email, "password": "Wrong-Guess-1"}), 401, "invalid_credentials"
         )
 
     response = api_client.post(SIGNIN, {"email": customer.email.upper(), "password": DEFAULT_PASSWORD})
 
-    body = _assert_error(response, 429, "throttled")
+    body = assert_error(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
     assert body["details"]["retry_after"] == int(response["Retry-After"])
     assert not LoginEvent.objects.exists()
@@ -220,7 +213,7 @@ def test_successful_signins_are_never_throttled(api_client, customer, monkeypatc
 def test_failure_throttle_per_ip_spans_addresses(api_client, customer, monkeypatch):
     _throttle_rates(monkeypatch, signin_failure_email="100/h", signin_failure_ip="3/h")
     for n in range(3):
-        _assert_error(
+        assert_error(
             api_client.post(SIGNIN, {"email": f"guess{n}@example.com", "password": "Wrong-Guess-1"}),
             401,
             "invalid_credentials",
@@ -231,7 +224,7 @@ def test_failure_throttle_per_ip_spans_addresses(api_client, customer, monkeypat
         SIGNIN, {"email": customer.email, "password": DEFAULT_PASSWORD}, REMOTE_ADDR="10.1.2.3"
     )
 
-    _assert_error(from_same_ip, 429, "throttled")
+    assert_error(from_same_ip, 429, "throttled")
     assert from_same_ip.has_header("Retry-After")
     assert from_other_ip.status_code == 200, from_other_ip.json()
     assert list(LoginEvent.objects.values_list("ip", flat=True)) == ["10.1.2.3"]
@@ -281,7 +274,7 @@ def test_refresh_rotates_and_blacklists_the_old_token(api_client, customer):
     assert AccessToken(body["access"])["role"] == "USER"
     assert BlacklistedToken.objects.filter(token__jti=RefreshToken(old.refresh, verify=False)["jti"]).exists()
     reuse = api_client.post(REFRESH, {"refresh": old.refresh})
-    _assert_error(reuse, 401, "token_not_valid")
+    assert_error(reuse, 401, "token_not_valid")
     again = api_client.post(REFRESH, {"refresh": body["refresh"]})
     assert again.status_code == 200, again.json()
 
@@ -292,7 +285,7 @@ def test_refresh_of_a_deactivated_user_is_refused(api_client, customer):
 
     response = api_client.post(REFRESH, {"refresh": session.refresh})
 
-    _assert_error(response, 401, "token_not_valid")
+    assert_error(response, 401, "token_not_valid")
     assert OutstandingToken.objects.filter(user=customer).count() == 1  # no new token was issued
 
 
@@ -311,7 +304,7 @@ def test_access_token_is_not_a_refresh_token(api_client, customer):
 
     response = api_client.post(REFRESH, {"refresh": session.access})
 
-    _assert_error(response, 401, "token_not_valid")
+    assert_error(response, 401, "token_not_valid")
 
 
 @pytest.mark.parametrize(
@@ -328,14 +321,14 @@ def test_malformed_or_tampered_refresh_is_refused(api_client, customer, make_tok
 
     response = api_client.post(REFRESH, {"refresh": make_token(session.refresh)})
 
-    _assert_error(response, 401, "token_not_valid")
+    assert_error(response, 401, "token_not_valid")
     assert not BlacklistedToken.objects.exists()
 
 
 def test_refresh_without_the_field_is_a_validation_error(api_client):
     response = api_client.post(REFRESH, {})
 
-    assert "refresh" in _assert_error(response, 400, "validation_error")["details"]
+    assert "refresh" in assert_error(response, 400, "validation_error")["details"]
 
 
 def test_expired_refresh_is_refused(api_client, customer):
@@ -344,7 +337,7 @@ def test_expired_refresh_is_refused(api_client, customer):
 
     response = api_client.post(REFRESH, {"refresh": str(token)})
 
-    _assert_error(response, 401, "token_not_valid")
+    assert_error(response, 401, "token_not_valid")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -392,7 +385,7 @@ def test_signout_blacklists_the_refresh_token(api_client, customer):
 
     assert response.status_code == 204
     assert BlacklistedToken.objects.filter(token__user=customer).count() == 1
-    _assert_error(api_client.post(REFRESH, {"refresh": session.refresh}), 401, "token_not_valid")
+    assert_error(api_client.post(REFRESH, {"refresh": session.refresh}), 401, "token_not_valid")
 
 
 def test_signing_out_twice_is_harmless(api_client, customer):
@@ -410,7 +403,7 @@ def test_signout_with_an_access_token_is_refused(api_client, customer):
 
     response = api_client.post(SIGNOUT, {"refresh": session.access})
 
-    _assert_error(response, 401, "token_not_valid")
+    assert_error(response, 401, "token_not_valid")
     assert not BlacklistedToken.objects.exists()
     assert api_client.post(REFRESH, {"refresh": session.refresh}).status_code == 200
 
@@ -419,5 +412,5 @@ def test_signout_with_garbage_is_refused(api_client):
     garbage = api_client.post(SIGNOUT, {"refresh": "garbage"})
     empty = api_client.post(SIGNOUT, {"refresh": ""})
 
-    _assert_error(garbage, 401, "token_not_valid")
-    assert "refresh" in _assert_error(empty, 400, "validation_error")["details"]
+    assert_error(garbage, 401, "token_not_valid")
+    assert "refresh" in assert_error(empty, 400, "validation_error")["details"]

@@ -25,23 +25,12 @@ from accounts.tests.factories import DEFAULT_PASSWORD
 from lms.api import exceptions as api_exceptions
 from lms.api.exceptions import exception_handler, flatten_errors
 from lms.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from lms.testing import assert_error
 
 SIGNIN = "/api/v1/auth/signin"
 OTP_SEND = "/api/v1/auth/otp/send"
 SIGNUP = "/api/v1/auth/signup"
 USERS = "/api/v1/users/"
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    """The response has the one error shape with this status and code; returns the body."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = json.loads(response.content)
-    assert set(body) == {"code", "message", "details"}
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["details"], dict)
-    return body
 
 
 def post_raw(client, url: str, body: str, content_type: str = "application/json", **extra):
