@@ -64,6 +64,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     marketing_sms = models.BooleanField("SMS marketing consent", default=False)
     marketing_push = models.BooleanField("push marketing consent", default=False)
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # The e-commerce platform's id for this customer, and when they joined the platform; the
+    # integration may create the record before the person ever signs up here.
+    external_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    platform_signed_up_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField("console access", default=False, help_text="May log into the admin console.")
     date_joined = models.DateTimeField(default=timezone.now)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "rest_framework_api_key",
     "lms",
     "accounts",
     "commerce",
@@ -224,6 +225,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "PREPROCESSING_HOOKS": ["lms.api.schema.canonical_only"],
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "commerce.models.OrderStatus"},
 }
 
 # --- Email ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from lms.health import HealthView
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("commerce.api.urls")),
 ]
 
 urlpatterns = [

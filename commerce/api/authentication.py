@@ -1,0 +1,67 @@
+"""``Authorization: Api-Key <key>`` for the e-commerce integration.
+
+Keys are djangorestframework-api-key's: stored hashed, shown once at creation
+(``manage.py create_api_key NAME`` or the admin), revocable. Authentication answers 401 with
+a precise code for an unknown, revoked or expired key; the permission below lets a valid key
+or an ADMIN through.
+"""
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+from rest_framework_api_key.models import APIKey
+from rest_framework_api_key.permissions import KeyParser
+
+from lms.api.permissions import is_admin_role
+
+KEYWORD = "Api-Key"
+
+
+class ApiKeyFailed(exceptions.AuthenticationFailed):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(detail={"detail": message, "code": code})
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        key = KeyParser().get(request)
+        if key is None:
+            return None  # not an Api-Key header: let the other authenticators look
+        prefix, _, _ = key.partition(".")
+        api_key = APIKey.objects.filter(prefix=prefix).first()
+        if api_key is None or not api_key.is_valid(key):
+            raise ApiKeyFailed("api_key_invalid", "The API key is not valid.")
+        if api_key.revoked:
+            raise ApiKeyFailed("api_key_revoked", f"The API key {api_key.name!r} has been revoked.")
+        if api_key.has_expired:
+            raise ApiKeyFailed("api_key_expired", f"The API key {api_key.name!r} has expired.")
+        return AnonymousUser(), api_key
+
+    def authenticate_header(self, request) -> str:
+        return KEYWORD
+
+
+def is_integration(request) -> bool:
+    return isinstance(request.auth, APIKey)
+
+
+class IsIntegrationOrAdmin(permissions.BasePermission):
+    """The e-commerce integration (a valid API key) or a person with role ADMIN."""
+
+    message = "This route is for the e-commerce integration (Authorization: Api-Key <key>) or an ADMIN."
+
+    def has_permission(self, request, view) -> bool:
+        return is_integration(request) or is_admin_role(request.user)
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "commerce.api.authentication.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "The integration's key: `Api-Key <key>` (created with `manage.py create_api_key NAME`).",
+        }

@@ -1,0 +1,171 @@
+"""Customers as the platform knows them: ``accounts.User`` rows keyed by external_id or email."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from accounts.models import User, normalize_email
+from commerce.services import ItemResult
+from lms.errors import Conflict, Invalid
+
+CUSTOMER_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "country",
+    "state",
+    "city",
+    "platform_signed_up_at",
+    "marketing_email",
+    "marketing_sms",
+    "marketing_push",
+)
+
+
+def _ref_key(ref: dict[str, Any]) -> str:
+    return ref.get("external_id") or normalize_email(ref.get("email", ""))
+
+
+class CustomerResolver:
+    """Finds (and where allowed, creates) the customers a batch refers to, in a constant
+    number of queries: one read, one insert of the missing ones, one re-read after a race."""
+
+    def __init__(self, refs: Iterable[dict[str, Any]], *, create_missing: bool = True) -> None:
+        self.refs = [ref for ref in refs if ref]
+        self.create_missing = create_missing
+        self.by_external_id: dict[str, User] = {}
+        self.by_email: dict[str, User] = {}
+
+    def _load(self, external_ids: set[str], emails: set[str]) -> None:
+        if not external_ids and not emails:
+            return
+        found = User.objects.filter(Q(external_id__in=external_ids) | Q(email__in=emails)).only(
+            "id", "email", "external_id"
+        )
+        for user in found:
+            if user.external_id:
+                self.by_external_id[user.external_id] = user
+            self.by_email[user.email] = user
+
+    def resolve(self) -> "CustomerResolver":
+        external_ids = {ref["external_id"] for ref in self.refs if ref.get("external_id")}
+        emails = {normalize_email(ref["email"]) for ref in self.refs if ref.get("email")}
+        self._load(external_ids, emails)
+        if not self.create_missing:
+            return self
+        missing: dict[str, User] = {}
+        for ref in self.refs:
+            if self._find(ref) is not None or not ref.get("email"):
+                continue
+            email = normalize_email(ref["email"])
+            if email in missing:
+                continue
+            missing[email] = User(
+                email=email,
+                external_id=ref.get("external_id") or None,
+                first_name=ref.get("first_name", ""),
+                last_name=ref.get("last_name", ""),
+                phone=ref.get("phone", ""),
+                password=make_password(None),  # no password until the person signs up
+            )
+        if missing:
+            # A concurrent ingest may create the same customer: skip it here and re-read.
+            User.objects.bulk_create(missing.values(), ignore_conflicts=True, batch_size=1000)
+            self._load({u.external_id for u in missing.values() if u.external_id}, set(missing))
+        return self
+
+    def _find(self, ref: dict[str, Any]) -> User | None:
+        if ref.get("external_id") and ref["external_id"] in self.by_external_id:
+            return self.by_external_id[ref["external_id"]]
+        if ref.get("email"):
+            return self.by_email.get(normalize_email(ref["email"]))
+        return None
+
+    def get(self, ref: dict[str, Any]) -> User:
+        """The customer for a reference, or a domain error naming what is missing."""
+        user = self._find(ref)
+        if user is not None:
+            return user
+        if ref.get("email"):
+            raise Conflict("customer_conflict", "The customer's email belongs to another customer record.")
+        raise Invalid(
+            "customer_unknown",
+            f"No customer with external_id {ref.get('external_id')!r}; send the customer first or include an email.",
+        )
+
+
+def _customer_apply(user: User, item: dict[str, Any]) -> list[str]:
+    changed = []
+    for name in CUSTOMER_FIELDS:
+        if name in item and getattr(user, name) != item[name]:
+            setattr(user, name, item[name])
+            changed.append(name)
+    return changed
+
+
+def customers_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
+    """Create or update customers by external_id, else email; each item is whole or not at all.
+
+    An account whose owner has signed up (has a password) keeps its login email: the
+    integration cannot move someone's login to another address.
+    """
+    results = []
+    with transaction.atomic():
+        refs = [{"external_id": item.get("external_id"), "email": item.get("email")} for item in items]
+        resolver = CustomerResolver(refs, create_missing=False).resolve()
+        for index, item in enumerate(items):
+            result = ItemResult(index=index, key=_ref_key(item))
+            results.append(result)
+            email = normalize_email(item["email"]) if item.get("email") else None
+            by_external = resolver.by_external_id.get(item["external_id"]) if item.get("external_id") else None
+            by_email = resolver.by_email.get(email) if email else None
+            user = by_external or by_email
+            try:
+                with transaction.atomic():
+                    if user is None:
+                        if email is None:
+                            raise Invalid("customer_email_required", "A new customer needs an email.")
+                        user = User(email=email, external_id=item.get("external_id") or None)
+                        user.set_unusable_password()
+                        _customer_apply(user, item)
+                        user.save()
+                        result.outcome = "created"
+                    else:
+                        if by_external and by_email and by_external.pk != by_email.pk:
+                            raise Conflict(
+                                "customer_conflict",
+                                f"external_id {item['external_id']!r} and email {email!r} name two different customers.",
+                            )
+                        user = User.objects.select_for_update().get(pk=user.pk)
+                        changed = _customer_apply(user, item)
+                        if item.get("external_id") and user.external_id != item["external_id"]:
+                            if user.external_id:
+                                raise Conflict(
+                                    "customer_conflict",
+                                    f"{email} already has external_id {user.external_id!r}.",
+                                )
+                            user.external_id = item["external_id"]
+                            changed.append("external_id")
+                        if email and user.email != email:
+                            if user.has_usable_password():
+                                raise Conflict(
+                                    "email_locked",
+                                    "This customer has signed up; their login email changes only through them.",
+                                )
+                            user.email = email
+                            changed.append("email")
+                        if changed:
+                            user.save(update_fields=[*changed, "updated_at"])
+                        result.outcome = "updated" if changed else "unchanged"
+                    result.obj = user
+                    for key_map, key in ((resolver.by_external_id, user.external_id), (resolver.by_email, user.email)):
+                        if key:
+                            key_map[key] = user
+            except IntegrityError:
+                result.reject(Conflict("customer_conflict", "The email or external_id belongs to another customer."))
+            except (Invalid, Conflict) as error:
+                result.reject(error)
+    return results
