@@ -19,12 +19,7 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-class UserQuerySet(models.QuerySet):
-    def by_email(self, email: str) -> "UserQuerySet":
-        return self.filter(email=normalize_email(email))
-
-
-class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, email: str) -> "User":

@@ -4,6 +4,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
@@ -21,7 +22,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 
 from accounts.models import EmailOTP, LoginEvent, Role, User, normalize_email
-from lms.errors import Conflict, Invalid, Unauthorized
+from lms.errors import Conflict, Forbidden, Invalid, Unauthorized
 from lms.mail import templated_mail_send
 
 EMAIL_TOKEN_SALT = "accounts.email-verified"
@@ -200,14 +201,16 @@ def session_refresh(*, refresh: str) -> Session:
     is locked, and the second refresh finds it blacklisted.
     """
     token = _refresh_token_read(refresh)
+    # Locks are taken user first, then token, as password_reset and user_admin_update do
+    # (they lock the user, then blacklist its tokens): the other order deadlocks with them.
+    user = User.objects.select_for_update().filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
+        raise Unauthorized("token_not_valid", "The account behind this token is no longer active.")
     outstanding = (
         OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token[jwt_settings.JTI_CLAIM]).first()
     )
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
         raise Unauthorized("token_not_valid", "Token is blacklisted")
-    user = User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
-    if user is None:
-        raise Unauthorized("token_not_valid", "The account behind this token is no longer active.")
     BlacklistedToken.objects.create(token=outstanding)
     new_refresh = _refresh_token_for(user)
     return Session(user=user, access=str(new_refresh.access_token), refresh=str(new_refresh))
@@ -246,6 +249,18 @@ def _password_check(password: str, user: User) -> None:
         raise DjangoValidationError({"password": exc.messages})
 
 
+def _claimable(user: User) -> bool:
+    """A customer record the e-commerce integration created: no password yet, and nothing
+    that sign-up could use to gain more than a customer's access."""
+    return (
+        not user.has_usable_password()
+        and user.is_active
+        and not user.is_staff
+        and not user.is_superuser
+        and user.role == Role.USER
+    )
+
+
 def user_signup(
     *,
     email: str,
@@ -266,7 +281,7 @@ def user_signup(
         with transaction.atomic():
             # Lock the integration's record, if any, so two sign-ups cannot both claim it.
             user = User.objects.select_for_update().filter(email=email).first()
-            if user is not None and user.has_usable_password():
+            if user is not None and not _claimable(user):
                 raise Conflict("email_taken", "An account with this email already exists; sign in instead.")
             if user is None:
                 user = User(email=email, role=Role.USER)
@@ -305,18 +320,20 @@ def password_reset_user(*, token: str, lock: bool = False) -> User | None:
 
 
 def password_forgot(*, email: str) -> None:
-    """Mail a reset link when the address has an active account; silent otherwise."""
-    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
-    if user is None:
-        return
+    """Mail a reset link when the address has an active account; silent otherwise.
+
+    The request does the same work either way (it enqueues a task with the address), so
+    neither its answer nor its timing says whether the account exists; the worker looks.
+    """
     from accounts.tasks import password_reset_email_send_task
 
-    # The worker makes the token itself: no secret travels through the broker.
-    password_reset_email_send_task.delay_on_commit(user.pk)
+    password_reset_email_send_task.delay_on_commit(normalize_email(email))
 
 
-def password_reset_email_send(*, user_id: int) -> bool:
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+def password_reset_email_send(*, email: str) -> bool:
+    """Mail a reset link to an active account's address; nothing for an unknown one. The
+    token is made here, in the worker: no secret travels through the broker."""
+    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
     if user is None:
         return False
     token = password_reset_token_make(user=user)
@@ -326,11 +343,17 @@ def password_reset_email_send(*, user_id: int) -> bool:
         context={
             "user": user,
             "token": token,
-            "link": f"{settings.PASSWORD_RESET_URL}?token={token}",
+            "link": _with_query(settings.PASSWORD_RESET_URL, token=token),
             "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         },
     )
     return True
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit(parts._replace(query=query))
 
 
 @transaction.atomic
@@ -380,6 +403,8 @@ def user_profile_update(*, user: User, **changes) -> User:
 def user_admin_update(*, user: User, by: User, role: str | None = None, is_active: bool | None = None) -> User:
     """An administrator changes another account's role or active flag."""
     user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_superuser and not by.is_superuser:
+        raise Forbidden("superuser_protected", "Only a superuser may change a superuser's account.")
     if user.pk == by.pk and (role == Role.USER or is_active is False):
         raise Conflict("self_demotion", "You cannot demote or deactivate your own account.")
     if role is not None:

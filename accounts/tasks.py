@@ -1,6 +1,8 @@
 """Auth mail, routed to the small ``otp`` queue so it never waits behind a bulk send."""
 
 from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=5)
@@ -16,12 +18,18 @@ def otp_email_send_task(self, otp_id: int, code: str) -> None:
 
 
 @shared_task(bind=True, max_retries=5, default_retry_delay=5)
-def password_reset_email_send_task(self, user_id: int) -> None:
+def password_reset_email_send_task(self, email: str) -> None:
     from accounts.services import password_reset_email_send
 
+    # acks_late redelivers the task of a worker that died; the first run to claim the task id
+    # sends, so a link is never mailed twice (at worst the person asks again).
+    claim = f"password-reset-mail:{self.request.id}"
+    if not cache.add(claim, 1, timeout=2 * settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]):
+        return
     try:
-        password_reset_email_send(user_id=user_id)
+        password_reset_email_send(email=email)
     except OSError as exc:
+        cache.delete(claim)  # the retry keeps the task id and must be able to claim it
         raise self.retry(exc=exc)
 
 

@@ -1,13 +1,33 @@
 from rest_framework import serializers
 
-from accounts.models import Role, User
+from accounts.models import Role, User, normalize_email
 
 # Long enough for any passphrase, short enough that hashing it costs nothing unusual.
 PASSWORD_MAX_LENGTH = 128
 
 
+class StrictInput(serializers.Serializer):
+    """A partial update that refuses fields it does not know (role, email, is_staff...)
+    instead of silently dropping them."""
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This field cannot be changed here."] for name in sorted(unknown)}
+            )
+        return attrs
+
+
 class EmailInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
+
+    def validate_email(self, value: str) -> str:
+        # Lower-casing can lengthen an address ("İ" becomes two characters): check again.
+        value = normalize_email(value)
+        if len(value) > 254:
+            raise serializers.ValidationError("Ensure this field has no more than 254 characters.")
+        return value
 
 
 class OtpSendInput(EmailInput):
@@ -99,7 +119,7 @@ class MeOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class MeUpdateInput(serializers.Serializer):
+class MeUpdateInput(StrictInput):
     first_name = serializers.CharField(max_length=150, required=False)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     phone = serializers.RegexField(
@@ -113,14 +133,6 @@ class MeUpdateInput(serializers.Serializer):
     marketing_sms = serializers.BooleanField(required=False)
     marketing_push = serializers.BooleanField(required=False)
 
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["This field cannot be changed here."] for name in sorted(unknown)}
-            )
-        return attrs
-
 
 class UserAdminOutput(MeOutput):
     login_count = serializers.IntegerField(read_only=True)
@@ -129,6 +141,6 @@ class UserAdminOutput(MeOutput):
         fields = [*MeOutput.Meta.fields, "is_active", "is_staff", "updated_at", "login_count"]
 
 
-class UserAdminUpdateInput(serializers.Serializer):
+class UserAdminUpdateInput(StrictInput):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)

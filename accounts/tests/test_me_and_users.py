@@ -371,14 +371,34 @@ def test_an_admin_cannot_demote_or_deactivate_themself(admin_client, admin_user,
     assert (admin_user.role, admin_user.is_active) == (Role.ADMIN, True)
 
 
-def test_a_superuser_keeps_role_admin(admin_client):
+def test_a_superuser_keeps_role_admin(client_for):
     root = User.objects.create_superuser("root@example.com", "Root-Password-1")
+    other_root = User.objects.create_superuser("root2@example.com", "Root-Password-2")
 
-    response = admin_client.patch(f"{USERS}{root.pk}/", {"role": "USER"})
+    response = client_for(other_root).patch(f"{USERS}{root.pk}/", {"role": "USER"})
 
     assert_error(response, 409, "superuser_is_admin")
     root.refresh_from_db()
     assert root.role == Role.ADMIN
+
+
+def test_an_admin_who_is_not_superuser_cannot_touch_a_superuser(admin_client):
+    root = User.objects.create_superuser("root@example.com", "Root-Password-1")
+
+    for change in ({"is_active": False}, {"role": "ADMIN"}):
+        assert_error(admin_client.patch(f"{USERS}{root.pk}/", change), 403, "superuser_protected")
+
+    root.refresh_from_db()
+    assert root.is_active
+
+
+def test_admin_update_refuses_fields_it_does_not_know(admin_client, customer):
+    response = admin_client.patch(f"{USERS}{customer.pk}/", {"is_staff": True})
+
+    body = assert_error(response, 400, "validation_error")
+    assert "is_staff" in body["details"]
+    customer.refresh_from_db()
+    assert not customer.is_staff
 
 
 def test_deactivating_a_user_ends_their_sessions(admin_client, api_client, customer):

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import EmailOTP, LoginEvent, Role, User
 from accounts.tests.factories import DEFAULT_PASSWORD
+from lms.testing import assert_error
 
 SIGNUP = "/api/v1/auth/signup"
 PASSWORD = "Tidal-Lantern-93"
@@ -114,6 +115,23 @@ def test_customer_record_without_password_is_claimed(api_client, verified_token)
     assert (record.first_name, record.last_name) == ("Asha", "Rao")
     assert record.email_verified_at is not None
     assert record.role == Role.USER
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "record_fields",
+    [{"is_active": False}, {"is_staff": True}, {"role": Role.ADMIN}],
+    ids=["inactive", "staff", "admin"],
+)
+def test_only_plain_customer_records_can_be_claimed(api_client, verified_token, record_fields):
+    record = User.objects.create_user(email="asha@example.com", password=None, **record_fields)
+    token = verified_token("asha@example.com")
+
+    response = api_client.post(SIGNUP, signup_body(token), format="json")
+
+    assert_error(response, 409, "email_taken")
+    record.refresh_from_db()
+    assert not record.has_usable_password()
 
 
 # --- the verification token -------------------------------------------------------------------

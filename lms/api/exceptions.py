@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -99,7 +99,7 @@ def _api_exception_response(exc: exceptions.APIException, context: dict) -> Resp
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, (DomainError, DjangoValidationError, IntegrityError)):
+    if isinstance(exc, (DomainError, DjangoValidationError, IntegrityError, DataError)):
         set_rollback()
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
@@ -112,6 +112,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(
             error_body("conflict", "The request conflicts with the current state of the resource."),
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (too long, out of range) that validation let through.
+        logger.warning("DataError mapped to 400: %s", exc)
+        return Response(
+            error_body("invalid_value", "A value is too long or out of range for where it is stored."),
+            status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -1,8 +1,11 @@
 """Throttles beyond DRF's defaults, counted in the default cache (Redis in production).
 
-DRF's rate throttles count every request. Sign-in must only count failures (a person who
-types the right password is never locked out by their own successes), so
-:class:`FailureThrottle` takes a slot before the attempt and gives it back after a success.
+DRF's rate throttles read a request history and write it back, so parallel requests can all
+pass before any is counted. The auth throttles (OTP sends, resets, sign-in failures) guard
+against mail-bombing and guessing, so they count with an atomic increment per fixed window
+instead (:class:`AtomicRateThrottle`). Sign-in must only count failures (a person who types
+the right password is never locked out by their own successes): :class:`FailureThrottle`
+takes a slot before the attempt and gives it back after a success.
 """
 
 import hashlib
@@ -36,6 +39,48 @@ class UserRateThrottle(SafeIdentMixin, throttling.UserRateThrottle):
     pass
 
 
+def _window_take(throttle: SimpleRateThrottle, ident_key: str) -> tuple[str, float | None]:
+    """Count one request in the current window: (the counter's key, seconds to wait if over)."""
+    now = time.time()
+    window = int(now // throttle.duration)
+    key = f"{ident_key}:{window}"
+    cache.add(key, 0, timeout=throttle.duration + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr: a new window has started
+        cache.add(key, 1, timeout=throttle.duration + 1)
+        count = 1
+    if count > throttle.num_requests:
+        return key, (window + 1) * throttle.duration - now
+    return key, None
+
+
+def _window_give_back(key: str) -> None:
+    try:
+        cache.decr(key)
+    except ValueError:  # the window ended meanwhile and its counter expired
+        pass
+
+
+class AtomicRateThrottle(SimpleRateThrottle):
+    """N requests per fixed window, counted with one atomic increment each."""
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        ident_key = self.get_cache_key(request, view)
+        if ident_key is None:
+            return True
+        key, self._wait = _window_take(self, ident_key)
+        if self._wait is not None:
+            _window_give_back(key)  # a refused request does not push the window further
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return max(1, math.ceil(self._wait)) if getattr(self, "_wait", None) else None
+
+
 def _email_ident(request) -> str | None:
     email = request.data.get("email") if hasattr(request, "data") and isinstance(request.data, dict) else None
     if not isinstance(email, str) or not email.strip():
@@ -43,7 +88,7 @@ def _email_ident(request) -> str | None:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-class EmailRateThrottle(SimpleRateThrottle):
+class EmailRateThrottle(AtomicRateThrottle):
     """Counts requests per email address in the body (hashed; the cache never holds addresses)."""
 
     def get_cache_key(self, request, view):
@@ -51,7 +96,7 @@ class EmailRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident} if ident else None
 
 
-class IPRateThrottle(SafeIdentMixin, SimpleRateThrottle):
+class IPRateThrottle(SafeIdentMixin, AtomicRateThrottle):
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
@@ -62,42 +107,30 @@ def scoped(base: type[SimpleRateThrottle], scope_name: str) -> type[SimpleRateTh
 
 
 class FailureThrottle:
-    """Counts only failures, atomically, in fixed windows of the throttle's period.
-
-    ``acquire()`` before an attempt takes a slot with an atomic increment (so parallel guesses
-    cannot all pass a check before any of them is counted); ``release()`` after a success
-    gives the slot back. A failed attempt keeps its slot: that is the count.
-    """
+    """Counts only failures: ``acquire()`` before an attempt takes a slot in each throttle's
+    window (so parallel guesses cannot all pass before any is counted); ``release()`` after
+    a success gives the slots back. A failed attempt keeps its slot: that is the count."""
 
     def __init__(self, request, view, *throttles: SimpleRateThrottle) -> None:
         self.request, self.view = request, view
         self.throttles = throttles
         self.taken: list[str] = []
 
-    def _give_back(self) -> None:
-        for key in self.taken:
-            try:
-                cache.decr(key)
-            except ValueError:  # the window ended meanwhile and its counter expired
-                pass
-        self.taken = []
-
     def acquire(self) -> None:
-        now = time.time()
         waits = []
         for throttle in self.throttles:
             ident_key = throttle.get_cache_key(self.request, self.view)
             if ident_key is None:
                 continue
-            window = int(now // throttle.duration)
-            key = f"{ident_key}:{window}"
-            cache.add(key, 0, timeout=throttle.duration + 1)
+            key, wait = _window_take(throttle, ident_key)
             self.taken.append(key)
-            if cache.incr(key) > throttle.num_requests:
-                waits.append((window + 1) * throttle.duration - now)
+            if wait is not None:
+                waits.append(wait)
         if waits:
-            self._give_back()
+            self.release()
             raise Throttled(wait=max(1, math.ceil(max(waits))))
 
     def release(self) -> None:
-        self._give_back()
+        for key in self.taken:
+            _window_give_back(key)
+        self.taken = []
