@@ -125,9 +125,15 @@ def _order_queryset():
     )
 
 
-def _order_body(order: Order, warnings: list | None = None) -> dict:
+def _order_body(order: Order) -> dict:
+    """The stored order with its unknown-sku warnings, derived from the stored lines so a
+    replay answers exactly what the first ingest did."""
     order = _order_queryset().get(pk=order.pk)
-    order.warnings = warnings or []
+    order.warnings = [
+        {"code": "unknown_sku", "path": f"lines[{n}].sku", "message": f"Unknown sku {line.sku!r}."}
+        for n, line in enumerate(order.lines.all())
+        if line.unknown_sku
+    ]
     return s.OrderIngestOutput(order).data
 
 
@@ -159,7 +165,7 @@ class OrderViewSet(IntegrationView, mixins.ListModelMixin, mixins.RetrieveModelM
         serializer.is_valid(raise_exception=True)
         result = order_ingest(data=serializer.validated_data)
         headers = {REPLAY_HEADER: "true"} if result.outcome == "replayed" else {}
-        return Response(_order_body(result.obj, result.warnings), status=status.HTTP_201_CREATED, headers=headers)
+        return Response(_order_body(result.obj), status=status.HTTP_201_CREATED, headers=headers)
 
     @extend_schema(
         tags=["commerce"],

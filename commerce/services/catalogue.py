@@ -51,10 +51,16 @@ class _Lookups:
         self.category_paths: dict[tuple[str, ...], Category] = {}
         self.brand_names: dict[str, Brand] = {}
 
+    def check(self, item: dict[str, Any]) -> None:
+        """Refuse unknown ids before any category or brand is created for the item."""
+        if item.get("category_id") and item["category_id"] not in self.categories:
+            raise Invalid("category_unknown", f"No category with id {item['category_id']}.", field="category_id")
+        if item.get("brand_id") and item["brand_id"] not in self.brands:
+            raise Invalid("brand_unknown", f"No brand with id {item['brand_id']}.", field="brand_id")
+
     def category(self, item: dict[str, Any]) -> Category | None:
+        """The item's category (created from a name or path as needed); call check() first."""
         if item.get("category_id"):
-            if item["category_id"] not in self.categories:
-                raise Invalid("category_unknown", f"No category with id {item['category_id']}.", field="category_id")
             return self.categories[item["category_id"]]
         if item.get("category"):
             path = tuple(part.lower() for part in category_path_parse(item["category"]))
@@ -65,8 +71,6 @@ class _Lookups:
 
     def brand(self, item: dict[str, Any]) -> Brand | None:
         if item.get("brand_id"):
-            if item["brand_id"] not in self.brands:
-                raise Invalid("brand_unknown", f"No brand with id {item['brand_id']}.", field="brand_id")
             return self.brands[item["brand_id"]]
         if item.get("brand"):
             key = item["brand"].strip().lower()
@@ -92,12 +96,16 @@ def products_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
     for index, item in enumerate(items):
         result = ItemResult(index=index, key=item["sku"])
         results.append(result)
+        current = to_write.get(item["sku"]) or existing.get(item["sku"])
         try:
+            # Everything that can refuse the item is checked before a category or brand is created.
+            if current is None and (item.get("price") is None or not item.get("name")):
+                raise Invalid("product_incomplete", "A new product needs a name and a price.")
+            lookups.check(item)
             category, brand = lookups.category(item), lookups.brand(item)
         except Invalid as error:
             result.reject(error)
             continue
-        current = to_write.get(item["sku"]) or existing.get(item["sku"])
         product = Product(
             sku=item["sku"],
             name=item.get("name", current.name if current else ""),
@@ -110,9 +118,6 @@ def products_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
             updated_at=now,
         )
         if current is None:
-            if product.price is None or not product.name:
-                result.reject(Invalid("product_incomplete", "A new product needs a name and a price."))
-                continue
             result.outcome = "created"
         elif all(getattr(product, f) == getattr(current, f) for f in (*PRODUCT_FIELDS, "category_id", "brand_id")):
             result.outcome = "unchanged" if item["sku"] not in to_write else "updated"

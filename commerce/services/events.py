@@ -21,24 +21,35 @@ def events_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
             external_id__in=[item["external_id"] for item in items if item.get("external_id")]
         ).values_list("external_id", flat=True)
     )
-    resolver = CustomerResolver([item["customer"] for item in items]).resolve()
     products = Product.objects.only("id", "sku").in_bulk(
         {item["sku"] for item in items if item.get("sku")}, field_name="sku"
     )
-    events = []
+    # Products first: an event refused for its sku must not create its customer.
+    accepted: list[tuple[dict[str, Any], ItemResult, Product | None]] = []
     for item, result in zip(items, results, strict=True):
         if item.get("external_id") and item["external_id"] in seen:
             result.outcome = "replayed"
             continue
+        product = None
         try:
-            customer = resolver.get(item["customer"])
-            product = None
             if item.get("sku"):
                 product = products.get(item["sku"])
                 if product is None:
                     raise Invalid("sku_unknown", f"No product with sku {item['sku']!r}.", field="sku")
             elif item["kind"] in PRODUCT_EVENT_KINDS:
                 raise Invalid("sku_required", f"A {item['kind']} event names a product (sku).", field="sku")
+        except DomainError as error:
+            result.reject(error)
+            continue
+        accepted.append((item, result, product))
+    resolver = CustomerResolver([item["customer"] for item, _, _ in accepted]).resolve()
+    events = []
+    for item, result, product in accepted:
+        if item.get("external_id") and item["external_id"] in seen:  # twice in this batch
+            result.outcome = "replayed"
+            continue
+        try:
+            customer = resolver.get(item["customer"])
         except DomainError as error:
             result.reject(error)
             continue

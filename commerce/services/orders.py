@@ -241,6 +241,8 @@ def order_status_change(
     ``change_id`` was seen, or a plain move to the status the order already has, writes
     nothing and answers the order as it is.
     """
+    if refund_lines and status != OrderStatus.REFUNDED:
+        raise Invalid("refund_lines_need_refunded", "refund_lines go with status REFUNDED.", field="refund_lines")
     # Locked for the whole change: two refunds of the same lines serialise, and the second
     # sees what the first refunded.
     order = Order.objects.select_for_update().filter(external_id=external_id).first()
@@ -258,9 +260,6 @@ def order_status_change(
             from_status=order.status,
             to_status=status,
         )
-    if refund_lines and status != OrderStatus.REFUNDED:
-        raise Invalid("refund_lines_need_refunded", "refund_lines go with status REFUNDED.", field="refund_lines")
-
     lines = {line.sku: line for line in order.lines.order_by("id")}
     refunded: list[RefundedLine] = []
     if status == OrderStatus.REFUNDED:
