@@ -1,0 +1,66 @@
+"""Set-based inserts for the hot ingestion paths and the demo seeder.
+
+On PostgreSQL rows go in with ``COPY`` and primary keys come from the table's own sequence
+(``nextval``), so later ORM inserts never collide with them; elsewhere (SQLite, the embedded
+default) the ORM's ``bulk_create`` does the same job more slowly.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+
+
+def ids_allocate(model: type[models.Model], count: int) -> Sequence[int]:
+    """``count`` fresh primary keys for ``model`` (PostgreSQL: from its sequence)."""
+    if count == 0:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [model._meta.db_table, model._meta.pk.column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    # SQLite serialises writers, and AUTOINCREMENT moves past the ids written.
+    first = (model.objects.aggregate(top=models.Max("pk"))["top"] or 0) + 1
+    return range(first, first + count)
+
+
+def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``COPY`` plain rows (values in ``columns`` order, by field name) into ``model``'s table."""
+    from psycopg.types.json import Jsonb
+
+    fields = [model._meta.get_field(name) for name in columns]
+    json_at = [n for n, field in enumerate(fields) if isinstance(field, models.JSONField)]
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            if json_at:
+                row = list(row)
+                for n in json_at:
+                    row[n] = Jsonb(row[n])
+            copy.write_row(row)
+
+
+def bulk_insert(objs: Sequence[models.Model]) -> None:
+    """Insert unsaved instances of one model and give them their primary keys.
+
+    Like ``bulk_create`` (auto_now fields are filled, related objects assigned before they had
+    a key are picked up) but with ``COPY`` on PostgreSQL: several times faster for the
+    thousands of rows a bulk ingest writes.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, batch_size=1000)
+        return
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    for obj, pk in zip(objs, ids_allocate(model, len(objs)), strict=True):
+        obj._prepare_related_fields_for_save(operation_name="bulk_insert")
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    rows = ([obj.pk, *(field.pre_save(obj, add=True) for field in fields)] for obj in objs)
+    copy_rows(model, [model._meta.pk.name, *(field.name for field in fields)], list(rows))
