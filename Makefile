@@ -27,6 +27,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt
 ## run: the embedded default (SQLite in var/, eager Celery, console email) on http://127.0.0.1:$(PORT)
 run: $(VENV)/.run-installed
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py dev_bootstrap --port $(PORT)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

@@ -406,3 +406,17 @@ def test_a_refused_order_can_be_sent_again_once_the_hook_accepts_it(integration_
     assert response.status_code == 201
     assert REPLAYED not in response
     assert Order.objects.count() == 1
+
+
+def test_an_order_ingested_already_refunded_is_refunded_in_full(integration_client, phone):
+    body = order_body("ORD-R", lines=[order_line_body("PH-1", 2), order_line_body("XX-1", 1)], status="REFUNDED")
+
+    response = integration_client.post(ORDERS, body)
+
+    assert response.status_code == 201, response.json()
+    order = Order.objects.get(external_id="ORD-R")
+    assert order.status == "REFUNDED" and order.refunded_total == order.total
+    assert all(line.refunded_quantity == line.quantity for line in order.lines.all())
+    # Nothing is left to refund.
+    again = integration_client.patch(f"{ORDERS}ORD-R/", {"status": "REFUNDED"})
+    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
