@@ -65,7 +65,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     platform_signed_up_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField("console access", default=False, help_text="May log into the admin console.")
-    date_joined = models.DateTimeField(default=timezone.now)
+    date_joined = models.DateTimeField(default=timezone.now, db_index=True)  # the console lists newest first
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = UserManager()

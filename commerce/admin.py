@@ -87,7 +87,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "has_unknown_skus",
     )
     list_select_related = ("customer",)
-    list_filter = ("status", "has_unknown_skus", "currency")
+    list_filter = ("status", "has_unknown_skus")
     search_fields = ("=external_id", "=customer__email", "=customer__external_id")
     inlines = [OrderLineInline, OrderStatusChangeInline]
     paginator = EstimatedCountPaginator

@@ -132,7 +132,7 @@ class Order(models.Model):
         ordering = ["-placed_at", "-id"]
         indexes = [
             models.Index(fields=["customer", "placed_at"], name="commerce_order_customer_time"),
-            models.Index(fields=["placed_at"], name="commerce_order_placed_at"),
+            models.Index(fields=["-placed_at", "-id"], name="commerce_order_latest"),  # the default order
             models.Index(fields=["status"], name="commerce_order_status"),
         ]
         constraints = [
@@ -250,6 +250,7 @@ class InteractionEvent(models.Model):
             # "How many X did this customer / this product have since T?"
             models.Index(fields=["customer", "kind", "occurred_at"], name="commerce_event_customer_kind"),
             models.Index(fields=["product", "kind", "occurred_at"], name="commerce_event_product_kind"),
+            models.Index(fields=["-occurred_at", "-id"], name="commerce_event_latest"),  # the console's list
         ]
 
     def __str__(self) -> str:
