@@ -1,6 +1,11 @@
 """Helpers shared by the test suites of every app."""
 
 import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -13,3 +18,28 @@ def assert_error(response, status: int, code: str) -> dict:
     assert isinstance(body["message"], str) and body["message"], body
     assert isinstance(body["details"], dict), body
     return body
+
+
+def run_concurrently(count: int, target: Callable[[int], Any]) -> list[Any]:
+    """Call ``target(i)`` from ``count`` threads released together; their results in order."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = target(index)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors
+    return results

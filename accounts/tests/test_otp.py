@@ -1,18 +1,17 @@
 """Email OTP: POST /api/v1/auth/otp/send and /api/v1/auth/otp/verify."""
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import EmailOTP
 from accounts.services import email_token_read
+from lms.testing import run_concurrently
 
 SEND = "/api/v1/auth/otp/send"
 VERIFY = "/api/v1/auth/otp/verify"
@@ -45,31 +44,6 @@ def send_code(api_client, mailoutbox, django_capture_on_commit_callbacks):
         return code_in(mailoutbox[-1])
 
     return send
-
-
-def run_in_threads(count: int, target) -> list:
-    """Run ``target(i)`` in ``count`` threads released together; answer results or exceptions."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = target(index)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, errors
-    return results
 
 
 # --- send -------------------------------------------------------------------------------------
@@ -340,7 +314,7 @@ def test_correct_code_is_accepted_once_under_concurrent_verifies(send_code):
         response = APIClient().post(VERIFY, {"email": "asha@example.com", "otp": code}, format="json")
         return response.status_code, response.json()
 
-    results = run_in_threads(8, verify)
+    results = run_concurrently(8, verify)
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [400] * 7
@@ -358,7 +332,7 @@ def test_concurrent_wrong_codes_never_count_past_the_limit(send_code):
         response = APIClient().post(VERIFY, {"email": "asha@example.com", "otp": wrong(code)}, format="json")
         return response.status_code, response.json()
 
-    results = run_in_threads(10, verify)
+    results = run_concurrently(10, verify)
 
     assert [status for status, _ in results] == [400] * 10
     invalid = [body for _, body in results if body["code"] == "otp_invalid"]
@@ -377,7 +351,7 @@ def test_concurrent_sends_leave_one_open_code(mailoutbox):
         response = APIClient().post(SEND, {"email": "asha@example.com"}, format="json")
         return response.status_code
 
-    results = run_in_threads(2, send)
+    results = run_concurrently(2, send)
 
     assert results == [202, 202]
     assert EmailOTP.objects.filter(email="asha@example.com").count() == 2

@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from commerce.models import Brand, Category, Product
-from commerce.tests.conftest import client_with_key, run_concurrently
+from commerce.tests.conftest import client_with_key
 from commerce.tests.factories import BrandFactory, CategoryFactory, ProductFactory
-from lms.testing import assert_error
+from lms.testing import assert_error, run_concurrently
 
 BULK = "/api/v1/commerce/products/bulk"
 PRODUCTS = "/api/v1/commerce/products/"

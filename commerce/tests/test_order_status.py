@@ -6,10 +6,10 @@ import pytest
 
 from commerce.hooks import OrderChange
 from commerce.models import Order, OrderLine, OrderStatus, OrderStatusChange, RefundLine
-from commerce.tests.conftest import client_with_key, run_concurrently
+from commerce.tests.conftest import client_with_key
 from commerce.tests.factories import OrderFactory, ProductFactory
 from lms.errors import Conflict
-from lms.testing import assert_error
+from lms.testing import assert_error, run_concurrently
 
 ORDERS = "/api/v1/commerce/orders/"
 REPLAYED = "Idempotent-Replayed"
