@@ -1,0 +1,280 @@
+"""The criteria catalogue and its compiler.
+
+A criteria tree is ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}`` or a condition
+``{"field", "op", "value", "window_days"?}``. Each field is a small declarative object in a
+registry (``register_field``); later apps register their own in ``AppConfig.ready()``. A tree
+compiles to one ``Q`` over customers (or products) built from correlated subqueries, so a
+whole segment is one SQL query and nothing is filtered in Python.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import Expression, Q
+from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, In, LessThan, LessThanOrEqual
+
+USER, PRODUCT = "USER", "PRODUCT"
+MAX_DEPTH = 6
+MAX_CONDITIONS = 50
+MAX_WINDOW_DAYS = 3650
+
+NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
+TEXT_OPS = ("eq", "ne", "in", "not_in")
+BOOL_OPS = ("is",)
+DATE_OPS = ("before", "after", "between")
+SET_OPS = ("any_of", "none_of")
+
+
+class CriteriaError(Exception):
+    """A bad tree: ``path`` names the node (``criteria.all[1].value``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path, self.message = path, message
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a field needs to build its SQL: the evaluation time and the condition's window."""
+
+    now: dt.datetime
+    window_days: int | None
+
+    @property
+    def since(self) -> dt.datetime | None:
+        return self.now - dt.timedelta(days=self.window_days) if self.window_days else None
+
+
+@dataclass(frozen=True)
+class Field:
+    """One criterion. ``value_type`` is integer, decimal, boolean, text, date or id_list.
+
+    A field gives either an ``expression(ctx)`` (a per-row value such as a correlated
+    ``Subquery``) that the compiler compares with the operator, or ``build(ctx, op, value)``
+    that answers the ``Q`` itself (sets, "days since", booleans).
+    """
+
+    name: str
+    kind: str
+    group: str
+    label: str
+    value_type: str
+    operators: tuple[str, ...]
+    expression: Callable[[Context], Expression] | None = None
+    build: Callable[[Context, str, Any], Q] | None = None
+    unit: str = ""
+    window: str = "none"  # none | optional | required
+    default_window_days: int | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "field": self.name,
+            "group": self.group,
+            "label": self.label,
+            "value_type": self.value_type,
+            "operators": list(self.operators),
+            "unit": self.unit,
+            "window": self.window,
+            "default_window_days": self.default_window_days,
+            "choices": list(self.choices),
+            "help": self.help,
+        }
+
+
+_registry: dict[tuple[str, str], Field] = {}
+
+
+def register_field(definition: Field) -> Field:
+    """Add a field to the catalogue (re-registering the same name replaces it)."""
+    if definition.kind not in (USER, PRODUCT):
+        raise ValueError(f"kind must be USER or PRODUCT, not {definition.kind!r}")
+    if (definition.expression is None) == (definition.build is None):
+        raise ValueError(f"{definition.name}: give exactly one of expression or build")
+    _registry[(definition.kind, definition.name)] = definition
+    return definition
+
+
+def catalogue(kind: str) -> list[Field]:
+    return sorted((f for (k, _), f in _registry.items() if k == kind), key=lambda f: (f.group, f.name))
+
+
+def field_get(kind: str, name: str) -> Field | None:
+    return _registry.get((kind, name))
+
+
+# --- Validation -------------------------------------------------------------------------------
+
+
+def _parse_scalar(value_type: str, value: Any, path: str, choices: tuple[str, ...] = ()) -> Any:
+    if value_type == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CriteriaError(path, "Expected a whole number.")
+        if abs(value) > 10**12:
+            raise CriteriaError(path, "The number is out of range.")
+        return value
+    if value_type == "decimal":
+        if isinstance(value, bool) or not isinstance(value, (int, str, float, Decimal)):
+            raise CriteriaError(path, "Expected a number.")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise CriteriaError(path, "Expected a number.")
+        if not number.is_finite() or abs(number) > Decimal(10) ** 12:
+            raise CriteriaError(path, "The number is out of range.")
+        return number
+    if value_type == "boolean":
+        if not isinstance(value, bool):
+            raise CriteriaError(path, "Expected true or false.")
+        return value
+    if value_type == "text":
+        if not isinstance(value, str) or not value.strip() or len(value) > 255:
+            raise CriteriaError(path, "Expected a non-empty text of at most 255 characters.")
+        if choices and value not in choices:
+            raise CriteriaError(path, f"Expected one of: {', '.join(choices)}.")
+        return value.strip()
+    if value_type == "date":
+        if not isinstance(value, str):
+            raise CriteriaError(path, "Expected a date as YYYY-MM-DD.")
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise CriteriaError(path, "Expected a date as YYYY-MM-DD.")
+    if value_type == "id":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CriteriaError(path, "Expected an id (a positive whole number).")
+        return value
+    raise AssertionError(value_type)
+
+
+def _parse_value(definition: Field, op: str, value: Any, path: str) -> Any:
+    scalar = "id" if definition.value_type == "id_list" else definition.value_type
+    if op in ("between",):
+        if not isinstance(value, list) or len(value) != 2:
+            raise CriteriaError(path, "Expected [low, high].")
+        low = _parse_scalar(scalar, value[0], f"{path}[0]")
+        high = _parse_scalar(scalar, value[1], f"{path}[1]")
+        if low > high:
+            raise CriteriaError(path, "low is greater than high.")
+        return [low, high]
+    if op in ("in", "not_in", "any_of", "none_of"):
+        if not isinstance(value, list) or not value or len(value) > 1000:
+            raise CriteriaError(path, "Expected a non-empty list (at most 1,000 values).")
+        return [_parse_scalar(scalar, item, f"{path}[{n}]", definition.choices) for n, item in enumerate(value)]
+    return _parse_scalar(scalar, value, path, definition.choices)
+
+
+def criteria_validate(kind: str, tree: Any, path: str = "criteria") -> dict[str, Any]:
+    """The tree, checked against the catalogue and normalised; ``CriteriaError`` names the
+    first bad node."""
+    counter = [0]
+    return _validate_node(kind, tree, path, 0, counter)
+
+
+def _validate_node(kind: str, node: Any, path: str, depth: int, counter: list[int]) -> dict[str, Any]:
+    if depth > MAX_DEPTH:
+        raise CriteriaError(path, f"The tree is nested deeper than {MAX_DEPTH} levels.")
+    if not isinstance(node, dict):
+        raise CriteriaError(path, 'Expected an object: {"all": [...]}, {"any": [...]}, {"not": {...}} or a condition.')
+    groups = [key for key in ("all", "any", "not") if key in node]
+    if groups:
+        if len(node) != 1:
+            raise CriteriaError(path, f'A group has exactly one key ("{groups[0]}"), nothing beside it.')
+        key = groups[0]
+        if key == "not":
+            return {"not": _validate_node(kind, node["not"], f"{path}.not", depth + 1, counter)}
+        children = node[key]
+        if not isinstance(children, list) or not children:
+            raise CriteriaError(f"{path}.{key}", "Expected a non-empty list of conditions or groups.")
+        return {
+            key: [_validate_node(kind, c, f"{path}.{key}[{n}]", depth + 1, counter) for n, c in enumerate(children)]
+        }
+    counter[0] += 1
+    if counter[0] > MAX_CONDITIONS:
+        raise CriteriaError(path, f"At most {MAX_CONDITIONS} conditions in one segment.")
+    unknown = set(node) - {"field", "op", "value", "window_days"}
+    if unknown:
+        raise CriteriaError(f"{path}.{sorted(unknown)[0]}", "Unknown key in a condition.")
+    name = node.get("field")
+    definition = field_get(kind, name) if isinstance(name, str) else None
+    if definition is None:
+        raise CriteriaError(
+            f"{path}.field", f"Unknown field {name!r} for {kind} segments; see GET /api/v1/segments/criteria/."
+        )
+    op = node.get("op")
+    if op not in definition.operators:
+        raise CriteriaError(f"{path}.op", f"{name} takes the operators {', '.join(definition.operators)}; not {op!r}.")
+    if "value" not in node:
+        raise CriteriaError(f"{path}.value", "A condition needs a value.")
+    value = _parse_value(definition, op, node["value"], f"{path}.value")
+    window = node.get("window_days")
+    if window is not None:
+        if definition.window == "none":
+            raise CriteriaError(f"{path}.window_days", f"{name} takes no window.")
+        if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_WINDOW_DAYS:
+            raise CriteriaError(f"{path}.window_days", f"Expected a whole number of days from 1 to {MAX_WINDOW_DAYS}.")
+    elif definition.window == "required":
+        window = definition.default_window_days
+        if window is None:
+            raise CriteriaError(f"{path}.window_days", f"{name} needs window_days.")
+    condition = {"field": name, "op": op, "value": value}
+    if window is not None:
+        condition["window_days"] = window
+    return condition
+
+
+# --- Compilation ------------------------------------------------------------------------------
+
+_COMPARE = {
+    "eq": Exact,
+    "gt": GreaterThan,
+    "gte": GreaterThanOrEqual,
+    "lt": LessThan,
+    "lte": LessThanOrEqual,
+    "before": LessThan,
+    "after": GreaterThan,
+}
+
+
+def compare(expression: Expression, op: str, value: Any) -> Q:
+    """``expression <op> value`` as a ``Q``."""
+    if op in _COMPARE:
+        return Q(_COMPARE[op](expression, value))
+    if op == "ne":
+        return ~Q(Exact(expression, value))
+    if op == "is":
+        return Q(Exact(expression, value))
+    if op == "between":
+        return Q(GreaterThanOrEqual(expression, value[0])) & Q(LessThanOrEqual(expression, value[1]))
+    if op == "in":
+        return Q(In(expression, value))
+    if op == "not_in":
+        return ~Q(In(expression, value))
+    raise AssertionError(op)
+
+
+def criteria_compile(kind: str, tree: dict[str, Any], *, now: dt.datetime) -> Q:
+    """A validated tree (``criteria_validate``) as one ``Q`` over the kind's model."""
+    if "all" in tree:
+        q = Q()
+        for child in tree["all"]:
+            q &= criteria_compile(kind, child, now=now)
+        return q
+    if "any" in tree:
+        children = [criteria_compile(kind, child, now=now) for child in tree["any"]]
+        q = children[0]
+        for child in children[1:]:
+            q |= child
+        return q
+    if "not" in tree:
+        return ~criteria_compile(kind, tree["not"], now=now)
+    definition = field_get(kind, tree["field"])
+    assert definition is not None, tree["field"]
+    ctx = Context(now=now, window_days=tree.get("window_days"))
+    if definition.build is not None:
+        return definition.build(ctx, tree["op"], tree["value"])
+    return compare(definition.expression(ctx), tree["op"], tree["value"])

@@ -1,0 +1,203 @@
+"""The criteria this app knows from accounts and commerce. Loyalty and campaigns register
+their own (points, tiers, redemptions) from their ``AppConfig.ready()``."""
+
+import datetime as dt
+
+from django.db.models import Avg, DecimalField, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+
+from commerce.models import Category, EventKind, InteractionEvent, Order, OrderLine, OrderStatus
+from segments.builders import (
+    boolean,
+    count_of,
+    date_compare,
+    days_since,
+    sum_of,
+    text_compare,
+)
+from segments.criteria import (
+    BOOL_OPS,
+    DATE_OPS,
+    NUMBER_OPS,
+    SET_OPS,
+    TEXT_OPS,
+    USER,
+    Context,
+    Field,
+    compare,
+    register_field,
+)
+
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+COUNTED = [OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.FULFILLED]  # not cancelled, not refunded
+
+
+def _orders(ctx: Context):
+    orders = Order.objects.filter(status__in=COUNTED, placed_at__lte=ctx.now)
+    return orders.filter(placed_at__gte=ctx.since) if ctx.since else orders
+
+
+def _lines(ctx: Context):
+    lines = OrderLine.objects.filter(order__status__in=COUNTED, order__placed_at__lte=ctx.now)
+    return lines.filter(order__placed_at__gte=ctx.since) if ctx.since else lines
+
+
+def _events(kind: str):
+    def related(ctx: Context):
+        events = InteractionEvent.objects.filter(kind=kind, occurred_at__lte=ctx.now)
+        return events.filter(occurred_at__gte=ctx.since) if ctx.since else events
+
+    return related
+
+
+def _with_descendants(ids: list[int]) -> list[int]:
+    """The categories and every category below them (the tree is small: one query a level)."""
+    found, frontier = set(ids), set(ids)
+    while frontier:
+        frontier = set(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
+        found |= frontier
+    return sorted(found)
+
+
+def _bought(column: str, *, categories: bool = False):
+    def build(ctx: Context, op: str, ids: list[int]) -> Q:
+        ids = _with_descendants(ids) if categories else ids
+        q = Q(Exists(_lines(ctx).filter(order__customer=OuterRef("pk"), **{f"{column}__in": ids})))
+        return q if op == "any_of" else ~q
+
+    return build
+
+
+def _last_login_at_or_before(t: dt.datetime) -> Q:
+    """Every sign-in here (``last_login``) and on the platform (LOGIN events) is at or before t."""
+    platform_after = Exists(
+        InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN, occurred_at__gt=t)
+    )
+    return Q(last_login__lte=t) & ~Q(platform_after) | Q(last_login__isnull=True) & ~Q(platform_after) & Q(
+        Exists(InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN))
+    )
+
+
+_EVER_LOGGED_IN = Q(last_login__isnull=False) | Q(
+    Exists(InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN))
+)
+_EVER_ORDERED = Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED)))
+
+
+def _signed_up():
+    return Coalesce("platform_signed_up_at", "date_joined")
+
+
+USER_FIELDS = [
+    # --- Membership
+    Field(
+        "days_since_signup", USER, "membership", "Days since sign-up", "integer", NUMBER_OPS, unit="days",
+        build=days_since(
+            at_or_before=lambda t: Q(platform_signed_up_at__lte=t) | Q(platform_signed_up_at__isnull=True, date_joined__lte=t),
+            exists=Q(),
+        ),
+        help="From the platform's sign-up date when known, else from when the record was created here.",
+    ),
+    Field(
+        "signed_up", USER, "membership", "Signed up (date)", "date", DATE_OPS,
+        build=lambda ctx, op, value: _signup_date_compare(ctx, op, value),
+    ),
+    Field(
+        "email_verified", USER, "membership", "Email verified", "boolean", BOOL_OPS,
+        build=boolean(lambda ctx: Q(email_verified_at__isnull=False)),
+    ),
+    Field("country", USER, "membership", "Country", "text", TEXT_OPS, build=text_compare("country")),
+    Field("state", USER, "membership", "State", "text", TEXT_OPS, build=text_compare("state")),
+    Field("city", USER, "membership", "City", "text", TEXT_OPS, build=text_compare("city")),
+    # --- Engagement
+    Field(
+        "days_since_last_login", USER, "engagement", "Days since last login", "integer", NUMBER_OPS, unit="days",
+        build=days_since(at_or_before=_last_login_at_or_before, exists=_EVER_LOGGED_IN),
+        help="Sign-ins here and LOGIN events from the platform; someone who never logged in matches no comparison.",
+    ),
+    Field(
+        "logins", USER, "engagement", "Logins in the last N days", "integer", NUMBER_OPS, unit="logins",
+        window="required", default_window_days=30,
+        expression=lambda ctx: count_of(lambda c: _login_events(c), "user")(ctx)
+        + count_of(_events(EventKind.LOGIN), "customer")(ctx),
+        help="Sign-ins here plus LOGIN events from the platform.",
+    ),
+    *[
+        Field(
+            name, USER, "engagement", label, "integer", NUMBER_OPS, unit="events", window="required",
+            default_window_days=30, expression=count_of(_events(kind), "customer"),
+        )
+        for name, label, kind in (
+            ("product_views", "Product views in the last N days", EventKind.PRODUCT_VIEW),
+            ("wishlist_adds", "Wishlist adds in the last N days", EventKind.WISHLIST_ADD),
+            ("cart_adds", "Cart adds in the last N days", EventKind.CART_ADD),
+            ("cart_abandons", "Cart abandons in the last N days", EventKind.CART_ABANDON),
+        )
+    ],
+    # --- Transaction
+    Field(
+        "orders", USER, "transaction", "Orders (in the last N days)", "integer", NUMBER_OPS, unit="orders",
+        window="optional", expression=count_of(_orders, "customer"),
+        help="Orders not cancelled or refunded; lifetime without window_days.",
+    ),
+    Field(
+        "total_spend", USER, "transaction", "Total spend (in the last N days)", "decimal", NUMBER_OPS,
+        unit="INR", window="optional",
+        expression=sum_of(_orders, "customer", F("total") - F("refunded_total"), MONEY_FIELD),
+        help="Order totals less refunds, of orders not cancelled; lifetime without window_days.",
+    ),
+    Field(
+        "average_order_value", USER, "transaction", "Average order value (in the last N days)", "decimal", NUMBER_OPS,
+        unit="INR", window="optional",
+        build=lambda ctx, op, value: _average_order_value_compare(ctx, op, value),
+        help="A customer without orders matches no comparison.",
+    ),
+    Field(
+        "days_since_last_purchase", USER, "transaction", "Days since last purchase", "integer", NUMBER_OPS, unit="days",
+        build=days_since(
+            at_or_before=lambda t: _EVER_ORDERED
+            & ~Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED, placed_at__gt=t))),
+            exists=_EVER_ORDERED,
+        ),
+    ),
+    Field(
+        "days_since_first_purchase", USER, "transaction", "Days since first purchase", "integer", NUMBER_OPS, unit="days",
+        build=days_since(
+            at_or_before=lambda t: Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED, placed_at__lte=t))),
+            exists=_EVER_ORDERED,
+        ),
+    ),
+    Field(
+        "bought_category", USER, "transaction", "Bought from a category (or below it)", "id_list", SET_OPS,
+        window="optional", build=_bought("category_id", categories=True),
+    ),
+    Field("bought_brand", USER, "transaction", "Bought from a brand", "id_list", SET_OPS, window="optional", build=_bought("brand_id")),
+    Field("bought_product", USER, "transaction", "Bought a product", "id_list", SET_OPS, window="optional", build=_bought("product_id")),
+]  # fmt: skip
+
+
+def _login_events(ctx: Context):
+    from accounts.models import LoginEvent
+
+    events = LoginEvent.objects.filter(occurred_at__lte=ctx.now)
+    return events.filter(occurred_at__gte=ctx.since) if ctx.since else events
+
+
+def _signup_date_compare(ctx: Context, op: str, value) -> Q:
+    platform = date_compare("platform_signed_up_at")(ctx, op, value)
+    here = date_compare("date_joined")(ctx, op, value)
+    return Q(platform_signed_up_at__isnull=False) & platform | Q(platform_signed_up_at__isnull=True) & here
+
+
+def _average_order_value_compare(ctx: Context, op: str, value) -> Q:
+    """No orders, no average: such a customer matches no comparison. Spelled out so that a
+    ``not`` around it selects them (SQL's NOT of a NULL comparison would not)."""
+    rows = (
+        _orders(ctx).filter(customer=OuterRef("pk")).order_by().values("customer").annotate(a=Avg("total")).values("a")
+    )
+    has_orders = Q(Exists(_orders(ctx).filter(customer=OuterRef("pk"))))
+    return has_orders & compare(Subquery(rows, output_field=MONEY_FIELD), op, value)
+
+
+for definition in USER_FIELDS:
+    register_field(definition)
