@@ -88,7 +88,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_select_related = ("customer",)
     list_filter = ("status", "has_unknown_skus")
-    search_fields = ("=external_id", "=customer__email", "=customer__external_id")
+    # Exact lookups use the unique indexes (emails are stored lower-cased).
+    search_fields = ("external_id__exact", "customer__email__exact", "customer__external_id__exact")
     inlines = [OrderLineInline, OrderStatusChangeInline]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -98,7 +99,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class RefundLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("change", "line", "quantity", "amount")
     list_select_related = ("change", "change__order", "line")
-    search_fields = ("=change__order__external_id",)
+    search_fields = ("change__order__external_id__exact",)
 
 
 @admin.register(InteractionEvent)
@@ -106,7 +107,7 @@ class InteractionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("kind", "customer", "product", "occurred_at", "external_id")
     list_select_related = ("customer", "product")
     list_filter = ("kind",)
-    search_fields = ("=customer__email", "=customer__external_id", "=product__sku")
+    search_fields = ("customer__email__exact", "customer__external_id__exact", "product__sku__exact")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
@@ -123,7 +124,7 @@ class CustomerAdmin(UserAdmin):
         *UserAdmin.fieldsets,
         ("E-commerce platform", {"fields": ("external_id", "platform_signed_up_at", "orders_link", "events_link")}),
     )
-    search_fields = (*UserAdmin.search_fields, "=external_id")
+    search_fields = (*UserAdmin.search_fields, "external_id__exact")
     paginator = EstimatedCountPaginator
 
     @admin.display(description="orders")

@@ -99,6 +99,8 @@ def _jsonl_records(lines: Iterator[str]) -> Iterator[Record]:
             yield Record(line=number, item=json.loads(text, parse_float=Decimal))
         except json.JSONDecodeError as exc:
             yield Record(line=number, parse_error=f"not valid JSON: {exc.msg} (column {exc.colno})")
+        except RecursionError:
+            yield Record(line=number, parse_error="not valid JSON: nested too deeply")
 
 
 def _csv_rows(lines: Iterator[str], required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -206,6 +206,7 @@ class OrderStatusChange(models.Model):
             models.UniqueConstraint(
                 fields=["order", "external_id"], condition=~Q(external_id=""), name="commerce_change_external_id_unique"
             ),
+            models.CheckConstraint(condition=Q(refund_amount__gte=0), name="commerce_change_refund_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -219,7 +220,9 @@ class RefundLine(models.Model):
     amount = models.DecimalField(**MONEY)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="commerce_refundline_quantity")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1, amount__gte=0), name="commerce_refundline_quantity")
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} x line {self.line_id}: {self.amount}"

@@ -35,7 +35,9 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[
     json_at = [n for n, field in enumerate(fields) if isinstance(field, models.JSONField)]
     quote = connection.ops.quote_name
     sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    # Django maps driver errors to its own (IntegrityError -> 409) only inside this wrapper;
+    # its cursor does not wrap COPY.
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(sql) as copy:
         for row in rows:
             if json_at:
                 row = list(row)

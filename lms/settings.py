@@ -99,6 +99,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         }
 else:
     VAR_DIR.mkdir(exist_ok=True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # Writers take the lock when their transaction starts (not half-way, when SQLite
+        # would answer "database is locked"), wait for each other, and readers don't block.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            transaction_mode="IMMEDIATE", timeout=20, init_command="PRAGMA journal_mode=WAL;"
+        )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -205,6 +211,7 @@ REST_FRAMEWORK = {
         "signin_failure_ip": env.str("THROTTLE_SIGNIN_FAILURE_IP", default="50/h"),
         "password_forgot_email": env.str("THROTTLE_PASSWORD_FORGOT_EMAIL", default="5/h"),
         "password_forgot_ip": env.str("THROTTLE_PASSWORD_FORGOT_IP", default="30/h"),
+        "integration": env.str("THROTTLE_INTEGRATION", default="6000/m"),
     },
     # Proxies in front of the app; 0 trusts no X-Forwarded-For (a client cannot dodge IP throttles).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),

@@ -8,7 +8,7 @@ or an ADMIN through.
 
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework_api_key.models import APIKey
 from rest_framework_api_key.permissions import KeyParser
 
@@ -52,6 +52,16 @@ class IsIntegrationOrAdmin(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_integration(request) or is_admin_role(request.user)
+
+
+class IntegrationRateThrottle(throttling.SimpleRateThrottle):
+    """Its own budget per API key (or per ADMIN), apart from anonymous sign-up traffic."""
+
+    scope = "integration"
+
+    def get_cache_key(self, request, view):
+        ident = f"key:{request.auth.prefix}" if is_integration(request) else f"user:{request.user.pk}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from commerce.models import EventKind, InteractionEvent, Order, OrderLine, OrderStatus, OrderStatusChange, Product
 from commerce.services import MAX_BATCH
+from commerce.services.catalogue import category_path_parse
 
 MAX_LINES = 500
 ZERO = Decimal("0.00")
@@ -31,6 +32,14 @@ class ProductInput(serializers.Serializer):
     category_id = serializers.IntegerField(min_value=1, required=False)
     brand = serializers.CharField(max_length=120, required=False)
     brand_id = serializers.IntegerField(min_value=1, required=False)
+
+    def validate_category(self, value: str) -> str:
+        parts = category_path_parse(value)
+        if not parts:
+            raise serializers.ValidationError('Name a category, or a path such as "Electronics > Phones".')
+        if any(len(part) > 120 for part in parts):
+            raise serializers.ValidationError("A category name has at most 120 characters.")
+        return value
 
     def validate(self, attrs):
         for name in ("category", "brand"):

@@ -13,8 +13,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from accounts.models import normalize_email
 from commerce.api import serializers as s
-from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin
+from commerce.api.authentication import ApiKeyAuthentication, IntegrationRateThrottle, IsIntegrationOrAdmin
 from commerce.api.batch import ingest_items
 from commerce.models import Order, OrderStatus, OrderStatusChange, Product
 from commerce.services import MAX_BATCH, ItemResult, summarize
@@ -31,6 +32,7 @@ REPLAY_HEADER = "Idempotent-Replayed"
 class IntegrationView:
     authentication_classes = [ApiKeyAuthentication, JWTAuthentication]
     permission_classes = [IsIntegrationOrAdmin]
+    throttle_classes = [IntegrationRateThrottle]
 
 
 def run_batch(
@@ -109,7 +111,7 @@ class CustomersBulkView(IntegrationView, APIView):
 class OrderFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=OrderStatus.choices)
     customer_external_id = filters.CharFilter(field_name="customer__external_id")
-    customer_email = filters.CharFilter(field_name="customer__email", lookup_expr="iexact")
+    customer_email = filters.CharFilter(method="filter_customer_email")
     placed_after = filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
     placed_before = filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
     has_unknown_skus = filters.BooleanFilter()
@@ -117,6 +119,9 @@ class OrderFilter(filters.FilterSet):
     class Meta:
         model = Order
         fields = ["status", "has_unknown_skus"]
+
+    def filter_customer_email(self, queryset, name, value):
+        return queryset.filter(customer__email=normalize_email(value))  # exact: uses the unique index
 
 
 def _order_queryset():

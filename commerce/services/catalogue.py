@@ -128,7 +128,7 @@ def products_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
         result.obj = product
     if to_write:
         Product.objects.bulk_create(
-            to_write.values(),
+            sorted(to_write.values(), key=lambda product: product.sku),  # rows locked in sku order: no deadlocks
             update_conflicts=True,
             unique_fields=["sku"],
             update_fields=[*PRODUCT_FIELDS, "category", "brand", "updated_at"],

@@ -58,8 +58,11 @@ class CustomerResolver:
             return self
         missing: dict[str, User] = {}
         for ref in self.refs:
-            if self._find(ref) is not None or not ref.get("email"):
-                continue
+            try:
+                if self._find(ref) is not None or not ref.get("email"):
+                    continue
+            except Conflict:
+                continue  # get() reports it for the item
             email = normalize_email(ref["email"])
             if email in missing:
                 continue
@@ -73,7 +76,9 @@ class CustomerResolver:
             )
         if missing:
             # A concurrent ingest may create the same customer: skip it here and re-read.
-            User.objects.bulk_create(missing.values(), ignore_conflicts=True, batch_size=1000)
+            # In email order, so two batches creating the same customers cannot deadlock.
+            new = sorted(missing.values(), key=lambda user: user.email)
+            User.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
             self._load({u.external_id for u in missing.values() if u.external_id}, set(missing))
         return self
 
@@ -81,7 +86,13 @@ class CustomerResolver:
         if ref.get("external_id") and ref["external_id"] in self.by_external_id:
             return self.by_external_id[ref["external_id"]]
         if ref.get("email"):
-            return self.by_email.get(normalize_email(ref["email"]))
+            user = self.by_email.get(normalize_email(ref["email"]))
+            if user is not None and ref.get("external_id") and user.external_id not in (None, ref["external_id"]):
+                raise Conflict(
+                    "customer_conflict",
+                    f"{user.email} is the customer with external_id {user.external_id!r}, not {ref['external_id']!r}.",
+                )
+            return user
         return None
 
     def get(self, ref: dict[str, Any]) -> User:
@@ -116,6 +127,10 @@ def customers_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
     with transaction.atomic():
         refs = [{"external_id": item.get("external_id"), "email": item.get("email")} for item in items]
         resolver = CustomerResolver(refs, create_missing=False).resolve()
+        # Every matched customer locked once, in primary-key order: two batches touching the
+        # same customers wait for each other instead of deadlocking.
+        matched = {user.pk for user in [*resolver.by_external_id.values(), *resolver.by_email.values()]}
+        locked = {user.pk: user for user in User.objects.select_for_update().filter(pk__in=matched).order_by("pk")}
         for index, item in enumerate(items):
             result = ItemResult(index=index, key=_ref_key(item))
             results.append(result)
@@ -139,7 +154,7 @@ def customers_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
                                 "customer_conflict",
                                 f"external_id {item['external_id']!r} and email {email!r} name two different customers.",
                             )
-                        user = User.objects.select_for_update().get(pk=user.pk)
+                        user = locked[user.pk]
                         changed = _customer_apply(user, item)
                         if item.get("external_id") and user.external_id != item["external_id"]:
                             if user.external_id:

@@ -65,5 +65,7 @@ def events_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
         events.append(event)
         result.obj = event
     # ignore_conflicts: an event a concurrent call stored meanwhile is not stored twice.
+    # Inserted in external_id order, so two batches sharing ids wait for each other instead of deadlocking.
+    events.sort(key=lambda event: event.external_id or "")
     InteractionEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=2000)
     return results

@@ -51,10 +51,10 @@ def _lock_keys(keys: Sequence[str]) -> None:
     """Serialise concurrent ingests of the same external ids (locks taken in a fixed order,
     so two batches that share ids cannot deadlock). Released at commit."""
     if connection.vendor != "postgresql" or not keys:
-        return  # SQLite, the embedded default, serialises every write anyway
+        return  # SQLite: transactions start IMMEDIATE (settings), so writers already take turns
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k",
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(%s::text[]) AS k) AS keys ORDER BY h",
             [sorted({f"commerce.order:{key}" for key in keys})],
         )
 
@@ -242,9 +242,11 @@ def _refund_amount(order: Order, line: OrderLine, quantity: int) -> Decimal:
     """The line's share of what the customer paid for ``quantity`` units: its price less
     the order-level discount spread over the subtotal, rounded half-up to the paisa."""
     gross = line.unit_price * quantity
-    if order.subtotal <= 0 or order.discount_total <= 0:
+    # A discount larger than the subtotal (it may cover shipping) takes the goods to zero, not below.
+    discount = min(order.discount_total, order.subtotal)
+    if order.subtotal <= 0 or discount <= 0:
         return gross.quantize(CENT)
-    return (gross - gross * order.discount_total / order.subtotal).quantize(CENT, rounding=ROUND_HALF_UP)
+    return (gross - gross * discount / order.subtotal).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @transaction.atomic
@@ -312,6 +314,13 @@ def order_status_change(
                 amount = _refund_amount(order, line, wanted_line["quantity"])
             refunded.append(RefundedLine(line=line, quantity=wanted_line["quantity"], amount=amount))
         refund_amount = sum((r.amount for r in refunded), ZERO)
+        left_after = {line.sku: line.quantity - line.refunded_quantity for line in lines.values()}
+        for r in refunded:
+            left_after[r.line.sku] -= r.quantity
+        if not any(left_after.values()) and not any(wanted_line.get("amount") is not None for wanted_line in wanted):
+            # The last units: refund what is left of the total (shipping and tax included, and
+            # no rounding left over from the per-line shares).
+            refund_amount = order.total - order.refunded_total
         if order.refunded_total + refund_amount > order.total:
             raise Conflict(
                 "refund_exceeds_total",

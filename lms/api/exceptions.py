@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -99,7 +99,7 @@ def _api_exception_response(exc: exceptions.APIException, context: dict) -> Resp
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, (DomainError, DjangoValidationError, IntegrityError, DataError)):
+    if isinstance(exc, (DomainError, DjangoValidationError, IntegrityError, DataError, OperationalError)):
         set_rollback()
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
@@ -113,6 +113,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body("conflict", "The request conflicts with the current state of the resource."),
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) in ("40P01", "40001"):
+        # A deadlock or serialization failure: PostgreSQL rolled the transaction back; a retry succeeds.
+        logger.warning("Transaction rolled back by the database, client asked to retry: %s", exc)
+        response = Response(
+            error_body("retry", "The request collided with a concurrent one and was rolled back; retry it."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "1"
+        return response
     if isinstance(exc, DataError):
         # A value the database cannot hold (too long, out of range) that validation let through.
         logger.warning("DataError mapped to 400: %s", exc)
