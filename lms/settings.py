@@ -147,6 +147,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "auth-records-prune": {"task": "accounts.tasks.auth_records_prune_task", "schedule": crontab(hour=3, minute=10)},
+    "segments-refresh": {
+        "task": "segments.tasks.segments_refresh_all_task",
+        "schedule": crontab(minute=env.int("SEGMENTS_REFRESH_MINUTE", default=20)),  # hourly
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -230,7 +234,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "PREPROCESSING_HOOKS": ["lms.api.schema.canonical_only"],
-    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "commerce.models.OrderStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "commerce.models.OrderStatus",
+        "EventKindEnum": "commerce.models.EventKind",
+        "SegmentKindEnum": "segments.models.Segment.Kind",
+        "SegmentStatusEnum": "segments.models.Segment.Status",
+    },
 }
 
 # --- Email ----------------------------------------------------------------------------------

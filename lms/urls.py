@@ -8,6 +8,7 @@ from lms.health import HealthView
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("commerce.api.urls")),
+    path("", include("segments.api.urls")),
 ]
 
 urlpatterns = [

@@ -227,6 +227,20 @@ def _validate_node(kind: str, node: Any, path: str, depth: int, counter: list[in
     return condition
 
 
+def criteria_json(tree: Any) -> Any:
+    """A validated tree as plain JSON (decimals and dates as text) for storing; validating it
+    again gives the same tree back."""
+    if isinstance(tree, dict):
+        return {key: criteria_json(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [criteria_json(value) for value in tree]
+    if isinstance(tree, Decimal):
+        return str(tree)
+    if isinstance(tree, dt.date):
+        return tree.isoformat()
+    return tree
+
+
 # --- Compilation ------------------------------------------------------------------------------
 
 _COMPARE = {

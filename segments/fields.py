@@ -2,9 +2,12 @@
 their own (points, tiers, redemptions) from their ``AppConfig.ready()``."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, DecimalField, Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.conf import settings
+from django.db import NotSupportedError
+from django.db.models import Avg, DecimalField, Exists, Expression, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 
 from commerce.models import Category, EventKind, InteractionEvent, Order, OrderLine, OrderStatus
 from segments.builders import (
@@ -199,5 +202,76 @@ def _average_order_value_compare(ctx: Context, op: str, value) -> Q:
     return has_orders & compare(Subquery(rows, output_field=MONEY_FIELD), op, value)
 
 
+class LoginStreak(Expression):
+    """The outer customer's current login streak, as one correlated scalar subquery.
+
+    Gaps and islands: the customer's distinct local login days (``settings.TIME_ZONE``; sign-ins
+    here UNION the platform's LOGIN events, up to ``now``) numbered newest first; the n-th day
+    is in the streak when it lies exactly n - 1 days before the latest one, and the streak
+    counts only when that latest day is today or yesterday. Day arithmetic is the one piece of
+    vendor SQL (PostgreSQL, SQLite).
+    """
+
+    output_field = IntegerField()
+    contains_aggregate = False  # the aggregate and windows live inside the subquery
+    contains_over_clause = False
+
+    def __init__(self, ctx: Context) -> None:
+        from accounts.models import LoginEvent
+
+        super().__init__()
+        zone = ZoneInfo(settings.TIME_ZONE)
+        self.yesterday = ctx.now.astimezone(zone).date() - dt.timedelta(days=1)
+        sources = (
+            LoginEvent.objects.filter(user=OuterRef("pk")),
+            InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN),
+        )
+        self.queries = [
+            Subquery(
+                events.filter(occurred_at__lte=ctx.now)
+                .order_by()
+                .values(login_day=TruncDate("occurred_at", tzinfo=zone))
+            ).query
+            for events in sources
+        ]
+
+    def get_source_expressions(self):
+        return self.queries
+
+    def set_source_expressions(self, exprs) -> None:
+        self.queries = list(exprs)
+
+    def as_sql(self, compiler, connection):
+        day, n, latest = (connection.ops.quote_name(name) for name in ("login_day", "login_n", "login_latest"))
+        if connection.vendor == "postgresql":
+            days_before_latest = f"({day} - {latest})"  # date - date is a whole number of days
+        elif connection.vendor == "sqlite":
+            days_before_latest = f"CAST(julianday({day}) - julianday({latest}) AS INTEGER)"
+        else:
+            raise NotSupportedError("login_streak is computed on PostgreSQL and SQLite only.")
+        parts, params = [], []
+        for query in self.queries:
+            sql, part_params = query.as_sql(compiler, connection)
+            parts.append(sql[1:-1])  # a UNION member takes no parentheses on SQLite
+            params.extend(part_params)
+        sql = (
+            f"(SELECT COUNT(*) FROM (SELECT {day}, ROW_NUMBER() OVER (ORDER BY {day} DESC) AS {n}, "
+            f"MAX({day}) OVER () AS {latest} FROM ({' UNION '.join(parts)}) segments_login_days) segments_login_ranked "
+            f"WHERE {latest} >= %s AND {days_before_latest} + {n} = 1)"
+        )
+        return sql, (*params, connection.ops.adapt_datefield_value(self.yesterday))
+
+
+USER_FIELDS.append(
+    Field(
+        "login_streak", USER, "engagement", "Current login streak", "integer", NUMBER_OPS, unit="days",
+        expression=LoginStreak,
+        help="Consecutive local calendar days with at least one sign-in here or LOGIN event from the platform, "
+        "ending today or yesterday; 0 when the last login day is before yesterday.",
+    )
+)  # fmt: skip
+
 for definition in USER_FIELDS:
     register_field(definition)
+
+from segments import product_fields  # noqa: E402,F401

@@ -28,6 +28,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             return None  # not an Api-Key header: let the other authenticators look
         prefix, _, _ = key.partition(".")
+        if "\x00" in key or len(prefix) > 8:  # cannot be a key; PostgreSQL refuses NUL in text
+            raise ApiKeyFailed("api_key_invalid", "The API key is not valid.")
         api_key = APIKey.objects.filter(prefix=prefix).first()
         if api_key is None or not api_key.is_valid(key):
             raise ApiKeyFailed("api_key_invalid", "The API key is not valid.")

@@ -4,9 +4,11 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from accounts.models import normalize_email
 from commerce.models import EventKind, InteractionEvent, Order, OrderLine, OrderStatus, OrderStatusChange, Product
 from commerce.services import MAX_BATCH
 from commerce.services.catalogue import category_path_parse
+from lms.api.fields import DateTimeField
 
 MAX_LINES = 500
 ZERO = Decimal("0.00")
@@ -87,6 +89,12 @@ class CustomerRefInput(serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
+    def validate_email(self, value: str) -> str:
+        value = normalize_email(value)
+        if len(value) > 254:  # lower-casing can lengthen an address
+            raise serializers.ValidationError("Ensure this field has no more than 254 characters.")
+        return value
+
     def validate(self, attrs):
         if not attrs.get("external_id") and not attrs.get("email"):
             raise serializers.ValidationError("Name the customer by external_id or email.")
@@ -97,7 +105,7 @@ class CustomerInput(CustomerRefInput):
     country = serializers.CharField(max_length=64, required=False, allow_blank=True)
     state = serializers.CharField(max_length=64, required=False, allow_blank=True)
     city = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    signed_up_at = serializers.DateTimeField(required=False, source="platform_signed_up_at")
+    signed_up_at = DateTimeField(required=False, source="platform_signed_up_at")
     marketing_email = serializers.BooleanField(required=False)
     marketing_sms = serializers.BooleanField(required=False)
     marketing_push = serializers.BooleanField(required=False)
@@ -125,7 +133,7 @@ class OrderLineInput(serializers.Serializer):
 class OrderInput(serializers.Serializer):
     external_id = serializers.CharField(max_length=64)
     customer = CustomerRefInput()
-    placed_at = serializers.DateTimeField()
+    placed_at = DateTimeField()
     status = serializers.ChoiceField(choices=OrderStatus.choices, default=OrderStatus.PLACED)
     currency = serializers.RegexField(
         r"^[A-Z]{3}$", default="INR", error_messages={"invalid": "An ISO 4217 code such as INR."}
@@ -198,7 +206,7 @@ class OrderStatusInput(serializers.Serializer):
         help_text="The platform's id of this change (e.g. a refund id): retries with it are replays.",
     )
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = DateTimeField(required=False)
 
     def validate_refund_lines(self, value):
         skus = [line["sku"] for line in value]
@@ -264,7 +272,7 @@ class EventInput(serializers.Serializer):
     sku = serializers.CharField(
         max_length=64, required=False, help_text="Required for product views, wishlist and cart adds."
     )
-    occurred_at = serializers.DateTimeField()
+    occurred_at = DateTimeField()
     external_id = serializers.CharField(max_length=64, required=False, help_text="Makes a retry a replay.")
 
 

@@ -2,7 +2,9 @@
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from commerce.models import Brand, Category, Product
@@ -18,26 +20,36 @@ def category_path_parse(path: str) -> list[str]:
     return [part.strip() for part in path.split(CATEGORY_PATH_SEPARATOR) if part.strip()]
 
 
+def _named(queryset, name: str):
+    """The row whose name equals ``name`` case-insensitively, by the database's own lower()
+    (the one the unique constraints use, so "Kelvin" and "\u212aelvin" agree with them)."""
+    return queryset.alias(lowered=Lower("name")).filter(lowered=Lower(Value(name))).first()
+
+
+def _named_ensure(model, name: str, **scope):
+    """Find or create by case-insensitive name; a lost insert race re-reads the winner."""
+    existing = _named(model.objects.filter(**scope), name)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                existing = model.objects.create(name=name, **scope)
+        except IntegrityError:
+            existing = _named(model.objects.filter(**scope), name)
+    return existing
+
+
 def category_ensure(*, path: list[str]) -> Category:
     """The category at ``path`` from the root, creating missing levels (race-safe)."""
     parent = None
     for name in path:
-        existing = Category.objects.filter(parent=parent, name__iexact=name).first()
-        if existing is None:
-            with transaction.atomic():
-                # get_or_create re-reads after losing an insert race on the unique name.
-                existing, _ = Category.objects.get_or_create(parent=parent, name__iexact=name, defaults={"name": name})
-        parent = existing
-    assert parent is not None
+        parent = _named_ensure(Category, name, parent=parent)
+    if parent is None:
+        raise Invalid("category_invalid", "An empty category path names no category.", field="category")
     return parent
 
 
 def brand_ensure(*, name: str) -> Brand:
-    brand = Brand.objects.filter(name__iexact=name).first()
-    if brand is None:
-        with transaction.atomic():
-            brand, _ = Brand.objects.get_or_create(name__iexact=name, defaults={"name": name})
-    return brand
+    return _named_ensure(Brand, name)
 
 
 class _Lookups:

@@ -1,3 +1,5 @@
+import json
+
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -7,6 +9,13 @@ class JSONParser(parsers.JSONParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - nested too deeply.")
+        try:
+            # JSON may escape a lone surrogate ("\ud800"), which is not text: refuse it here,
+            # before a throttle hashes it or an error message tries to repeat it.
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ParseError("JSON parse error - a string holds an unpaired surrogate (not valid Unicode).")
+        return data

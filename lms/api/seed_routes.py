@@ -25,6 +25,10 @@ SEED_ROUTES: tuple[SeedRoute, ...] = (
     SeedRoute("POST", "user/send-otp", "auth-otp-send"),
     SeedRoute("POST", "user/verify-otp", "auth-otp-verify"),
     SeedRoute("POST", "user/signup", "auth-signup"),
+    SeedRoute("POST", "segment/create", "segment-list"),
+    SeedRoute("GET", "segment/get", "segment-list"),
+    SeedRoute("GET", "segment/<int:pk>", "segment-detail"),
+    SeedRoute("DELETE", "segment/<int:pk>", "segment-detail"),
 )
 
 
@@ -45,5 +49,5 @@ def seed_urlpatterns(api_patterns: list) -> list[URLPattern]:
         if route.seed in seen:  # one path, several methods: the view dispatches on method
             continue
         seen.add(route.seed)
-        patterns.append(path(route.seed, views[route.canonical_name], name=f"seed-{route.seed}"))
+        patterns.append(path(route.seed, views[route.canonical_name], name=f"seed-{route.seed}".replace(":", "-")))
     return patterns

@@ -1,0 +1,58 @@
+"""Reads: a segment's query, membership checks, members, previews."""
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from commerce.models import Product
+from segments.criteria import PRODUCT, USER, criteria_compile, criteria_validate
+from segments.models import CustomerMembership, ProductMembership, Segment
+
+SAMPLE_SIZE = 10
+
+
+def kind_queryset(kind: str) -> QuerySet:
+    return User.objects.all() if kind == USER else Product.objects.all()
+
+
+def segment_queryset(kind: str, criteria: dict[str, Any], *, now: dt.datetime | None = None) -> QuerySet:
+    """Everyone (or every product) the stored criteria select, as ONE query, at ``now``."""
+    tree = criteria_validate(kind, criteria)  # stored as JSON: back to decimals and dates
+    return kind_queryset(kind).filter(criteria_compile(kind, tree, now=now or timezone.now()))
+
+
+def segment_members(segment: Segment) -> QuerySet:
+    """The materialised members, ordered by id (what a refresh last stored)."""
+    if segment.kind == Segment.Kind.USER:
+        memberships = CustomerMembership.objects.filter(segment=segment, customer=OuterRef("pk"))
+        return User.objects.filter(Exists(memberships)).order_by("pk")
+    memberships = ProductMembership.objects.filter(segment=segment, product=OuterRef("pk"))
+    return Product.objects.filter(Exists(memberships)).order_by("pk")
+
+
+def segment_contains(segment: Segment | int, customer: User | int) -> bool:
+    """Is the customer a member, as of the segment's last refresh? (Campaign eligibility.)"""
+    segment_id = segment.pk if isinstance(segment, Segment) else segment
+    customer_id = customer.pk if isinstance(customer, User) else customer
+    return CustomerMembership.objects.filter(segment_id=segment_id, customer_id=customer_id).exists()
+
+
+def segment_contains_product(segment: Segment | int, product: Product | int) -> bool:
+    segment_id = segment.pk if isinstance(segment, Segment) else segment
+    product_id = product.pk if isinstance(product, Product) else product
+    return ProductMembership.objects.filter(segment_id=segment_id, product_id=product_id).exists()
+
+
+def member_sample(kind: str, queryset: QuerySet) -> list[dict[str, Any]]:
+    if kind == PRODUCT:
+        return list(queryset.order_by("pk").values("id", "sku", "name")[:SAMPLE_SIZE])
+    return list(queryset.order_by("pk").values("id", "email", "external_id", "first_name", "last_name")[:SAMPLE_SIZE])
+
+
+def segment_preview(kind: str, criteria: dict[str, Any]) -> dict[str, Any]:
+    """How many would match now, and the first few, without saving anything."""
+    queryset = segment_queryset(kind, criteria)
+    return {"count": queryset.count(), "sample": member_sample(kind, queryset)}

@@ -1,0 +1,206 @@
+"""Every write of the segments domain: create, change, delete, static members, refresh."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User, normalize_email
+from commerce.models import Product
+from lms.errors import Conflict, Invalid
+from segments.criteria import CriteriaError, criteria_json, criteria_validate
+from segments.models import CustomerMembership, ProductMembership, Segment
+from segments.selectors import segment_queryset
+
+# Higher apps (campaigns, loyalty, promotions) register a function answering what targets a
+# segment ("campaign 12 'Diwali'"), so a segment in use is never deleted from under them.
+SegmentUsage = Callable[[Segment], list[str]]
+_usages: list[SegmentUsage] = []
+
+
+def register_segment_usage(usage: SegmentUsage) -> SegmentUsage:
+    if usage not in _usages:
+        _usages.append(usage)
+    return usage
+
+
+def unregister_segment_usage(usage: SegmentUsage) -> None:
+    if usage in _usages:
+        _usages.remove(usage)
+
+
+def segment_usages(segment: Segment) -> list[str]:
+    return [name for usage in _usages for name in usage(segment)]
+
+
+def criteria_check(*, kind: str, criteria: Any) -> dict[str, Any]:
+    """The validated tree as JSON to store, or a 400 naming the bad node (``criteria.all[1].value``)."""
+    try:
+        return criteria_json(criteria_validate(kind, criteria))
+    except CriteriaError as error:
+        raise Invalid(
+            "criteria_invalid", f"{error.path}: {error.message}", path=error.path, **{error.path: [error.message]}
+        )
+
+
+def _membership_model(segment: Segment):
+    return CustomerMembership if segment.kind == Segment.Kind.USER else ProductMembership
+
+
+def _name_taken(name: str, exclude: int | None = None) -> bool:
+    return Segment.objects.filter(name__iexact=name).exclude(pk=exclude).exists()
+
+
+@transaction.atomic
+def segment_create(
+    *,
+    name: str,
+    kind: str,
+    type: str,
+    criteria: Any = None,
+    members: list[str] | None = None,
+    description: str = "",
+    created_by: User | None = None,
+) -> Segment:
+    """A dynamic segment (refreshed on commit by a task) or a static one with its members."""
+    if _name_taken(name):
+        raise Conflict("segment_name_taken", f"A segment named {name!r} exists.")
+    if type == Segment.Type.DYNAMIC:
+        if criteria is None:
+            raise Invalid("criteria_required", "A dynamic segment needs criteria.", path="criteria")
+        criteria = criteria_check(kind=kind, criteria=criteria)
+    elif criteria is not None:
+        raise Invalid("criteria_not_allowed", "A static segment has members, not criteria.", path="criteria")
+    if members and type == Segment.Type.DYNAMIC:
+        raise Invalid("members_not_allowed", "A dynamic segment's members come from its criteria.", path="members")
+    try:
+        segment = Segment.objects.create(
+            name=name, description=description, kind=kind, type=type, criteria=criteria, created_by=created_by
+        )
+    except IntegrityError:
+        raise Conflict("segment_name_taken", f"A segment named {name!r} exists.")
+    segment.unknown_members = []
+    if type == Segment.Type.STATIC:
+        segment.unknown_members = _static_members_replace(segment, members or [])
+    else:
+        _refresh_later(segment)
+    return segment
+
+
+@transaction.atomic
+def segment_update(*, segment: Segment, **changes: Any) -> Segment:
+    """Change name, description or criteria; new criteria are refreshed on commit."""
+    segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    if "name" in changes and _name_taken(changes["name"], exclude=segment.pk):
+        raise Conflict("segment_name_taken", f"A segment named {changes['name']!r} exists.")
+    if "criteria" in changes:
+        if segment.type != Segment.Type.DYNAMIC:
+            raise Invalid("criteria_not_allowed", "A static segment has members, not criteria.", path="criteria")
+        changes["criteria"] = criteria_check(kind=segment.kind, criteria=changes["criteria"])
+    for field, value in changes.items():
+        setattr(segment, field, value)
+    if "criteria" in changes:
+        segment.status = Segment.Status.PENDING
+        _refresh_later(segment)
+    segment.save()
+    return segment
+
+
+@transaction.atomic
+def segment_delete(*, segment: Segment) -> None:
+    """Delete a segment nothing targets; 409 naming what does."""
+    users = segment_usages(segment)
+    if users:
+        raise Conflict(
+            "segment_in_use", f"The segment is targeted by {', '.join(users)}; detach it first.", targeted_by=users
+        )
+    segment.delete()
+
+
+@dataclass(frozen=True)
+class StaticMembers:
+    segment: Segment
+    unknown: list[str]
+
+
+def _static_members_replace(segment: Segment, members: list[str]) -> list[str]:
+    keys = list(dict.fromkeys(member.strip() for member in members if member and member.strip()))
+    if segment.kind == Segment.Kind.USER:
+        emails = [normalize_email(key) for key in keys if "@" in key]
+        ids = [key for key in keys if "@" not in key]
+        found = User.objects.filter(Q(email__in=emails) | Q(external_id__in=ids)).values_list(
+            "pk", "email", "external_id"
+        )
+        pks = {pk for pk, _, _ in found}
+        known = {email for _, email, _ in found} | {external for _, _, external in found if external}
+        unknown = [key for key in keys if (normalize_email(key) if "@" in key else key) not in known]
+        rows = [CustomerMembership(segment=segment, customer_id=pk) for pk in sorted(pks)]
+    else:
+        found = dict(Product.objects.filter(sku__in=keys).values_list("sku", "pk"))
+        unknown = [key for key in keys if key not in found]
+        rows = [ProductMembership(segment=segment, product_id=pk) for pk in sorted(set(found.values()))]
+    model = _membership_model(segment)
+    model.objects.filter(segment=segment).delete()
+    model.objects.bulk_create(rows, batch_size=5000)
+    Segment.objects.filter(pk=segment.pk).update(
+        member_count=len(rows), status=Segment.Status.READY, last_refreshed_at=timezone.now(), refresh_error=""
+    )
+    return unknown
+
+
+@transaction.atomic
+def segment_members_replace(*, segment: Segment, members: list[str]) -> StaticMembers:
+    """A static segment's members become exactly ``members`` (emails or external ids for
+    customers, skus for products); the ones not found are answered, not stored."""
+    segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    if segment.type != Segment.Type.STATIC:
+        raise Conflict("segment_not_static", "Only a static segment's members are uploaded; this one has criteria.")
+    unknown = _static_members_replace(segment, members)
+    segment.refresh_from_db()
+    return StaticMembers(segment=segment, unknown=unknown)
+
+
+def _refresh_later(segment: Segment) -> None:
+    from segments.tasks import segment_refresh_task
+
+    segment_refresh_task.delay_on_commit(segment.pk)
+
+
+def segment_refresh(*, segment_id: int) -> Segment:
+    """Recompute a dynamic segment's membership with one ``INSERT ... SELECT`` and swap it in
+    atomically: readers see the old members until the new ones are committed."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            # Locked: two refreshes of one segment take turns instead of interleaving.
+            segment = Segment.objects.select_for_update().get(pk=segment_id)
+            if segment.type == Segment.Type.STATIC:
+                count = _membership_model(segment).objects.filter(segment=segment).count()
+            else:
+                count = _materialise(segment, now)
+            segment.member_count, segment.status = count, Segment.Status.READY
+            segment.last_refreshed_at, segment.refresh_error = now, ""
+            segment.save(update_fields=["member_count", "status", "last_refreshed_at", "refresh_error", "updated_at"])
+            return segment
+    except Segment.DoesNotExist:
+        raise
+    except Exception as exc:
+        Segment.objects.filter(pk=segment_id).update(status=Segment.Status.FAILED, refresh_error=str(exc)[:2000])
+        raise
+
+
+def _materialise(segment: Segment, now) -> int:
+    model = _membership_model(segment)
+    column = "customer_id" if segment.kind == Segment.Kind.USER else "product_id"
+    members_sql, params = segment_queryset(segment.kind, segment.criteria, now=now).values("pk").query.sql_with_params()
+    table = connection.ops.quote_name(model._meta.db_table)
+    model.objects.filter(segment=segment).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (segment_id, {column}) SELECT %s, members.* FROM ({members_sql}) AS members",
+            [segment.pk, *params],
+        )
+        return cursor.rowcount
