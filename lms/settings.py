@@ -175,6 +175,11 @@ EMAIL_VERIFICATION_TOKEN_TTL = timedelta(seconds=env.int("EMAIL_VERIFICATION_TOK
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
 PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="http://127.0.0.1:8000/auth/reset-password")
 
+# Product stock levels for segment criteria: "low" is below SEGMENTS_LOW_STOCK units (and
+# above zero), "overstock" above SEGMENTS_OVERSTOCK.
+SEGMENTS_LOW_STOCK = env.int("SEGMENTS_LOW_STOCK", default=10)
+SEGMENTS_OVERSTOCK = env.int("SEGMENTS_OVERSTOCK", default=500)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     # The seed service's session lasted one day.
