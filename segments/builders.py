@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Count, Exists, Expression, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, Expression, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact, In
 from django.utils import timezone
@@ -120,3 +120,39 @@ def exists_in(related: Callable[[Context], QuerySet], key: str) -> Callable[[Con
         return Q(Exists(related(ctx).filter(**{key: OuterRef("pk")})))
 
     return q
+
+
+def _zero_matches(op: str, value: Any) -> bool:
+    """Does a row with nothing to aggregate (a count or sum of 0) satisfy ``op value``?"""
+    if op == "between":
+        return value[0] <= 0 <= value[1]
+    return {
+        "eq": 0 == value,
+        "ne": 0 != value,
+        "gt": 0 > value,
+        "gte": 0 >= value,
+        "lt": 0 < value,
+        "lte": 0 <= value,
+    }[op]
+
+
+def aggregate_compare(related: Callable[[Context], QuerySet], key: str, aggregate: Expression):
+    """Compare a per-row aggregate (a count or a sum; 0 when there is nothing) as a semi-join.
+
+    When 0 does not satisfy the comparison ("spend >= 5000"), the rows that do are exactly
+    ``pk IN (SELECT key ... GROUP BY key HAVING agg >= 5000)``, which PostgreSQL runs as one
+    grouped pass and a hash join, instead of a correlated subquery per customer. When 0 does
+    satisfy it ("orders < 2"), the rows that do are those with no group that fails it.
+    """
+
+    def build(ctx: Context, op: str, value: Any) -> Q:
+        from segments.criteria import compare
+
+        groups = related(ctx).order_by().values(key).annotate(aggregated=aggregate)
+        condition = compare(F("aggregated"), op, value)
+        if not _zero_matches(op, value):
+            return Q(pk__in=groups.filter(condition).values(key))
+        failing = related(ctx).filter(**{key: OuterRef("pk")}).order_by().values(key).annotate(aggregated=aggregate)
+        return ~Q(Exists(failing.filter(~condition)))
+
+    return build

@@ -6,16 +6,16 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import NotSupportedError
-from django.db.models import Avg, DecimalField, Exists, Expression, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Avg, Count, DecimalField, Exists, Expression, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
 from commerce.models import Category, EventKind, InteractionEvent, Order, OrderLine, OrderStatus
 from segments.builders import (
+    aggregate_compare,
     boolean,
     count_of,
     date_compare,
     days_since,
-    sum_of,
     text_compare,
 )
 from segments.criteria import (
@@ -128,7 +128,7 @@ USER_FIELDS = [
     *[
         Field(
             name, USER, "engagement", label, "integer", NUMBER_OPS, unit="events", window="required",
-            default_window_days=30, expression=count_of(_events(kind), "customer"),
+            default_window_days=30, build=aggregate_compare(_events(kind), "customer", Count("*")),
         )
         for name, label, kind in (
             ("product_views", "Product views in the last N days", EventKind.PRODUCT_VIEW),
@@ -140,13 +140,13 @@ USER_FIELDS = [
     # --- Transaction
     Field(
         "orders", USER, "transaction", "Orders (in the last N days)", "integer", NUMBER_OPS, unit="orders",
-        window="optional", expression=count_of(_orders, "customer"),
+        window="optional", build=aggregate_compare(_orders, "customer", Count("*")),
         help="Orders not cancelled or refunded; lifetime without window_days.",
     ),
     Field(
         "total_spend", USER, "transaction", "Total spend (in the last N days)", "decimal", NUMBER_OPS,
         unit="INR", window="optional",
-        expression=sum_of(_orders, "customer", F("total") - F("refunded_total"), MONEY_FIELD),
+        build=aggregate_compare(_orders, "customer", Sum(F("total") - F("refunded_total"), output_field=MONEY_FIELD)),
         help="Order totals less refunds, of orders not cancelled; lifetime without window_days.",
     ),
     Field(

@@ -3,9 +3,9 @@
 
 Sales are the lines of counted orders (placed, paid or fulfilled; see ``fields.COUNTED``)
 placed at or before the evaluation time, within the condition's window when it has one. Every
-field is a filter, an annotation-free correlated subquery or a window-function subquery over
-the products, so a whole tree stays one SQL query (window functions: PostgreSQL, and SQLite
-from 3.25).
+field is a column filter, a correlated subquery or a window-function subquery over all the
+products, so a whole tree stays one SQL query (window functions: PostgreSQL, and SQLite from
+3.25; the tests pass on both).
 """
 
 import operator

@@ -454,7 +454,8 @@ FIELD_CASES: dict[str, list[dict]] = {
 
 
 def test_every_user_field_in_the_catalogue_has_cases():
-    assert set(FIELD_CASES) == {definition.name for definition in USER_FIELDS}
+    # login_streak has its own world of logins around local midnight: test_login_streak.py
+    assert set(FIELD_CASES) == {definition.name for definition in USER_FIELDS} - {"login_streak"}
     assert all(case["field"] == name for name, cases in FIELD_CASES.items() for case in cases)
 
 
