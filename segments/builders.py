@@ -12,34 +12,46 @@ from django.utils import timezone
 from segments.criteria import Context
 
 
-def days_since(*, at_or_before: Callable[[dt.datetime], Q], exists: Q) -> Callable[[Context, str, Any], Q]:
+def days_since(
+    *,
+    at_or_before: Callable[[dt.datetime], Q],
+    exists: Q,
+    after: Callable[[dt.datetime], Q] | None = None,
+) -> Callable[[Context, str, Any], Q]:
     """ "Days since X" compared with N, where ``at_or_before(t)`` is "X <= t" and a row with
     no X never matches. Whole days: X 36 hours ago is 1 day ago. Turning the comparison into
-    timestamps keeps it index-friendly and portable (no date arithmetic in SQL)."""
+    timestamps keeps it index-friendly and portable (no date arithmetic in SQL).
+
+    ``after(t)``, "X > t" (for an X that exists), is the complement within ``exists``; given,
+    it replaces ``exists & ~at_or_before(t)``, which the database would evaluate literally.
+    """
+    if after is None:
+
+        def after(t: dt.datetime) -> Q:
+            return exists & ~at_or_before(t)
 
     def build(ctx: Context, op: str, value: Any) -> Q:
-        def ago(days: int) -> Q:  # X is at least `days` whole days ago
+        def ago(days: int) -> dt.datetime:  # the instant `days` whole days ago
             try:
-                t = ctx.now - dt.timedelta(days=days)
+                return ctx.now - dt.timedelta(days=days)
             except OverflowError:  # before year 1: nothing is that long ago
-                t = dt.datetime.min.replace(tzinfo=dt.UTC)
-            return at_or_before(t)
+                return dt.datetime.min.replace(tzinfo=dt.UTC)
 
         if op == "gte":
-            return ago(value)
+            return at_or_before(ago(value))
         if op == "gt":
-            return ago(value + 1)
+            return at_or_before(ago(value + 1))
         if op == "lte":
-            return exists & ~ago(value + 1)
+            return after(ago(value + 1))
         if op == "lt":
-            return exists & ~ago(value)
+            return after(ago(value))
         if op == "eq":
-            return ago(value) & ~ago(value + 1)
+            return at_or_before(ago(value)) & after(ago(value + 1))
         if op == "ne":
-            return exists & ~(ago(value) & ~ago(value + 1))
+            return exists & ~(at_or_before(ago(value)) & after(ago(value + 1)))
         if op == "between":
             low, high = value
-            return ago(low) & ~ago(high + 1)
+            return at_or_before(ago(low)) & after(ago(high + 1))
         raise AssertionError(op)
 
     return build

@@ -71,19 +71,26 @@ def _bought(column: str, *, categories: bool = False):
     return build
 
 
-def _last_login_at_or_before(t: dt.datetime) -> Q:
-    """Every sign-in here (``last_login``) and on the platform (LOGIN events) is at or before t."""
-    platform_after = Exists(
-        InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN, occurred_at__gt=t)
-    )
-    return Q(last_login__lte=t) & ~Q(platform_after) | Q(last_login__isnull=True) & ~Q(platform_after) & Q(
-        Exists(InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN))
-    )
+def _last_login_after(t: dt.datetime) -> Q:
+    """Some sign-in here (``last_login``) or on the platform (a LOGIN event) is after t."""
+    platform = Exists(InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN, occurred_at__gt=t))
+    return Q(last_login__gt=t) | Q(platform)
 
 
 _EVER_LOGGED_IN = Q(last_login__isnull=False) | Q(
     Exists(InteractionEvent.objects.filter(customer=OuterRef("pk"), kind=EventKind.LOGIN))
 )
+
+
+def _last_login_at_or_before(t: dt.datetime) -> Q:
+    """Someone who logged in, and every sign-in here and on the platform is at or before t."""
+    return _EVER_LOGGED_IN & ~_last_login_after(t)
+
+
+def _ordered_after(t: dt.datetime) -> Q:
+    return Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED, placed_at__gt=t)))
+
+
 _EVER_ORDERED = Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED)))
 
 
@@ -115,7 +122,7 @@ USER_FIELDS = [
     # --- Engagement
     Field(
         "days_since_last_login", USER, "engagement", "Days since last login", "integer", NUMBER_OPS, unit="days",
-        build=days_since(at_or_before=_last_login_at_or_before, exists=_EVER_LOGGED_IN),
+        build=days_since(at_or_before=_last_login_at_or_before, exists=_EVER_LOGGED_IN, after=_last_login_after),
         help="Sign-ins here and LOGIN events from the platform; someone who never logged in matches no comparison.",
     ),
     Field(
@@ -158,9 +165,9 @@ USER_FIELDS = [
     Field(
         "days_since_last_purchase", USER, "transaction", "Days since last purchase", "integer", NUMBER_OPS, unit="days",
         build=days_since(
-            at_or_before=lambda t: _EVER_ORDERED
-            & ~Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED, placed_at__gt=t))),
+            at_or_before=lambda t: _EVER_ORDERED & ~_ordered_after(t),
             exists=_EVER_ORDERED,
+            after=lambda t: _ordered_after(t),
         ),
     ),
     Field(

@@ -195,7 +195,8 @@ def segment_refresh(*, segment_id: int) -> Segment:
 def _materialise(segment: Segment, now) -> int:
     model = _membership_model(segment)
     column = "customer_id" if segment.kind == Segment.Kind.USER else "product_id"
-    members_sql, params = segment_queryset(segment.kind, segment.criteria, now=now).values("pk").query.sql_with_params()
+    members = segment_queryset(segment.kind, segment.criteria, now=now).order_by().values("pk")  # no sort needed
+    members_sql, params = members.query.sql_with_params()
     table = connection.ops.quote_name(model._meta.db_table)
     model.objects.filter(segment=segment).delete()
     with connection.cursor() as cursor:
