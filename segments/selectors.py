@@ -6,7 +6,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Role, User
 from commerce.models import Product
 from segments.criteria import PRODUCT, USER, criteria_compile, criteria_validate
 from segments.models import CustomerMembership, ProductMembership, Segment
@@ -15,7 +15,10 @@ SAMPLE_SIZE = 10
 
 
 def kind_queryset(kind: str) -> QuerySet:
-    return User.objects.all() if kind == USER else Product.objects.all()
+    """What a segment may hold: active customer accounts (not staff or administrators), or products."""
+    if kind == USER:
+        return User.objects.filter(is_active=True, is_staff=False, role=Role.USER)
+    return Product.objects.all()
 
 
 def segment_queryset(kind: str, criteria: dict[str, Any], *, now: dt.datetime | None = None) -> QuerySet:

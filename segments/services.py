@@ -105,7 +105,11 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
     if "criteria" in changes:
         segment.status = Segment.Status.PENDING
         _refresh_later(segment)
-    segment.save()
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError:  # renamed concurrently to the same name: the constraint settles it
+        raise Conflict("segment_name_taken", f"A segment named {segment.name!r} exists.")
     return segment
 
 

@@ -72,6 +72,10 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     filterset_class = SegmentFilter
     lookup_value_regex = r"\d+"
 
+    def filter_queryset(self, queryset):
+        # The list's filters (?status=...) are not meant for one segment's routes.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def get_serializer_class(self):
         return s.SegmentDetailOutput if self.action == "retrieve" else s.SegmentOutput
 
@@ -212,4 +216,10 @@ def _csv_lines(header: tuple[str, ...], rows) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow(["" if value is None else value for value in row])
+        yield writer.writerow([_cell(value) for value in row])
+
+
+def _cell(value) -> str:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
