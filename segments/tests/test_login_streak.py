@@ -17,6 +17,7 @@ from django.contrib.auth.hashers import make_password
 from accounts.models import LoginEvent, User
 from commerce.models import EventKind, InteractionEvent
 from segments.criteria import USER, criteria_compile, criteria_validate, field_get
+from segments.tests.evaluation import compare, tree_matches
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)  # 17:30 on 15 June in Asia/Kolkata
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -106,35 +107,17 @@ def streak(person: Person, zone: ZoneInfo) -> int:
 
 
 def holds(value: int, op: str, target: Any) -> bool:
-    match op:
-        case "eq":
-            return value == target
-        case "ne":
-            return value != target
-        case "gt":
-            return value > target
-        case "gte":
-            return value >= target
-        case "lt":
-            return value < target
-        case "lte":
-            return value <= target
-        case "between":
-            return target[0] <= value <= target[1]
-    raise AssertionError(op)
+    return compare(value, op, target)
 
 
 def matches(person: Person, tree: dict) -> bool:
-    if "all" in tree:
-        return all(matches(person, child) for child in tree["all"])
-    if "any" in tree:
-        return any(matches(person, child) for child in tree["any"])
-    if "not" in tree:
-        return not matches(person, tree["not"])
-    if tree["field"] == "country":
-        return person.country.lower() == tree["value"].lower()
-    assert tree["field"] == "login_streak", tree
-    return holds(streak(person, ZoneInfo(settings.TIME_ZONE)), tree["op"], tree["value"])
+    def leaf(tree: dict) -> bool:
+        if tree["field"] == "country":
+            return person.country.lower() == tree["value"].lower()
+        assert tree["field"] == "login_streak", tree
+        return holds(streak(person, ZoneInfo(settings.TIME_ZONE)), tree["op"], tree["value"])
+
+    return tree_matches(tree, leaf)
 
 
 def expected(tree: dict) -> set[str]:

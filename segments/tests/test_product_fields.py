@@ -20,6 +20,7 @@ from commerce.models import EventKind, InteractionEvent, OrderLine, OrderStatus,
 from commerce.tests.factories import BrandFactory, CategoryFactory, OrderFactory, ProductFactory
 from segments.criteria import PRODUCT, CriteriaError, catalogue, criteria_compile, criteria_validate, field_get
 from segments.product_fields import PRODUCT_FIELDS
+from segments.tests.evaluation import World, compare, tree_matches
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)
 
@@ -233,33 +234,15 @@ def holds(value: Any, op: str, target: Any) -> bool:
         return (value in target) == (op == "in")
     value = Fraction(value)  # exact, like the SQL
     target = [Fraction(Decimal(str(t))) for t in target] if isinstance(target, list) else Fraction(Decimal(str(target)))
-    match op:
-        case "eq":
-            return value == target
-        case "ne":
-            return value != target
-        case "gt":
-            return value > target
-        case "gte":
-            return value >= target
-        case "lt":
-            return value < target
-        case "lte":
-            return value <= target
-        case "between":
-            return target[0] <= value <= target[1]
-    raise AssertionError(op)
+    return compare(value, op, target)
 
 
 def matches(key: str, tree: dict) -> bool:
-    if "all" in tree:
-        return all(matches(key, child) for child in tree["all"])
-    if "any" in tree:
-        return any(matches(key, child) for child in tree["any"])
-    if "not" in tree:
-        return not matches(key, tree["not"])
-    window = tree.get("window_days", DEFAULT_WINDOW.get(tree["field"]))
-    return holds(fact(key, tree["field"], window), tree["op"], tree["value"])
+    def leaf(tree: dict) -> bool:
+        window = tree.get("window_days", DEFAULT_WINDOW.get(tree["field"]))
+        return holds(fact(key, tree["field"], window), tree["op"], tree["value"])
+
+    return tree_matches(tree, leaf)
 
 
 def expected(tree: dict) -> set[str]:
@@ -267,21 +250,6 @@ def expected(tree: dict) -> set[str]:
 
 
 # --- The catalogue in the database, and the engine's answer --------------------------------
-
-
-@dataclass
-class World:
-    ids: dict[str, dict[str, int]]  # field -> key -> database id
-
-    def resolve(self, tree: Any) -> Any:
-        """The tree with catalogue keys ("phones") replaced by database ids."""
-        if isinstance(tree, list):
-            return [self.resolve(child) for child in tree]
-        if "field" not in tree:
-            return {key: self.resolve(child) for key, child in tree.items()}
-        if tree["field"] in self.ids:
-            return {**tree, "value": [self.ids[tree["field"]][key] for key in tree["value"]]}
-        return tree
 
 
 @pytest.fixture
