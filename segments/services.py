@@ -173,10 +173,11 @@ def _refresh_later(segment: Segment) -> None:
     segment_refresh_task.delay_on_commit(segment.pk)
 
 
-def segment_refresh(*, segment_id: int) -> Segment:
+def segment_refresh(*, segment_id: int, at=None) -> Segment:
     """Recompute a dynamic segment's membership with one ``INSERT ... SELECT`` and swap it in
-    atomically: readers see the old members until the new ones are committed."""
-    now = timezone.now()
+    atomically: readers see the old members until the new ones are committed. ``at`` pins
+    the evaluation time (default: now)."""
+    now = at or timezone.now()
     try:
         with transaction.atomic():
             # Locked: two refreshes of one segment take turns instead of interleaving.
