@@ -37,6 +37,12 @@ def tree_matches(tree: dict, leaf: Callable[[dict], bool]) -> bool:
     return leaf(tree)
 
 
+def c(field: str, op: str, value: Any, window_days: int | None = None) -> dict:
+    """A condition of a criteria tree."""
+    condition = {"field": field, "op": op, "value": value}
+    return condition if window_days is None else {**condition, "window_days": window_days}
+
+
 @dataclass
 class World:
     ids: dict[str, dict[str, int]]  # field -> key -> database id
@@ -50,3 +56,12 @@ class World:
         if tree["field"] in self.ids:
             return {**tree, "value": [self.ids[tree["field"]][key] for key in tree["value"]]}
         return tree
+
+    def selected(self, kind: str, queryset, column: str, tree: dict, *, now, assert_num_queries) -> set:
+        """``column`` of the rows the compiled tree selects, read in exactly one query
+        (compiling may read categories first)."""
+        from segments.criteria import criteria_compile, criteria_validate
+
+        q = criteria_compile(kind, criteria_validate(kind, self.resolve(tree)), now=now)
+        with assert_num_queries(1):
+            return set(queryset.filter(q).values_list(column, flat=True))

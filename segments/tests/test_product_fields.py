@@ -18,9 +18,9 @@ from django.conf import settings
 from accounts.tests.factories import UserFactory
 from commerce.models import EventKind, InteractionEvent, OrderLine, OrderStatus, Product
 from commerce.tests.factories import BrandFactory, CategoryFactory, OrderFactory, ProductFactory
-from segments.criteria import PRODUCT, CriteriaError, catalogue, criteria_compile, criteria_validate, field_get
+from segments.criteria import PRODUCT, CriteriaError, catalogue, criteria_validate, field_get
 from segments.product_fields import PRODUCT_FIELDS
-from segments.tests.evaluation import World, compare, tree_matches
+from segments.tests.evaluation import World, c, compare, tree_matches
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)
 
@@ -305,16 +305,11 @@ def members(world, django_assert_num_queries):
     """``members(tree)``: the skus the compiled tree selects, read in exactly one query."""
 
     def run(tree: dict) -> set[str]:
-        q = criteria_compile(PRODUCT, criteria_validate(PRODUCT, world.resolve(tree)), now=NOW)  # may read categories
-        with django_assert_num_queries(1):
-            return set(Product.objects.filter(q).values_list("sku", flat=True))
+        return world.selected(
+            PRODUCT, Product.objects, "sku", tree, now=NOW, assert_num_queries=django_assert_num_queries
+        )
 
     return run
-
-
-def c(field: str, op: str, value: Any, window_days: int | None = None) -> dict:
-    condition = {"field": field, "op": op, "value": value}
-    return condition if window_days is None else {**condition, "window_days": window_days}
 
 
 def skus(*keys: str) -> set[str]:

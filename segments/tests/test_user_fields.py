@@ -18,9 +18,9 @@ from django.contrib.auth.hashers import make_password
 from accounts.models import LoginEvent, User
 from commerce.models import EventKind, InteractionEvent, Order, OrderStatus
 from commerce.tests.factories import BrandFactory, CategoryFactory, OrderFactory, ProductFactory
-from segments.criteria import USER, criteria_compile, criteria_validate
+from segments.criteria import USER
 from segments.fields import USER_FIELDS
-from segments.tests.evaluation import World, compare, tree_matches
+from segments.tests.evaluation import World, c, compare, tree_matches
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)  # 17:30 in Asia/Kolkata
 
@@ -310,16 +310,9 @@ def members(world, django_assert_num_queries):
     """``members(tree)``: the emails the compiled tree selects, read in exactly one query."""
 
     def run(tree: dict) -> set[str]:
-        q = criteria_compile(USER, criteria_validate(USER, world.resolve(tree)), now=NOW)  # may read categories
-        with django_assert_num_queries(1):
-            return set(User.objects.filter(q).values_list("email", flat=True))
+        return world.selected(USER, User.objects, "email", tree, now=NOW, assert_num_queries=django_assert_num_queries)
 
     return run
-
-
-def c(field: str, op: str, value: Any, window_days: int | None = None) -> dict:
-    condition = {"field": field, "op": op, "value": value}
-    return condition if window_days is None else {**condition, "window_days": window_days}
 
 
 def emails(*names: str) -> set[str]:
