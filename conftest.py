@@ -8,6 +8,7 @@ tests would prove nothing.
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
+from rest_framework_api_key.models import APIKey
 
 from accounts.services import session_start
 from accounts.tests.factories import UserFactory
@@ -75,3 +76,21 @@ def admin_client(admin_user) -> APIClient:
 def client_for():
     """``client_for(user)``: an API client carrying that user's access token."""
     return _client_for
+
+
+@pytest.fixture
+def integration_key(db) -> str:
+    """A real API key of the e-commerce integration (hashed in the database)."""
+    _, key = APIKey.objects.create_key(name="storefront")
+    return key
+
+
+def client_with_key(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+@pytest.fixture
+def integration_client(integration_key) -> APIClient:
+    return client_with_key(integration_key)

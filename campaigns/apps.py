@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
+
+    def ready(self) -> None:
+        from campaigns import criteria, hooks
+        from campaigns.services.campaigns import segment_usage
+        from commerce.hooks import register_order_hook
+        from segments.services import register_segment_usage
+
+        criteria.register()  # discount criteria in the segments catalogue
+        register_segment_usage(segment_usage)  # a targeted segment is never deleted
+        register_order_hook(hooks.order_cancelled_or_refunded)  # voids the order's redemption

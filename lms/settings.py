@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "rest_framework_api_key",
+    "simple_history",
     "lms",
     "accounts",
     "commerce",
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # who changed a campaign in the console
 ]
 
 ROOT_URLCONF = "lms.urls"
@@ -244,6 +246,9 @@ SPECTACULAR_SETTINGS = {
         "EventKindEnum": "commerce.models.EventKind",
         "SegmentKindEnum": "segments.models.Segment.Kind",
         "SegmentStatusEnum": "segments.models.Segment.Status",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "RedemptionStatusEnum": "campaigns.models.RedemptionStatus",
+        "CampaignKindEnum": "campaigns.models.CampaignKind",
     },
 }
 

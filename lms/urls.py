@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("commerce.api.urls")),
     path("", include("segments.api.urls")),
+    path("", include("campaigns.api.urls")),
 ]
 
 urlpatterns = [

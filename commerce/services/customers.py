@@ -59,7 +59,7 @@ class CustomerResolver:
         missing: dict[str, User] = {}
         for ref in self.refs:
             try:
-                if self._find(ref) is not None or not ref.get("email"):
+                if self.find(ref) is not None or not ref.get("email"):
                     continue
             except Conflict:
                 continue  # get() reports it for the item
@@ -82,7 +82,8 @@ class CustomerResolver:
             self._load({u.external_id for u in missing.values() if u.external_id}, set(missing))
         return self
 
-    def _find(self, ref: dict[str, Any]) -> User | None:
+    def find(self, ref: dict[str, Any]) -> User | None:
+        """The customer for a reference, None when there is none; 409 when the reference contradicts itself."""
         if ref.get("external_id") and ref["external_id"] in self.by_external_id:
             return self.by_external_id[ref["external_id"]]
         if ref.get("email"):
@@ -97,7 +98,7 @@ class CustomerResolver:
 
     def get(self, ref: dict[str, Any]) -> User:
         """The customer for a reference, or a domain error naming what is missing."""
-        user = self._find(ref)
+        user = self.find(ref)
         if user is not None:
             return user
         if ref.get("email"):

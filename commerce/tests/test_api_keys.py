@@ -10,8 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
-from commerce.tests.conftest import client_with_key
 from commerce.tests.factories import ProductFactory
+from conftest import client_with_key
 from lms.testing import assert_error
 
 PRODUCTS = "/api/v1/commerce/products/"

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from commerce.models import Brand, Category, Product
-from commerce.tests.conftest import client_with_key
 from commerce.tests.factories import BrandFactory, CategoryFactory, ProductFactory
+from conftest import client_with_key
 from lms.testing import assert_error, run_concurrently
 
 BULK = "/api/v1/commerce/products/bulk"

@@ -7,8 +7,8 @@ import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
 from commerce.models import Category, Order, OrderStatus, Product
-from commerce.tests.conftest import client_with_key
 from commerce.tests.factories import OrderFactory, ProductFactory, order_body, order_line_body
+from conftest import client_with_key
 from lms.testing import assert_error
 
 ORDERS = "/api/v1/commerce/orders/"

@@ -6,8 +6,8 @@ import pytest
 
 from commerce.hooks import OrderChange
 from commerce.models import Order, OrderLine, OrderStatus, OrderStatusChange, RefundLine
-from commerce.tests.conftest import client_with_key
 from commerce.tests.factories import OrderFactory, ProductFactory
+from conftest import client_with_key
 from lms.errors import Conflict
 from lms.testing import assert_error, run_concurrently
 

@@ -8,8 +8,8 @@ from accounts.models import LoginEvent, User
 from accounts.tests.factories import UserFactory
 from commerce.hooks import OrderChange
 from commerce.models import Order, OrderLine, OrderStatus, OrderStatusChange
-from commerce.tests.conftest import client_with_key
 from commerce.tests.factories import CategoryFactory, ProductFactory, order_body, order_line_body
+from conftest import client_with_key
 from lms.errors import Conflict
 from lms.testing import assert_error, run_concurrently
 

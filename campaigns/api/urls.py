@@ -1,0 +1,17 @@
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
+
+from campaigns.api import views
+
+router = SimpleRouter()
+router.trailing_slash = "/?"
+router.register("campaigns/discounts", views.DiscountCampaignViewSet, basename="campaign-discount")
+router.register("campaigns", views.CampaignViewSet, basename="campaign")
+
+urlpatterns = [
+    re_path(r"^cart/evaluate/?$", views.CartEvaluateView.as_view(), name="cart-evaluate"),
+    re_path(r"^redemptions/?$", views.RedemptionCreateView.as_view(), name="redemption-create"),
+    re_path(r"^redemptions/(?P<order_id>[^/]+)/void/?$", views.RedemptionVoidView.as_view(), name="redemption-void"),
+    re_path(r"^redemptions/(?P<order_id>[^/]+)/?$", views.RedemptionDetailView.as_view(), name="redemption-detail"),
+    *router.urls,
+]

@@ -1,0 +1,299 @@
+"""Campaigns over HTTP: CRUD and status, the cart evaluation, redemption and void."""
+
+from typing import Any
+
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from accounts.models import User, normalize_email
+from campaigns.api import serializers as s
+from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedemption
+from campaigns.selectors import AT_GRACE, CartRequest, cart_evaluate
+from campaigns.services import campaigns as services
+from campaigns.services.redemptions import redemption_create, redemption_void, result_json
+from commerce.api.authentication import (
+    ApiKeyAuthentication,
+    IntegrationRateThrottle,
+    IsIntegrationOrAdmin,
+    is_integration,
+)
+from commerce.services.customers import CustomerResolver
+from lms.api.permissions import IsAdminOrModelPermission, is_admin_role
+from lms.api.schema import error_responses
+from lms.errors import Forbidden, Invalid, NotFound
+
+
+def _valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def campaign_queryset():
+    """Campaigns with everything the output shows, in a constant number of queries."""
+    rules = DiscountRule.objects.prefetch_related("categories", "brands", "products")
+    return (
+        Campaign.objects.select_related("counter")
+        .prefetch_related("segments", Prefetch("rules", queryset=rules))
+        .order_by("-created_at", "-id")
+    )
+
+
+class CampaignFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=CampaignKind.choices)
+    status = filters.ChoiceFilter(choices=Campaign._meta.get_field("status").choices)
+    active = filters.BooleanFilter(method="filter_active", help_text="Live now (switched on, started, not ended).")
+    archived = filters.BooleanFilter(help_text="Archived campaigns are left out unless asked for.")
+    search = filters.CharFilter(method="filter_search", help_text="Name contains, or the code is.")
+
+    class Meta:
+        model = Campaign
+        fields = ["kind", "status"]
+
+    def filter_queryset(self, queryset):
+        if self.form.cleaned_data.get("archived") is None:
+            queryset = queryset.filter(archived=False)
+        return super().filter_queryset(queryset)
+
+    def filter_active(self, queryset, name, value):
+        live = Campaign.objects.active(timezone.now()).values("pk")
+        return queryset.filter(pk__in=live) if value else queryset.exclude(pk__in=live)
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(code__iexact=value.strip()))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        tags=["campaigns"], summary="Campaigns of every kind (seed: GET /campaigns/get)",
+        responses={200: s.CampaignOutput(many=True), **error_responses(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        tags=["campaigns"], summary="One campaign", responses={200: s.CampaignOutput, **error_responses(401, 403, 404)}
+    ),
+)  # fmt: skip
+class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = campaign_queryset()
+    serializer_class = s.CampaignOutput
+    permission_classes = [IsAdminOrModelPermission]
+    filterset_class = CampaignFilter
+    lookup_value_regex = r"\d+"
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def _discount_campaign(self) -> Campaign:
+        campaign = self.get_object()
+        if campaign.kind == CampaignKind.LOYALTY_PROGRAM:
+            raise NotFound("not_a_discount_campaign", "This is a loyalty program; change it under /loyalty/programs/.")
+        return campaign
+
+    def _answer(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
+        return Response(s.CampaignOutput(campaign_queryset().get(pk=campaign.pk)).data, status=code)
+
+    @extend_schema(
+        tags=["campaigns"],
+        summary="Change a discount or free-shipping campaign (rules, when sent, replace all rules)",
+        request=s.CampaignUpdateInput,
+        responses={200: s.CampaignOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        data = dict(_valid(s.CampaignUpdateInput, request.data))
+        campaign = services.campaign_update(campaign=self._discount_campaign(), **data)
+        return self._answer(campaign)
+
+    @extend_schema(
+        tags=["campaigns"],
+        summary="Delete a campaign (seed: DELETE /campaigns/coupon/:id); one with redemptions is archived",
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        services.campaign_delete(campaign=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        tags=["campaigns"],
+        summary="Switch a campaign on or off (seed: PATCH /campaigns/discount-coupon/:id/status)",
+        request=s.CampaignStatusInput,
+        responses={200: s.CampaignOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["patch"], url_path="status")
+    def status(self, request: Request, pk: str | None = None) -> Response:
+        data = _valid(s.CampaignStatusInput, request.data)
+        return self._answer(services.campaign_status_set(campaign=self.get_object(), status=data["status"]))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        tags=["campaigns"], summary="Discount and free-shipping campaigns",
+        responses={200: s.CampaignOutput(many=True), **error_responses(400, 401, 403)},
+    ),
+)  # fmt: skip
+class DiscountCampaignViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = campaign_queryset().filter(kind__in=[CampaignKind.DISCOUNT_COUPON, CampaignKind.FREE_SHIPPING])
+    serializer_class = s.CampaignOutput
+    permission_classes = [IsAdminOrModelPermission]
+    filterset_class = CampaignFilter
+
+    @extend_schema(
+        tags=["campaigns"],
+        summary="Create a discount or free-shipping campaign (seed: POST /campaigns/discount-coupon/create)",
+        request=s.CampaignCreateInput,
+        responses={201: s.CampaignOutput, **error_responses(400, 401, 403, 409)},
+    )
+    def create(self, request: Request) -> Response:
+        data = dict(_valid(s.CampaignCreateInput, request.data))
+        campaign = services.campaign_create(created_by=request.user if request.user.is_authenticated else None, **data)
+        return Response(s.CampaignOutput(campaign_queryset().get(pk=campaign.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        tags=["campaigns"],
+        summary="Discount and free-shipping campaigns live now (seed: GET /campaigns/discount-coupon/active)",
+        responses={200: s.CampaignOutput(many=True), **error_responses(400, 401, 403)},
+    )
+    @action(detail=False, methods=["get"], filterset_class=None)
+    def active(self, request: Request) -> Response:
+        page = self.paginate_queryset(
+            self.get_queryset().filter(pk__in=Campaign.objects.active(timezone.now()).values("pk"))
+        )
+        return self.get_paginated_response(s.CampaignOutput(page, many=True).data)
+
+
+# --- Cart, redemptions -------------------------------------------------------------------------
+
+
+class IsIntegrationOrCustomer(BasePermission):
+    """The e-commerce integration, an ADMIN, or a signed-in customer evaluating their own cart."""
+
+    message = "Send the integration's Api-Key or a customer's bearer token."
+
+    def has_permission(self, request, view) -> bool:
+        return is_integration(request) or bool(request.user and request.user.is_authenticated)
+
+
+def _matches(user: User, ref: dict[str, Any]) -> bool:
+    return (
+        ref.get("id", user.pk) == user.pk
+        and ref.get("external_id", user.external_id) == user.external_id
+        and normalize_email(ref.get("email", user.email)) == user.email
+    )
+
+
+def _customer(request: Request, ref: dict[str, Any] | None, *, create: bool) -> tuple[User | None, bool]:
+    """The customer a cart is for, and whether an identity was given at all."""
+    user = request.user
+    if not is_integration(request) and user.is_authenticated and not is_admin_role(user):
+        if ref and not _matches(user, ref):
+            raise Forbidden("customer_mismatch", "A customer evaluates their own cart only.")
+        return user, True
+    if not ref:
+        return None, False
+    if "id" in ref:
+        found = User.objects.filter(pk=ref["id"]).first()
+        if found is None:
+            raise NotFound("customer_not_found", f"No customer with id {ref['id']}.", path="customer.id")
+        return found, True
+    resolver = CustomerResolver([ref], create_missing=create).resolve()
+    if not create:
+        return resolver.find(ref), True  # None: not mirrored yet, judged as a new customer
+    return resolver.get(ref), True
+
+
+def _cart_request(data: dict[str, Any], customer: User | None, known: bool, order_id: str = "") -> CartRequest:
+    now = timezone.now()
+    at = data.get("at") or now
+    if at < now - AT_GRACE:
+        raise Invalid("at_too_old", "`at` may pin a time at most a day ago.", path="at")
+    return CartRequest(
+        lines=[dict(line) for line in data["lines"]],
+        at=at,
+        customer=customer,
+        customer_known=known,
+        codes=list(data.get("codes", [])),
+        shipping=data["shipping"],
+        currency=data["currency"],
+        location=dict(data.get("location", {})),
+        order_id=order_id,
+    )
+
+
+class CartView(APIView):
+    authentication_classes = [ApiKeyAuthentication, JWTAuthentication]
+    permission_classes = [IsIntegrationOrCustomer]
+    throttle_classes = [IntegrationRateThrottle]
+
+
+class CartEvaluateView(CartView):
+    @extend_schema(
+        tags=["cart"],
+        summary="What applies to a cart, what does not and why, and what would unlock more",
+        request=s.CartEvaluateInput,
+        responses={200: s.CartEvaluateOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CartEvaluateInput, request.data)
+        customer, known = _customer(request, data.get("customer"), create=False)
+        evaluation = cart_evaluate(_cart_request(data, customer, known))
+        return Response(result_json(evaluation.result))
+
+
+class RedemptionCreateView(CartView):
+    permission_classes = [IsIntegrationOrAdmin]
+
+    @extend_schema(
+        tags=["cart"],
+        summary="Redeem a checkout's campaigns for an order: consume codes, uses and budgets at once (idempotent on order_id)",
+        request=s.RedemptionInput,
+        responses={201: s.RedemptionOutput, 200: s.RedemptionOutput, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(s.RedemptionInput, request.data)
+        customer, known = _customer(request, data["customer"], create=True)
+        outcome = redemption_create(
+            order_id=data["order_id"],
+            customer=customer,
+            request=_cart_request(data, customer, known, order_id=data["order_id"]),
+            body=request.data,
+            expected_total_discount=data.get("expected_total_discount"),
+        )
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response(outcome.order_redemption.response, status=code)
+
+
+class RedemptionDetailView(CartView):
+    permission_classes = [IsIntegrationOrAdmin]
+
+    @extend_schema(
+        tags=["cart"],
+        summary="An order's redemption, as first answered (status updated on void)",
+        responses={200: s.RedemptionOutput, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, order_id: str) -> Response:
+        found = OrderRedemption.objects.filter(order_id=order_id).first()
+        if found is None:
+            raise NotFound("redemption_not_found", f"No redemption for order {order_id}.")
+        return Response(found.response)
+
+
+class RedemptionVoidView(CartView):
+    permission_classes = [IsIntegrationOrAdmin]
+
+    @extend_schema(
+        tags=["cart"],
+        summary="Void an order's redemption (cancelled or refunded order): give back codes, uses and budget",
+        request=s.RedemptionVoidInput,
+        responses={200: s.RedemptionOutput, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, order_id: str) -> Response:
+        data = _valid(s.RedemptionVoidInput, request.data)
+        voided = redemption_void(order_id=order_id, reason=data["reason"] or "voided by the platform")
+        return Response(voided.response)

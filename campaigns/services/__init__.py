@@ -1,0 +1,1 @@
+"""Every write of the campaigns domain, by area: campaigns, codes, redemptions."""

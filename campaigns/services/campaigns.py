@@ -1,0 +1,380 @@
+"""Campaign writes: create, change, switch on/off, duplicate, archive or delete.
+
+Every check that gives a marketer a message lives in ``campaign_check`` (the API and the
+console both call it); the database constraints hold the invariants regardless.
+"""
+
+import re
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from campaigns.models import (
+    WEEKDAYS,
+    Audience,
+    Campaign,
+    CampaignCounter,
+    CampaignKind,
+    CampaignStatus,
+    CodeType,
+    CouponCode,
+    DiscountRule,
+    Period,
+    RedemptionType,
+    Validity,
+)
+from campaigns.selectors import snapshot_invalidate
+from commerce.models import Brand, Category, Product
+from lms.errors import Conflict, Invalid
+from segments.models import Segment
+
+CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,31}$")
+RULE_FIELDS = (
+    "rule_type", "discount_type", "value", "max_discount", "min_quantity", "max_quantity", "tiers",
+    "buy_quantity", "get_quantity", "max_applications",
+)  # fmt: skip
+TARGETS = {"category_ids": Category, "brand_ids": Brand, "product_ids": Product}
+TARGETED = {DiscountRule.RuleType.CATEGORY: "category_ids", DiscountRule.RuleType.BRAND: "brand_ids",
+            DiscountRule.RuleType.PRODUCT: "product_ids"}  # fmt: skip
+UNTARGETED = (DiscountRule.RuleType.WHOLE_CART, DiscountRule.RuleType.CUSTOM_CART_TOTAL)
+TIERED = (DiscountRule.RuleType.BULK_PURCHASE, DiscountRule.RuleType.CUSTOM_CART_TOTAL)
+
+
+def invalid(path: str, message: str, code: str = "validation_error") -> Invalid:
+    """A 400 in the shape serializer errors have: ``details`` maps the field path to messages."""
+    error = Invalid(code, f"{path}: {message}")
+    error.details = {path: [message]}  # not as keywords: a path may be "code"
+    return error
+
+
+def code_normalize(code: str) -> str:
+    return code.strip().upper()
+
+
+def code_taken(code: str, *, exclude_campaign: int | None = None) -> bool:
+    """Is the code a live campaign's public code, or one of the unique codes?"""
+    shared = Campaign.objects.filter(code__iexact=code, archived=False).exclude(pk=exclude_campaign)
+    return shared.exists() or CouponCode.objects.filter(code=code_normalize(code)).exists()
+
+
+# --- Checks ------------------------------------------------------------------------------------
+
+
+def _check_schedule(fields: dict[str, Any]) -> None:
+    try:
+        ZoneInfo(fields["timezone"])
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise invalid("timezone", f"{fields['timezone']!r} is not an IANA time zone (such as Asia/Kolkata).")
+    if fields.get("ends_at") and fields["ends_at"] <= fields["starts_at"]:
+        raise invalid("ends_at", "The end must be after the start.")
+    start, end = fields.get("daily_start"), fields.get("daily_end")
+    if (start is None) != (end is None):
+        raise invalid("daily_end" if end is None else "daily_start", "Give both the daily start and end, or neither.")
+    if start is not None and start == end:
+        raise invalid("daily_end", "The daily window is empty: the end equals the start.")
+    days = fields.get("weekdays") or []
+    unknown = [day for day in days if day not in WEEKDAYS]
+    if unknown:
+        raise invalid("weekdays", f"Unknown days {unknown}; use {', '.join(WEEKDAYS)}.")
+    fields["weekdays"] = [day for day in WEEKDAYS if day in days]
+
+
+def _check_audience(fields: dict[str, Any], segment_ids: list[int] | None) -> list[Segment] | None:
+    if segment_ids is None:
+        return None
+    audience = fields["audience"]
+    if audience not in (Audience.GROUPS, Audience.SEGMENTS):
+        if segment_ids:
+            raise invalid("segment_ids", f"Segments are for the GROUPS or SEGMENTS audiences, not {audience}.")
+        return []
+    if not segment_ids:
+        raise invalid("segment_ids", f"The {audience} audience needs at least one segment.")
+    segments = {segment.pk: segment for segment in Segment.objects.filter(pk__in=segment_ids)}
+    missing = sorted(set(segment_ids) - set(segments))
+    if missing:
+        raise invalid("segment_ids", f"Unknown segment ids: {', '.join(map(str, missing))}.")
+    for segment in segments.values():
+        if segment.kind != Segment.Kind.USER:
+            raise invalid("segment_ids", f"Segment {segment.pk} ({segment.name}) holds products, not customers.")
+        if audience == Audience.GROUPS and segment.type != Segment.Type.STATIC:
+            raise invalid("segment_ids", f"Segment {segment.pk} ({segment.name}) is dynamic; groups are static lists.")
+    return list(segments.values())
+
+
+def _check_redemption(fields: dict[str, Any], campaign_id: int | None) -> None:
+    code = code_normalize(fields.get("code") or "")
+    fields["code"] = code
+    if fields["redemption_type"] == RedemptionType.AUTOMATIC:
+        if code:
+            raise invalid("code", "An automatic campaign has no code; set redemption_type COUPON_CODE.")
+    elif fields["code_type"] == CodeType.SHARED:
+        if not code:
+            raise invalid("code", "A coupon campaign with a shared code needs the code (such as DIWALI20).")
+        if not CODE_PATTERN.match(code):
+            raise invalid("code", "A code is 3-32 letters, digits, '-' or '_', starting with a letter or digit.")
+        if code_taken(code, exclude_campaign=campaign_id):
+            raise Conflict("code_taken", f"The code {code} is in use by another live campaign.", path="code")
+    elif code:
+        raise invalid("code", "A campaign with unique codes has no shared code; generate codes instead.")
+    if fields["validity"] == Validity.ONE_TIME:
+        if fields.get("customer_limit") not in (None, 1):
+            raise invalid("customer_limit", "A ONE_TIME campaign is used once per customer.")
+        if fields.get("period_limit") is not None:
+            raise invalid("period_limit", "A ONE_TIME campaign has no per-period limit.")
+        fields["customer_limit"], fields["period"] = 1, Period.LIFETIME
+    if fields.get("period_limit") is not None and fields.get("period", Period.LIFETIME) == Period.LIFETIME:
+        raise invalid("period", "A per-period limit needs the period: DAY, WEEK or MONTH.")
+    if fields.get("period_limit") is None and fields.get("period", Period.LIFETIME) != Period.LIFETIME:
+        raise invalid("period_limit", f"The period {fields['period']} needs period_limit (uses per period).")
+
+
+def _check_tiers(rule: dict[str, Any], path: str) -> list[dict[str, str]]:
+    tiers = rule.get("tiers") or []
+    if not tiers:
+        return []
+    if rule["rule_type"] not in TIERED:
+        raise invalid(f"{path}.tiers", "Tiers are for BULK_PURCHASE (quantity) and CUSTOM_CART_TOTAL (amount) rules.")
+    previous = None
+    for index, tier in enumerate(tiers):
+        threshold, value = Decimal(tier["threshold"]), Decimal(tier["value"])
+        if rule["rule_type"] == DiscountRule.RuleType.BULK_PURCHASE and threshold != threshold.to_integral_value():
+            raise invalid(f"{path}.tiers[{index}].threshold", "A quantity threshold is a whole number.")
+        if threshold <= 0:
+            raise invalid(f"{path}.tiers[{index}].threshold", "A threshold is above zero.")
+        if previous is not None and threshold <= previous:
+            raise invalid(f"{path}.tiers[{index}].threshold", "Thresholds go up from one tier to the next.")
+        if value <= 0 or (rule["discount_type"] == DiscountRule.DiscountType.PERCENTAGE and value > 100):
+            raise invalid(f"{path}.tiers[{index}].value", "A tier's value is above zero (a percentage at most 100).")
+        previous = threshold
+    return [{"threshold": str(Decimal(t["threshold"])), "value": str(Decimal(t["value"]))} for t in tiers]
+
+
+def _check_rule(kind: str, rule: dict[str, Any], path: str) -> dict[str, Any]:
+    rule_type, discount_type, value = rule["rule_type"], rule["discount_type"], rule.get("value")
+    shipping = discount_type == DiscountRule.DiscountType.FREE_SHIPPING
+    if kind == CampaignKind.FREE_SHIPPING and not shipping:
+        raise invalid(f"{path}.discount_type", "A free-shipping campaign's rules give FREE_SHIPPING.")
+    if kind == CampaignKind.DISCOUNT_COUPON and shipping:
+        raise invalid(f"{path}.discount_type", "FREE_SHIPPING rules belong to a FREE_SHIPPING campaign.")
+    rule["tiers"] = _check_tiers(rule, path)
+    if rule_type == DiscountRule.RuleType.BUY_X_GET_Y:
+        if discount_type != DiscountRule.DiscountType.PERCENTAGE:
+            raise invalid(f"{path}.discount_type", "Buy X get Y takes a PERCENTAGE off the Y items (100 = free).")
+        for name in ("buy_quantity", "get_quantity"):
+            if not rule.get(name):
+                raise invalid(f"{path}.{name}", "Buy X get Y needs buy_quantity (X) and get_quantity (Y).")
+        if value is None:
+            rule["value"] = value = Decimal("100")
+    else:
+        for name in ("buy_quantity", "get_quantity", "max_applications"):
+            if rule.get(name) is not None:
+                raise invalid(f"{path}.{name}", "Only BUY_X_GET_Y rules take this.")
+    if shipping:
+        if value is not None:
+            raise invalid(f"{path}.value", "Free shipping has no value; cap it with max_discount.")
+    elif value is None and not rule["tiers"]:
+        raise invalid(f"{path}.value", "The discount needs a value (or tiers).")
+    if value is not None and value <= 0:
+        raise invalid(f"{path}.value", "The value is above zero.")
+    if value is not None and discount_type == DiscountRule.DiscountType.PERCENTAGE and value > 100:
+        raise invalid(f"{path}.value", "A percentage is at most 100.")
+    if rule_type in TARGETED and not rule.get(TARGETED[rule_type]):
+        raise invalid(f"{path}.{TARGETED[rule_type]}", f"A {rule_type} rule needs at least one target.")
+    for name in TARGETS:
+        if rule.get(name) and (rule_type in UNTARGETED or (rule_type in TARGETED and name != TARGETED[rule_type])):
+            raise invalid(f"{path}.{name}", f"A {rule_type} rule does not take {name}.")
+    return rule
+
+
+def _check_targets(rules: list[dict[str, Any]]) -> None:
+    """Unknown category, brand or product ids, named with the rule's path (one query per kind)."""
+    for name, model in TARGETS.items():
+        wanted = {pk for rule in rules for pk in rule.get(name) or ()}
+        if not wanted:
+            continue
+        known = set(model.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        for index, rule in enumerate(rules):
+            missing = sorted(set(rule.get(name) or ()) - known)
+            if missing:
+                label = name.removesuffix("_ids").replace("category", "categorie")
+                raise invalid(f"rules[{index}].{name}", f"Unknown {label} ids: {', '.join(map(str, missing))}.")
+
+
+def campaign_check(
+    *, fields: dict[str, Any], rules: list[dict[str, Any]] | None, segment_ids: list[int] | None, campaign_id=None
+) -> list[Segment] | None:
+    """Normalise and check a whole campaign (the merged state for a change); raises 400/409 with the field path."""
+    if fields["kind"] not in (CampaignKind.DISCOUNT_COUPON, CampaignKind.FREE_SHIPPING):
+        raise invalid("kind", "This route makes DISCOUNT_COUPON and FREE_SHIPPING campaigns.")
+    _check_schedule(fields)
+    segments = _check_audience(fields, segment_ids)
+    _check_redemption(fields, campaign_id)
+    fields["countries"] = [v.strip() for v in fields.get("countries") or [] if v.strip()]
+    fields["states"] = [v.strip() for v in fields.get("states") or [] if v.strip()]
+    fields["cities"] = [v.strip() for v in fields.get("cities") or [] if v.strip()]
+    if rules is not None:
+        if not rules:
+            raise invalid("rules", "A campaign needs at least one rule.")
+        for index, rule in enumerate(rules):
+            _check_rule(fields["kind"], rule, f"rules[{index}]")
+        _check_targets(rules)
+    return segments
+
+
+# --- Writes ------------------------------------------------------------------------------------
+
+
+def _rules_replace(campaign: Campaign, rules: list[dict[str, Any]]) -> None:
+    campaign.rules.all().delete()
+    for position, data in enumerate(rules):
+        rule = DiscountRule.objects.create(
+            campaign=campaign, position=position, **{k: data.get(k) for k in RULE_FIELDS if data.get(k) is not None}
+        )
+        rule.categories.set(data.get("category_ids") or [])
+        rule.brands.set(data.get("brand_ids") or [])
+        rule.products.set(data.get("product_ids") or [])
+
+
+def _save(campaign: Campaign) -> None:
+    try:
+        with transaction.atomic():
+            campaign.save()
+    except IntegrityError:  # another campaign took the code meanwhile: the constraint settles it
+        raise Conflict("code_taken", f"The code {campaign.code} is in use by another live campaign.", path="code")
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    rules: list[dict[str, Any]],
+    segment_ids: list[int] | None = None,
+    created_by: User | None = None,
+    **fields: Any,
+) -> Campaign:
+    """A discount or free-shipping campaign with its rules and audience; live per its status and dates."""
+    fields.setdefault("timezone", Campaign._meta.get_field("timezone").default)
+    for name in ("audience", "redemption_type", "code_type", "validity", "period", "kind"):
+        fields.setdefault(name, Campaign._meta.get_field(name).default)
+    segments = campaign_check(fields=fields, rules=rules, segment_ids=segment_ids or [])
+    campaign = Campaign(created_by=created_by, **fields)
+    _save(campaign)
+    CampaignCounter.objects.create(campaign=campaign)
+    campaign.segments.set(segments or [])
+    _rules_replace(campaign, rules)
+    snapshot_invalidate()
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(
+    *,
+    campaign: Campaign,
+    rules: list[dict[str, Any]] | None = None,
+    segment_ids: list[int] | None = None,
+    **changes: Any,
+) -> Campaign:
+    """Change fields; ``rules`` (when given) replace all rules, ``segment_ids`` the audience segments."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.archived:
+        raise Conflict("campaign_archived", "An archived campaign cannot be changed; duplicate it instead.")
+    if "kind" in changes and changes["kind"] != campaign.kind:
+        raise invalid("kind", "The kind of a campaign does not change.")
+    fields = {f.name: getattr(campaign, f.name) for f in Campaign._meta.concrete_fields if not f.primary_key}
+    fields.pop("created_by", None)
+    fields.update(changes)
+    if segment_ids is None and changes.get("audience") not in (None, Audience.GROUPS, Audience.SEGMENTS):
+        segment_ids = []  # moving to ALL/NEW/EXISTING drops the segments
+    if segment_ids is None and "audience" in changes:
+        segment_ids = list(campaign.segments.values_list("pk", flat=True))
+    segments = campaign_check(fields=fields, rules=rules, segment_ids=segment_ids, campaign_id=campaign.pk)
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    _save(campaign)
+    if segments is not None:
+        campaign.segments.set(segments)
+    if rules is not None:
+        _rules_replace(campaign, rules)
+    snapshot_invalidate()
+    return campaign
+
+
+@transaction.atomic
+def campaign_status_set(*, campaign: Campaign, status: str) -> Campaign:
+    """Switch a campaign on or off (an archived one stays off)."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.archived and status == CampaignStatus.ACTIVE:
+        raise Conflict("campaign_archived", "An archived campaign cannot be switched on; duplicate it instead.")
+    if campaign.status != status:
+        campaign.status = status
+        campaign.save(update_fields=["status", "updated_at"])
+        snapshot_invalidate()
+    return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> bool:
+    """Erase a campaign nothing has used; one with redemptions is archived (switched off, its
+    code freed) and kept for its history. Answers whether it was archived."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    snapshot_invalidate()
+    if campaign.redemptions.exists() or _used_elsewhere(campaign):
+        if not campaign.archived:
+            campaign.archived, campaign.archived_at = True, timezone.now()
+            campaign.status = CampaignStatus.INACTIVE
+            campaign.save(update_fields=["archived", "archived_at", "status", "updated_at"])
+        return True
+    campaign.delete()
+    return False
+
+
+# Higher apps (loyalty) tell whether a campaign has history they keep (points transactions).
+_usage_checks: list = []
+
+
+def register_campaign_usage(check) -> None:
+    if check not in _usage_checks:
+        _usage_checks.append(check)
+
+
+def _used_elsewhere(campaign: Campaign) -> bool:
+    return any(check(campaign) for check in _usage_checks)
+
+
+@transaction.atomic
+def campaign_duplicate(*, campaign: Campaign, created_by: User | None = None) -> Campaign:
+    """A switched-off copy with the same rules and audience (a unique or shared code is not copied)."""
+    copy = Campaign.objects.get(pk=campaign.pk)
+    rules = list(campaign.rules.prefetch_related("categories", "brands", "products"))
+    segments = list(campaign.segments.all())
+    copy.pk = copy.id = None
+    copy._state.adding = True
+    copy.name = f"{campaign.name} (copy)"[:120]
+    copy.status, copy.archived, copy.archived_at, copy.code = CampaignStatus.INACTIVE, False, None, ""
+    copy.created_by = created_by
+    copy.save()
+    CampaignCounter.objects.create(campaign=copy)
+    copy.segments.set(segments)
+    _rules_replace(
+        copy,
+        [
+            {
+                **{name: getattr(rule, name) for name in RULE_FIELDS},
+                "category_ids": [c.pk for c in rule.categories.all()],
+                "brand_ids": [b.pk for b in rule.brands.all()],
+                "product_ids": [p.pk for p in rule.products.all()],
+            }
+            for rule in rules
+        ],
+    )
+    snapshot_invalidate()
+    return copy
+
+
+def segment_usage(segment: Segment) -> list[str]:
+    """What targets a segment (registered into segments so it is never deleted from under us)."""
+    campaigns = Campaign.objects.filter(segments=segment, archived=False)
+    return [f"campaign {c.pk} {c.name!r}" for c in campaigns.only("pk", "name")[:20]]

@@ -1,0 +1,220 @@
+"""Redemption: consume what a checkout's campaigns use (counters, single-use codes, per-customer
+uses) in one transaction, and release it on void.
+
+Lock order, the same everywhere (so two checkouts never deadlock):
+customer row -> the order's redemption row -> campaign counters by campaign id -> codes by id.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from campaigns.engine import types as t
+from campaigns.models import CampaignCounter, CouponCode, OrderRedemption, Redemption, RedemptionStatus
+from campaigns.selectors import CartRequest, Evaluation, cart_evaluate
+from lms.errors import Conflict, NotFound
+
+
+@dataclass(frozen=True)
+class RedemptionOutcome:
+    order_redemption: OrderRedemption
+    created: bool  # False: a retry, answered with the first answer
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def result_json(result: t.Result) -> dict[str, Any]:
+    """The engine's Result as the API answers it (cart/evaluate and redemptions alike)."""
+    return {
+        "subtotal": money(result.subtotal),
+        "shipping": money(result.shipping),
+        "discounts": [
+            {
+                "campaign_id": applied.campaign_id,
+                "name": applied.name,
+                "code": applied.code,
+                "amount": money(applied.amount),
+                "shipping_amount": money(applied.shipping_amount),
+                "lines": [{"sku": line.sku, "amount": money(line.amount)} for line in applied.lines],
+            }
+            for applied in result.discounts
+        ],
+        "shipping_discount": money(result.shipping_discount),
+        "total_discount": money(result.total_discount),
+        "total": money(result.total),
+        "rejected": [
+            {"campaign_id": r.campaign_id, "code": r.code, "reason": r.reason, "message": r.message}
+            for r in result.rejected
+        ],
+        "hints": [
+            {
+                "campaign_id": h.campaign_id,
+                "message": h.message,
+                "missing_amount": None if h.missing_amount is None else money(h.missing_amount),
+                "missing_quantity": h.missing_quantity,
+            }
+            for h in result.hints
+        ],
+    }
+
+
+def _replay(existing: OrderRedemption, digest: str) -> RedemptionOutcome:
+    if existing.request_hash != digest:
+        raise Conflict(
+            "idempotency_conflict",
+            f"Order {existing.order_id} was redeemed with a different body; a retry must send the same body.",
+            order_id=existing.order_id,
+        )
+    return RedemptionOutcome(order_redemption=existing, created=False)
+
+
+def _refused_codes(request: CartRequest, result: t.Result) -> list[t.Rejected]:
+    """Codes the checkout named that do not apply now: the platform priced the order with them."""
+    return [r for r in result.rejected if r.code is not None]
+
+
+def _consume_counter(applied: t.Applied, campaign: t.Campaign | None) -> None:
+    """Conditional UPDATE: the row lock and the WHERE re-checked after it make a limit or a
+    budget reached by a concurrent checkout refuse this one instead of overshooting."""
+    spent = applied.amount + applied.shipping_amount
+    counters = CampaignCounter.objects.filter(pk=applied.campaign_id)
+    if campaign is not None and campaign.usage_limit is not None:
+        counters = counters.filter(uses__lt=campaign.usage_limit)
+    if campaign is not None and campaign.budget is not None:
+        counters = counters.filter(discount_spent__lte=campaign.budget - spent)
+    if counters.update(uses=F("uses") + 1, discount_spent=F("discount_spent") + spent) == 1:
+        return
+    current = CampaignCounter.objects.get(pk=applied.campaign_id)
+    if campaign is not None and campaign.usage_limit is not None and current.uses >= campaign.usage_limit:
+        raise Conflict("usage_limit", f"{applied.name}: {t.REASONS['usage_limit']}", campaign_id=applied.campaign_id)
+    raise Conflict(
+        "budget_exhausted", f"{applied.name}: {t.REASONS['budget_exhausted']}", campaign_id=applied.campaign_id
+    )
+
+
+def _consume_code(code_id: int, applied: t.Applied) -> None:
+    if CouponCode.objects.filter(pk=code_id, uses__lt=F("max_uses")).update(uses=F("uses") + 1) != 1:
+        raise Conflict("code_used", f"The code {applied.code} has been used.", coupon_code=applied.code)
+
+
+@transaction.atomic
+def redemption_create(
+    *,
+    order_id: str,
+    customer: User,
+    request: CartRequest,
+    body: dict[str, Any],
+    expected_total_discount: Decimal | None = None,
+) -> RedemptionOutcome:
+    """Re-evaluate the cart and consume what its campaigns use, all or nothing; idempotent on
+    ``order_id`` (same body: the first answer; another body: 409)."""
+    digest = request_hash(body)
+    existing = OrderRedemption.objects.filter(order_id=order_id).first()
+    if existing is not None:
+        return _replay(existing, digest)
+    # Concurrent checkouts of one customer take turns here, so per-customer limits count
+    # every committed redemption (FOR NO KEY UPDATE: orders referencing the customer go on).
+    User.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+    existing = OrderRedemption.objects.filter(order_id=order_id).first()
+    if existing is not None:
+        return _replay(existing, digest)
+    evaluation: Evaluation = cart_evaluate(request)
+    result = evaluation.result
+    refused = _refused_codes(request, result)
+    if refused:
+        first = refused[0]
+        raise Conflict(first.reason, first.message, rejected=[r.__dict__ for r in refused])
+    if expected_total_discount is not None and expected_total_discount != result.total_discount:
+        raise Conflict(
+            "discount_changed",
+            f"The discount is now {money(result.total_discount)}, not {money(expected_total_discount)}; price the order again.",
+            total_discount=money(result.total_discount),
+        )
+    now = timezone.now()
+    response = {"order_id": order_id, "status": RedemptionStatus.REDEEMED, **result_json(result)}
+    try:
+        # A second checkout with this order id waits on the unique index until we commit, then replays.
+        with transaction.atomic():
+            order_redemption = OrderRedemption.objects.create(
+                order_id=order_id,
+                customer=customer,
+                currency=request.currency.upper(),
+                subtotal=result.subtotal,
+                shipping=result.shipping,
+                total_discount=result.total_discount,
+                shipping_discount=result.shipping_discount,
+                total=result.total,
+                evaluated_at=request.at,
+                request_hash=digest,
+                response=response,
+            )
+    except IntegrityError:
+        return _replay(OrderRedemption.objects.get(order_id=order_id), digest)
+    campaigns = evaluation.campaigns
+    applied = sorted(result.discounts, key=lambda a: a.campaign_id)
+    for item in applied:
+        _consume_counter(item, campaigns.get(item.campaign_id))
+    codes = sorted(
+        (evaluation.coupon_codes[item.code.strip().upper()], item)
+        for item in applied
+        if item.code and item.code.strip().upper() in evaluation.coupon_codes
+    )
+    for code_id, item in codes:
+        _consume_code(code_id, item)
+    code_ids = {item.campaign_id: code_id for code_id, item in codes}
+    Redemption.objects.bulk_create(
+        [
+            Redemption(
+                order_redemption=order_redemption,
+                campaign_id=item.campaign_id,
+                customer=customer,
+                order_id=order_id,
+                code=item.code.strip().upper(),
+                coupon_code_id=code_ids.get(item.campaign_id),
+                amount=item.amount,
+                shipping_amount=item.shipping_amount,
+                lines=[{"sku": line.sku, "amount": money(line.amount)} for line in item.lines],
+                redeemed_at=now,
+            )
+            for item in applied
+        ]
+    )
+    return RedemptionOutcome(order_redemption=order_redemption, created=True)
+
+
+@transaction.atomic
+def redemption_void(*, order_id: str, reason: str = "") -> OrderRedemption:
+    """Release what an order consumed (uses, budget, single-use codes); voiding twice is a no-op."""
+    order_redemption = OrderRedemption.objects.select_for_update().filter(order_id=order_id).first()
+    if order_redemption is None:
+        raise NotFound("redemption_not_found", f"No redemption for order {order_id}.", order_id=order_id)
+    if order_redemption.status == RedemptionStatus.VOIDED:
+        return order_redemption
+    redemptions = list(order_redemption.redemptions.order_by("campaign_id"))
+    for redemption in redemptions:
+        CampaignCounter.objects.filter(pk=redemption.campaign_id, uses__gt=0).update(
+            uses=F("uses") - 1,
+            discount_spent=F("discount_spent") - (redemption.amount + redemption.shipping_amount),
+        )
+    for code_id in sorted(r.coupon_code_id for r in redemptions if r.coupon_code_id):
+        CouponCode.objects.filter(pk=code_id, uses__gt=0).update(uses=F("uses") - 1)
+    now = timezone.now()
+    order_redemption.redemptions.update(status=RedemptionStatus.VOIDED, voided_at=now)
+    order_redemption.status, order_redemption.voided_at = RedemptionStatus.VOIDED, now
+    order_redemption.void_reason = reason[:255]
+    order_redemption.response = {**order_redemption.response, "status": RedemptionStatus.VOIDED}
+    order_redemption.save(update_fields=["status", "voided_at", "void_reason", "response"])
+    return order_redemption

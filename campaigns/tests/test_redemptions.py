@@ -1,0 +1,172 @@
+"""POST /api/v1/redemptions and /void: consumption, idempotency, 409s, and voids from commerce."""
+
+from decimal import Decimal
+
+import pytest
+
+from campaigns.models import CampaignCounter, CouponCode, OrderRedemption, Redemption
+from campaigns.tests.factories import CampaignFactory
+from commerce.tests.factories import order_body
+from lms.testing import assert_error
+from segments.tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+REDEEM = "/api/v1/redemptions"
+
+
+def checkout(order_id="O-1", email="asha@example.com", **extra):
+    return {
+        "order_id": order_id,
+        "customer": {"email": email},
+        "lines": [{"sku": "TEE", "quantity": 2, "unit_price": "500.00"}],
+        "shipping": "50.00",
+        **extra,
+    }
+
+
+def counter(campaign) -> CampaignCounter:
+    return CampaignCounter.objects.get(pk=campaign.pk)
+
+
+def test_a_redemption_consumes_uses_budget_and_the_code_and_keeps_the_amounts(integration_client):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE", budget=Decimal("1000"))
+    code = CouponCode.objects.create(campaign=campaign, code="ABCD2345")
+
+    response = integration_client.post(REDEEM, checkout(codes=["abcd2345"]), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["total_discount"] == "100.00" and response.json()["status"] == "REDEEMED"
+    assert (counter(campaign).uses, counter(campaign).discount_spent) == (1, Decimal("100.00"))
+    code.refresh_from_db()
+    assert code.uses == 1
+    redemption = Redemption.objects.get()
+    assert (redemption.amount, redemption.code, redemption.coupon_code_id) == (Decimal("100.00"), "ABCD2345", code.pk)
+    assert redemption.lines == [{"sku": "TEE", "amount": "100.00"}]
+    assert redemption.customer.email == "asha@example.com"  # created from the reference
+
+
+def test_a_retry_gets_the_first_answer_and_another_body_409(integration_client):
+    campaign = CampaignFactory()
+    first = integration_client.post(REDEEM, checkout(), format="json")
+
+    again = integration_client.post(REDEEM, checkout(), format="json")
+    other = integration_client.post(REDEEM, checkout(shipping="0.00"), format="json")
+
+    assert again.status_code == 200 and again.json() == first.json()
+    assert_error(other, 409, "idempotency_conflict")
+    assert counter(campaign).uses == 1
+    assert OrderRedemption.objects.count() == 1
+
+
+def test_a_code_that_stopped_applying_refuses_the_whole_redemption(integration_client):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code="ONCE", usage_limit=1)
+    CampaignFactory(name="Automatic")  # would apply, but the redemption is all or nothing
+    assert integration_client.post(REDEEM, checkout("O-1", codes=["ONCE"]), format="json").status_code == 201
+
+    error = assert_error(
+        integration_client.post(REDEEM, checkout("O-2", "b@example.com", codes=["ONCE"]), format="json"),
+        409,
+        "usage_limit",
+    )
+
+    assert error["details"]["rejected"][0]["code"] == "ONCE"
+    assert counter(campaign).uses == 1
+    assert not OrderRedemption.objects.filter(order_id="O-2").exists()
+
+
+def test_an_expected_discount_that_changed_is_409(integration_client):
+    CampaignFactory()
+
+    error = assert_error(
+        integration_client.post(REDEEM, checkout(expected_total_discount="150.00"), format="json"),
+        409,
+        "discount_changed",
+    )
+
+    assert error["details"]["total_discount"] == "100.00"
+
+
+def test_void_releases_everything_once(integration_client):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE")
+    code = CouponCode.objects.create(campaign=campaign, code="ABCD2345")
+    integration_client.post(REDEEM, checkout(codes=["ABCD2345"]), format="json")
+
+    voided = integration_client.post(f"{REDEEM}/O-1/void", {"reason": "cancelled"}, format="json")
+    twice = integration_client.post(f"{REDEEM}/O-1/void", {}, format="json")
+
+    assert voided.status_code == 200 and voided.json()["status"] == "VOIDED"
+    assert twice.status_code == 200
+    assert (counter(campaign).uses, counter(campaign).discount_spent) == (0, Decimal("0.00"))
+    code.refresh_from_db()
+    assert code.uses == 0
+    assert Redemption.objects.get().status == "VOIDED"
+    assert integration_client.get(f"{REDEEM}/O-1").json()["status"] == "VOIDED"
+    assert_error(integration_client.post(f"{REDEEM}/NOPE/void", {}, format="json"), 404, "redemption_not_found")
+
+
+def test_a_voided_single_use_code_can_be_used_again(integration_client):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE")
+    CouponCode.objects.create(campaign=campaign, code="ABCD2345")
+    integration_client.post(REDEEM, checkout("O-1", codes=["ABCD2345"]), format="json")
+    integration_client.post(f"{REDEEM}/O-1/void", {}, format="json")
+
+    response = integration_client.post(REDEEM, checkout("O-2", codes=["ABCD2345"]), format="json")
+
+    assert response.status_code == 201 and response.json()["total_discount"] == "100.00"
+
+
+def test_cancelling_the_order_in_commerce_voids_its_redemption(integration_client):
+    campaign = CampaignFactory()
+    integration_client.post(REDEEM, checkout("ORD-1"), format="json")
+    ingest = integration_client.post(
+        "/api/v1/commerce/orders/", order_body("ORD-1", customer={"email": "asha@example.com"}), format="json"
+    )
+    assert ingest.status_code == 201, ingest.content
+
+    integration_client.patch("/api/v1/commerce/orders/ORD-1/", {"status": "CANCELLED"}, format="json")
+
+    assert OrderRedemption.objects.get(order_id="ORD-1").status == "VOIDED"
+    assert counter(campaign).uses == 0
+
+
+def test_a_customer_limit_counts_earlier_redemptions(integration_client):
+    CampaignFactory(customer_limit=1)
+    first = integration_client.post(REDEEM, checkout("O-1"), format="json").json()
+
+    second = integration_client.post(REDEEM, checkout("O-2"), format="json").json()
+
+    assert first["total_discount"] == "100.00"
+    assert second["total_discount"] == "0.00"  # automatic: no longer applies, nothing promised
+    assert [r["reason"] for r in second["rejected"]] == ["customer_limit"]
+
+
+def test_only_the_integration_or_an_admin_redeems(customer_client, admin_client):
+    CustomerFactory(email="b@example.com")
+
+    assert_error(customer_client.post(REDEEM, checkout(), format="json"), 403, "permission_denied")
+    assert admin_client.post(REDEEM, checkout(email="b@example.com"), format="json").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"order_id": ""}, "order_id"),
+        ({"customer": None}, "customer"),
+        ({"lines": [{"sku": "TEE", "quantity": -2, "unit_price": "5"}]}, "lines[0].quantity"),
+        ({"expected_total_discount": "lots"}, "expected_total_discount"),
+    ],
+)
+def test_bad_redemptions_are_refused_with_the_field_path(integration_client, change, path):
+    error = assert_error(
+        integration_client.post(REDEEM, {**checkout(), **change}, format="json"), 400, "validation_error"
+    )
+
+    assert path in error["details"], error
+    assert not OrderRedemption.objects.exists()
+
+
+def test_a_customer_by_external_id_only_must_exist(integration_client):
+    body = {**checkout(), "customer": {"external_id": "NOPE"}}
+
+    assert_error(integration_client.post(REDEEM, body, format="json"), 400, "customer_unknown")
