@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from campaigns.api import views
+from campaigns.api import codes, views
 
 router = SimpleRouter()
 router.trailing_slash = "/?"
@@ -13,5 +13,6 @@ urlpatterns = [
     re_path(r"^redemptions/?$", views.RedemptionCreateView.as_view(), name="redemption-create"),
     re_path(r"^redemptions/(?P<order_id>[^/]+)/void/?$", views.RedemptionVoidView.as_view(), name="redemption-void"),
     re_path(r"^redemptions/(?P<order_id>[^/]+)/?$", views.RedemptionDetailView.as_view(), name="redemption-detail"),
+    *codes.urlpatterns,
     *router.urls,
 ]

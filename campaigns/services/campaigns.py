@@ -138,9 +138,16 @@ def _check_tiers(rule: dict[str, Any], path: str) -> list[dict[str, str]]:
         return []
     if rule["rule_type"] not in TIERED:
         raise invalid(f"{path}.tiers", "Tiers are for BULK_PURCHASE (quantity) and CUSTOM_CART_TOTAL (amount) rules.")
+    if not isinstance(tiers, list):
+        raise invalid(f"{path}.tiers", 'Tiers are a list: [{"threshold": 3, "value": 5}, ...].')
     previous = None
     for index, tier in enumerate(tiers):
-        threshold, value = Decimal(tier["threshold"]), Decimal(tier["value"])
+        try:
+            threshold, value = Decimal(str(tier["threshold"])), Decimal(str(tier["value"]))
+            if not (threshold.is_finite() and value.is_finite()):
+                raise ValueError
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            raise invalid(f"{path}.tiers[{index}]", 'A tier is {"threshold": number, "value": number}.')
         if rule["rule_type"] == DiscountRule.RuleType.BULK_PURCHASE and threshold != threshold.to_integral_value():
             raise invalid(f"{path}.tiers[{index}].threshold", "A quantity threshold is a whole number.")
         if threshold <= 0:
@@ -150,7 +157,7 @@ def _check_tiers(rule: dict[str, Any], path: str) -> list[dict[str, str]]:
         if value <= 0 or (rule["discount_type"] == DiscountRule.DiscountType.PERCENTAGE and value > 100):
             raise invalid(f"{path}.tiers[{index}].value", "A tier's value is above zero (a percentage at most 100).")
         previous = threshold
-    return [{"threshold": str(Decimal(t["threshold"])), "value": str(Decimal(t["value"]))} for t in tiers]
+    return [{"threshold": str(Decimal(str(t["threshold"]))), "value": str(Decimal(str(t["value"])))} for t in tiers]
 
 
 def _check_rule(kind: str, rule: dict[str, Any], path: str) -> dict[str, Any]:

@@ -81,9 +81,14 @@ def _replay(existing: OrderRedemption, digest: str) -> RedemptionOutcome:
     return RedemptionOutcome(order_redemption=existing, created=False)
 
 
-def _refused_codes(request: CartRequest, result: t.Result) -> list[t.Rejected]:
-    """Codes the checkout named that do not apply now: the platform priced the order with them."""
-    return [r for r in result.rejected if r.code is not None]
+# Limits another checkout can use up between evaluation and redemption: a code refused for
+# one of these refuses the redemption (the platform priced the order with it). Other reasons
+# would have shown at evaluation already; ``expected_total_discount`` catches any change.
+CONSUMED = {"usage_limit", "customer_limit", "budget_exhausted", "code_used"}
+
+
+def _refused_codes(result: t.Result) -> list[t.Rejected]:
+    return [r for r in result.rejected if r.code is not None and r.reason in CONSUMED]
 
 
 def _consume_counter(applied: t.Applied, campaign: t.Campaign | None) -> None:
@@ -133,7 +138,7 @@ def redemption_create(
         return _replay(existing, digest)
     evaluation: Evaluation = cart_evaluate(request)
     result = evaluation.result
-    refused = _refused_codes(request, result)
+    refused = _refused_codes(result)
     if refused:
         first = refused[0]
         raise Conflict(first.reason, first.message, rejected=[r.__dict__ for r in refused])

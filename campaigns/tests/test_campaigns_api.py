@@ -265,3 +265,18 @@ def test_changing_an_unknown_or_loyalty_campaign_is_404(admin_client):
     assert_error(
         admin_client.patch(f"{CAMPAIGNS}{loyalty.pk}/", {"priority": 1}, format="json"), 404, "not_a_discount_campaign"
     )
+
+
+@pytest.mark.parametrize(
+    ("tiers", "path"),
+    [("5%", "rules[0].tiers"), ([{"threshold": "many", "value": 5}], "rules[0].tiers[0]"), ([{"value": 5}], "rules[0].tiers[0]")],
+)
+def test_malformed_tiers_from_the_console_are_refused_not_crashed(tiers, path):
+    from campaigns.services.campaigns import campaign_create
+    from lms.errors import Invalid
+
+    rule = {"rule_type": "CUSTOM_CART_TOTAL", "discount_type": "PERCENTAGE", "tiers": tiers}
+    with pytest.raises(Invalid) as refused:
+        campaign_create(name="Tiers", starts_at=timezone.now(), rules=[rule])
+
+    assert path in refused.value.details

@@ -170,3 +170,13 @@ def test_a_customer_by_external_id_only_must_exist(integration_client):
     body = {**checkout(), "customer": {"external_id": "NOPE"}}
 
     assert_error(integration_client.post(REDEEM, body, format="json"), 400, "customer_unknown")
+
+
+def test_a_code_rejected_for_a_reason_evaluation_already_showed_does_not_refuse(integration_client):
+    CampaignFactory()
+
+    response = integration_client.post(REDEEM, checkout(codes=["TYPO"]), format="json")
+
+    assert response.status_code == 201
+    assert response.json()["total_discount"] == "100.00"
+    assert [r["reason"] for r in response.json()["rejected"]] == ["code_unknown"]

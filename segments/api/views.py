@@ -1,8 +1,5 @@
 """Segments over HTTP: CRUD, members (list, CSV, static upload), preview, refresh, catalogue."""
 
-import csv
-from collections.abc import Iterator
-
 from django.http import StreamingHttpResponse
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -12,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from lms.api.csv import csv_lines
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from segments import services
@@ -161,7 +159,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             else ("id", "email", "external_id", "first_name", "last_name")
         )
         rows = segment_members(segment).values_list(*fields).iterator(chunk_size=2000)
-        response = StreamingHttpResponse(_csv_lines(fields, rows), content_type="text/csv")
+        response = StreamingHttpResponse(csv_lines(fields, rows), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-members.csv"'
         return response
 
@@ -205,21 +203,3 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 "operators": OPERATORS,
             }
         )
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(header: tuple[str, ...], rows) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([_cell(value) for value in row])
-
-
-def _cell(value) -> str:
-    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
