@@ -269,7 +269,11 @@ def test_changing_an_unknown_or_loyalty_campaign_is_404(admin_client):
 
 @pytest.mark.parametrize(
     ("tiers", "path"),
-    [("5%", "rules[0].tiers"), ([{"threshold": "many", "value": 5}], "rules[0].tiers[0]"), ([{"value": 5}], "rules[0].tiers[0]")],
+    [
+        ("5%", "rules[0].tiers"),
+        ([{"threshold": "many", "value": 5}], "rules[0].tiers[0]"),
+        ([{"value": 5}], "rules[0].tiers[0]"),
+    ],
 )
 def test_malformed_tiers_from_the_console_are_refused_not_crashed(tiers, path):
     from campaigns.services.campaigns import campaign_create
