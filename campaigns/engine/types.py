@@ -30,7 +30,6 @@ REASONS: dict[str, str] = {
     "code_unknown": "No campaign has this code.",
     "code_used": "This single-use code has been used.",
     "code_duplicate": "The code was given twice.",
-    "code_required": "This campaign applies with its code only.",
     "not_started": "The campaign has not started yet.",
     "expired": "The campaign has ended.",
     "inactive": "The campaign is switched off or archived.",
