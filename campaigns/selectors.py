@@ -413,5 +413,5 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
         **_customer_facts(request, snapshot),
     )
     cart = t.Cart(lines=lines, shipping=request.shipping, currency=request.currency.upper())
-    result = engine.evaluate(cart=cart, context=context, campaigns=candidates)
+    result = engine.evaluate(cart=cart, context=context, campaigns=candidates, explain=only is not None)
     return Evaluation(result=result, coupon_codes=coupon_ids, campaigns={c.id: c for c in candidates})

@@ -165,8 +165,9 @@ class _Cart:
     shipping_left: Decimal
 
 
-def evaluate(*, cart: Cart, context: Context, campaigns: Sequence[Campaign]) -> Result:
-    """Judge ``campaigns`` on ``cart`` at ``context.at``: see the module docstring."""
+def evaluate(*, cart: Cart, context: Context, campaigns: Sequence[Campaign], explain: bool = False) -> Result:
+    """Judge ``campaigns`` on ``cart`` at ``context.at``: see the module docstring.
+    ``explain`` reports every automatic campaign's reason too (the console's test page)."""
     lines = cart.lines
     fresh = _Cart([max(cents(line.total), ZERO) for line in lines], max(cents(cart.shipping), ZERO))
     subtotal = sum(fresh.remaining, ZERO)
@@ -246,7 +247,7 @@ def evaluate(*, cart: Cart, context: Context, campaigns: Sequence[Campaign]) -> 
     applied_verdicts = {campaign.id: verdict for campaign, verdict in applied}
     for campaign in candidates:
         verdict = verdicts.get(campaign.id)
-        if verdict is not None and not (verdict.quiet and campaign.id not in code_of):
+        if verdict is not None and (explain or not (verdict.quiet and campaign.id not in code_of)):
             rejected.append(Rejected(verdict.reason, verdict.message, campaign.id, code_of.get(campaign.id)))
         verdict = verdict or applied_verdicts.get(campaign.id)
         if verdict is not None and campaign.id not in blocked and verdict.reason != "budget_exhausted":

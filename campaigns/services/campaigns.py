@@ -220,6 +220,11 @@ def campaign_check(
     _check_schedule(fields)
     segments = _check_audience(fields, segment_ids)
     _check_redemption(fields, campaign_id)
+    for name in ("budget", "max_discount"):
+        if fields.get(name) is not None and fields[name] <= 0:
+            raise invalid(name, "Above zero, or empty for no limit.")
+    if fields.get("min_cart_value") is not None and fields["min_cart_value"] < 0:
+        raise invalid("min_cart_value", "Zero or more.")
     fields["countries"] = [v.strip() for v in fields.get("countries") or [] if v.strip()]
     fields["states"] = [v.strip() for v in fields.get("states") or [] if v.strip()]
     fields["cities"] = [v.strip() for v in fields.get("cities") or [] if v.strip()]
@@ -250,7 +255,10 @@ def _save(campaign: Campaign) -> None:
     try:
         with transaction.atomic():
             campaign.save()
-    except IntegrityError:  # another campaign took the code meanwhile: the constraint settles it
+    except IntegrityError as error:
+        if "campaigns_code_unique_live" not in str(error):
+            raise
+        # Another campaign took the code meanwhile: the constraint settles it.
         raise Conflict("code_taken", f"The code {campaign.code} is in use by another live campaign.", path="code")
 
 

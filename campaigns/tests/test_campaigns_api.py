@@ -284,3 +284,17 @@ def test_malformed_tiers_from_the_console_are_refused_not_crashed(tiers, path):
         campaign_create(name="Tiers", starts_at=timezone.now(), rules=[rule])
 
     assert path in refused.value.details
+
+
+@pytest.mark.parametrize(("name", "value"), [("budget", "0"), ("max_discount", "-1"), ("min_cart_value", "-5")])
+def test_limits_out_of_range_are_refused_by_the_service_too(name, value):
+    from decimal import Decimal
+
+    from campaigns.services.campaigns import campaign_create
+    from lms.errors import Invalid
+
+    rule = {"rule_type": "WHOLE_CART", "discount_type": "PERCENTAGE", "value": Decimal("5")}
+    with pytest.raises(Invalid) as refused:
+        campaign_create(name="Limits", starts_at=timezone.now(), rules=[rule], **{name: Decimal(value)})
+
+    assert name in refused.value.details

@@ -731,6 +731,16 @@ def test_automatic_campaigns_skip_eligibility_failures_silently():
     assert result.discounts == () and result.rejected == () and result.hints == ()
 
 
+def test_explain_reports_why_each_automatic_campaign_did_not_apply():
+    failing = [campaign(1, active=False), campaign(6, currency="USD"), campaign(8, audience=AUDIENCE_NEW)]
+
+    result = evaluate(cart=cart(line()), context=Context(at=AT), campaigns=failing, explain=True)
+
+    assert [(r.campaign_id, r.reason) for r in result.rejected] == [
+        (1, "inactive"), (6, "currency"), (8, "customer_required"),
+    ]  # fmt: skip
+
+
 # --- Limits and budget ----------------------------------------------------------------------
 
 

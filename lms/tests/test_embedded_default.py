@@ -86,6 +86,8 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
     _manage(embedded_env, "migrate", "--noinput")
     seeded = _manage(embedded_env, "seed_demo", "--if-empty", "--no-progress").stdout
     skipped = _manage(embedded_env, "seed_demo", "--if-empty", "--no-progress").stdout
+    campaigns = _manage(embedded_env, "seed_demo_campaigns", "--if-empty").stdout
+    campaigns_skipped = _manage(embedded_env, "seed_demo_campaigns", "--if-empty").stdout
     key = _manage(embedded_env, "create_api_key", "storefront").stdout.strip()
     order = {
         "external_id": "SQLITE-1",
@@ -111,6 +113,12 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
             admin_login = _request(f"{base}/admin/login/")
             otp = _request(f"{base}/api/v1/auth/otp/send", {"email": "newcomer@example.com"})
             ingested = _request(f"{base}/api/v1/commerce/orders/", order, {"Authorization": f"Api-Key {key}"})
+            cart = {
+                "customer": {"email": "shopper@example.com"},
+                "codes": ["diwali20"],
+                "lines": [{"sku": "GIFT", "quantity": 1, "unit_price": "2000.00"}],
+            }
+            evaluated = _request(f"{base}/api/v1/cart/evaluate", cart, {"Authorization": f"Api-Key {key}"})
         finally:
             server.terminate()
             try:
@@ -121,6 +129,10 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
     server_output = stdout_path.read_text()
 
     assert health[0] == 200, health
+    assert "Created 7 demo campaigns" in campaigns and "nothing to do" in campaigns_skipped
+    assert evaluated[0] == 200, evaluated
+    diwali = [d for d in json.loads(evaluated[2])["discounts"] if d["code"] == "diwali20"]
+    assert [d["amount"] for d in diwali] == ["400.00"]  # 20% of 2000, under the 500 cap
     assert json.loads(health[2]) == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "broker": "eager"}}
     assert docs[0] == 200
     assert docs[1].startswith("text/html")

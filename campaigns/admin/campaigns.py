@@ -1,0 +1,351 @@
+"""The campaign pages: list, add/change form saved through the services, history, and the
+"Test this campaign" page."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, URLField
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from campaigns.admin.actions import CampaignActions
+from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
+from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule, Redemption
+from campaigns.selectors import cart_evaluate
+from campaigns.services.campaigns import campaign_create, campaign_delete, campaign_update
+from lms.errors import DomainError
+
+ZERO = Decimal("0.00")
+
+
+class ServiceRefused(Exception):
+    """The service refused a save the form had just checked (a concurrent change, such as a
+    code taken meanwhile); raised out of the admin's transaction so nothing stays written."""
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [(kind.value, kind.label) for kind in (CampaignKind.DISCOUNT_COUPON, CampaignKind.FREE_SHIPPING)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+class DiscountRuleInline(admin.StackedInline):
+    model = DiscountRule
+    form = RuleForm
+    formset = RuleFormSet
+    fields = (
+        ("rule_type", "discount_type"),
+        ("value", "max_discount"),
+        ("min_quantity", "max_quantity"),
+        "tiers",
+        "categories",
+        "brands",
+        "products",
+        ("buy_quantity", "get_quantity", "max_applications"),
+    )
+    autocomplete_fields = ("categories", "brands", "products")
+
+    def get_extra(self, request, obj=None, **kwargs) -> int:
+        return 1 if obj is None or obj.pk is None else 0
+
+    # The rules are part of the campaign: whoever may edit the campaign edits its rules.
+    def _may_edit(self, request, obj: Campaign | None) -> bool:
+        if obj is not None and obj.archived:
+            return False
+        action = "change" if obj is not None and obj.pk else "add"
+        return request.user.has_perm(f"campaigns.{action}_campaign")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("campaigns.view_campaign") or request.user.has_perm("campaigns.change_campaign")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._may_edit(request, obj)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(CampaignActions, SimpleHistoryAdmin):
+    form = CampaignForm
+    inlines = [DiscountRuleInline]
+    list_display = (
+        "name",
+        "kind",
+        "status",
+        "archived",
+        "priority",
+        "starts_at",
+        "ends_at",
+        "redemption_type",
+        "code",
+        "uses",
+        "budget_used",
+    )
+    list_filter = (KindFilter, "status", "archived", "redemption_type", "audience")
+    search_fields = ("name", "code")
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ("segments",)
+    readonly_fields = ("usage", "codes_link", "archived", "archived_at", "created_by", "created_at", "updated_at")
+    fieldsets = (
+        ("Basics", {"fields": ("name", "description", "kind", "status", "priority", "archived", "archived_at")}),
+        ("Schedule", {"fields": ("starts_at", "ends_at", "timezone", "weekdays", ("daily_start", "daily_end"))}),
+        ("Audience & geography", {"fields": ("audience", "segments", "countries", "states", "cities")}),
+        (
+            "Redemption & limits",
+            {
+                "fields": (
+                    "redemption_type",
+                    "code_type",
+                    "code",
+                    "codes_link",
+                    "currency",
+                    ("min_cart_value", "max_discount"),
+                    "validity",
+                    ("usage_limit", "customer_limit"),
+                    ("period_limit", "period"),
+                    "budget",
+                    "usage",
+                )
+            },
+        ),
+        ("Stacking", {"fields": ("exclusive", "stackable")}),
+        (
+            "Notification",
+            {
+                "fields": (
+                    "notify_title",
+                    "notify_body",
+                    "notify_image_url",
+                    ("notify_cta_text", "notify_cta_url"),
+                    "notify_channels",
+                )
+            },
+        ),
+        ("Record", {"fields": ("created_by", "created_at", "updated_at")}),
+    )
+    # Shown once the campaign exists.
+    existing_only = frozenset(
+        {"archived", "archived_at", "codes_link", "usage", "created_by", "created_at", "updated_at"}
+    )
+    actions = ["activate", "deactivate", "duplicate", "delete_or_archive", "generate_codes", "export_codes"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, URLField):
+            kwargs.setdefault("assume_scheme", "https")  # a URL typed without a scheme means https
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_queryset(self, request):
+        # Uses and discount given come with the row (one LEFT JOIN), whatever the page size.
+        return (
+            super()
+            .get_queryset(request)
+            .discounts()
+            .annotate(counter_uses=F("counter__uses"), counter_spent=F("counter__discount_spent"))
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.fieldsets
+        fieldsets = []
+        for title, options in self.fieldsets:
+            fields = tuple(field for field in options["fields"] if field not in self.existing_only)
+            if fields:
+                fieldsets.append((title, {**options, "fields": fields}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "kind") if obj is not None else self.readonly_fields
+
+    def get_changeform_initial_data(self, request) -> dict[str, Any]:
+        return {
+            "starts_at": timezone.now().replace(second=0, microsecond=0),
+            **super().get_changeform_initial_data(request),
+        }
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # An archived campaign is kept for its history; duplicate it to run it again.
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.archived)
+
+    # --- Columns -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _counter(obj: Campaign) -> tuple[int, Decimal]:
+        if hasattr(obj, "counter_uses"):
+            return obj.counter_uses or 0, obj.counter_spent or ZERO
+        counter = CampaignCounter.objects.filter(campaign_id=obj.pk).first()  # e.g. a historical version
+        return (counter.uses, counter.discount_spent) if counter else (0, ZERO)
+
+    @admin.display(description="uses", ordering="counter_uses")
+    def uses(self, obj: Campaign) -> str:
+        uses, _ = self._counter(obj)
+        return f"{uses:,} / {obj.usage_limit:,}" if obj.usage_limit else f"{uses:,}"
+
+    @admin.display(description="budget used", ordering="counter_spent")
+    def budget_used(self, obj: Campaign) -> str:
+        _, spent = self._counter(obj)
+        if obj.budget:
+            return f"{spent:,.2f} / {obj.budget:,.2f} ({spent / obj.budget:.0%})"
+        return f"{spent:,.2f}"
+
+    @admin.display(description="usage")
+    def usage(self, obj: Campaign) -> str:
+        if obj.pk is None:
+            return "-"
+        return f"{self.uses(obj)} use(s); {self.budget_used(obj)} {obj.currency} given"
+
+    @admin.display(description="unique codes")
+    def codes_link(self, obj: Campaign) -> str:
+        if obj.pk is None or obj.code_type != CodeType.UNIQUE:
+            return "-"
+        count = CouponCode.objects.filter(campaign_id=obj.pk).count()
+        url = reverse("admin:campaigns_couponcode_changelist") + f"?campaign__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{} code(s)</a> (make more with the list\'s "Generate unique codes" action)', url, f"{count:,}"
+        )
+
+    # --- Saving through the services ------------------------------------------------------------
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:  # the admin's transaction has rolled back
+            self.message_user(request, f"Nothing was saved: {refused.error.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj: Campaign, form: CampaignForm, change: bool) -> None:
+        # The rules formset's clean() ran campaign_check on this very data and left the rules
+        # on the form; the service checks again inside its transaction and writes it all.
+        try:
+            if change:
+                saved = campaign_update(
+                    campaign=obj, rules=form.checked_rules, segment_ids=form.segment_ids(), **form.service_fields()
+                )
+            else:
+                saved = campaign_create(
+                    rules=form.checked_rules or [],
+                    segment_ids=form.segment_ids(),
+                    created_by=request.user,
+                    **form.service_fields(),
+                )
+        except DomainError as error:
+            raise ServiceRefused(error)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Nothing: the service wrote the rules and the segments (the formset and the form's
+        many-to-many would write them a second time)."""
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if add:
+            return [{"added": {}}]
+        fields = [str(form.fields[name].label or name) for name in form.changed_data]
+        if any(formset.has_changed() for formset in formsets):
+            fields.append("rules")
+        return [{"changed": {"fields": fields}}] if fields else []
+
+    # --- Deleting through the service -----------------------------------------------------------
+
+    def get_deleted_objects(self, objs, request):
+        """What deleting means here: a campaign with redemptions is archived, not erased (and its
+        rules and codes are not listed one by one: a campaign may have a million codes)."""
+        campaigns = list(objs)
+        redeemed = set(
+            Redemption.objects.filter(campaign__in=campaigns).values_list("campaign_id", flat=True).distinct()
+        )
+        described = [
+            f"{campaign}: it has redemptions, so it will be archived (switched off, kept for its history)"
+            if campaign.pk in redeemed
+            else f"{campaign}, with its rules and codes"
+            for campaign in campaigns
+        ]
+        return described, {"campaigns": len(campaigns)}, set(), []
+
+    def delete_model(self, request, obj: Campaign) -> None:
+        request.campaign_archived = campaign_delete(campaign=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for campaign in queryset:
+            campaign_delete(campaign=campaign)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "campaign_archived", False):
+            self.message_user(
+                request, f"“{obj_display}” has redemptions: it was archived, not deleted.", messages.WARNING
+            )
+            return HttpResponseRedirect(reverse("admin:campaigns_campaign_changelist"))
+        return super().response_delete(request, obj_display, obj_id)
+
+    # --- History: shown, never reverted (a revert would write around the services) --------------
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    # --- "Test this campaign" -------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/test/",
+                self.admin_site.admin_view(self.cart_test_view),
+                name="campaigns_campaign_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    def cart_test_view(self, request, object_id: str):
+        """A cart judged against this campaign alone (whatever its status): the engine's answer."""
+        campaign = self.get_object(request, unquote(object_id))
+        if campaign is None:
+            self.message_user(request, f"No discount campaign with id {object_id}.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:campaigns_campaign_changelist"))
+        if not self.has_view_or_change_permission(request, campaign):
+            raise PermissionDenied
+        form = CampaignTestForm(
+            request.POST if request.method == "POST" else None,
+            initial={"currency": campaign.currency, "codes": [campaign.code] if campaign.code else []},
+        )
+        result = None
+        if form.is_bound and form.is_valid():
+            try:
+                result = cart_evaluate(form.cart_request(), only=campaign).result
+            except DomainError as error:
+                form.add_error(None, error.message)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Test “{campaign}”",
+            "subtitle": None,
+            "opts": self.opts,
+            "original": campaign,
+            "form": form,
+            "result": result,
+            "customer": form.customer_user,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/test.html", context)

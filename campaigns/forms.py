@@ -1,0 +1,440 @@
+"""The console's campaign forms.
+
+A campaign and its rule rows are checked as one by ``campaign_check``, the API's own checks:
+the rule formset (validated after the campaign form, see ``ModelAdmin._changeform_view``) runs
+it and puts each message on the field its path names (``rules[0].value`` -> rule row 0, field
+``value``). Saving then goes through the services (``CampaignAdmin.save_model``).
+"""
+
+import copy
+import csv
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.forms.models import BaseInlineFormSet, InlineForeignKeyField, construct_instance
+from django.utils import timezone
+
+from accounts.models import User
+from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, DiscountRule
+from campaigns.selectors import CartRequest
+from campaigns.services.campaigns import campaign_check
+from lms.errors import DomainError
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+CAMPAIGN_COLUMNS = frozenset(f.name for f in Campaign._meta.concrete_fields if not f.primary_key)
+RULE_KEYS = (
+    "rule_type", "discount_type", "value", "max_discount", "min_quantity", "max_quantity", "tiers",
+    "buy_quantity", "get_quantity", "max_applications",
+)  # fmt: skip
+TARGET_FIELDS = {"category_ids": "categories", "brand_ids": "brands", "product_ids": "products"}
+# A service path names the API's field; the console's form may call it differently.
+FORM_FIELD_FOR_PATH = {"segment_ids": "segments", **TARGET_FIELDS}
+RULE_PATH = re.compile(r"^rules\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
+MONEY_DIGITS = {"max_digits": 12, "decimal_places": 2}
+CENT = Decimal("0.01")
+MAX_TIERS = 20
+
+# The API serializers' bounds (campaigns/api/serializers.py), so both faces refuse the same input.
+CAMPAIGN_BOUNDS = {
+    "priority": (-1000, 1000),
+    "min_cart_value": (Decimal("0"), None),
+    "max_discount": (CENT, None),
+    "budget": (CENT, None),
+    "usage_limit": (1, 2_000_000_000),
+    "customer_limit": (1, 1_000_000),
+    "period_limit": (1, 1_000_000),
+}
+RULE_BOUNDS = {
+    "max_discount": (CENT, None),
+    "min_quantity": (1, 1_000_000),
+    "max_quantity": (1, 1_000_000),
+    "buy_quantity": (1, 1000),
+    "get_quantity": (1, 1000),
+    "max_applications": (1, 1000),
+}
+currency_validator = RegexValidator(r"^[A-Za-z]{3}$", "A currency is a 3-letter ISO code, such as INR.")
+
+
+def _bound(field: forms.Field, low: Any, high: Any) -> None:
+    if low is not None:
+        field.validators.append(MinValueValidator(low))
+        field.widget.attrs["min"] = low
+    if high is not None:
+        field.validators.append(MaxValueValidator(high))
+        field.widget.attrs["max"] = high
+
+
+def error_paths(error: DomainError) -> list[tuple[str, str]]:
+    """(path, message) pairs of a service error: ``details`` maps paths to messages
+    (``invalid()``), or names one ``path`` (the 409 of a taken code); else no path."""
+    details = error.details or {}
+    if isinstance(details.get("path"), str):
+        return [(details["path"], error.message)]
+    pairs = [
+        (path, str(message)) for path, messages in details.items() if isinstance(messages, list) for message in messages
+    ]
+    return pairs or [("", error.message)]
+
+
+class CommaSeparatedField(forms.CharField):
+    """A JSON list of strings, typed as comma-separated text."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def https_urls(db_field, **kwargs) -> forms.Field | None:
+    """Form fields as the model makes them; a URL typed without a scheme means https."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class ServiceCheckedModelForm(forms.ModelForm):
+    """A model form whose cross-field checks are ``campaign_check``'s. The model's own
+    constraint pass (which ``ModelForm._post_clean`` runs) is skipped: it would repeat the same
+    problems as "Constraint … is violated" with no field to show them on. The constraints still
+    hold in the database."""
+
+    def _post_clean(self) -> None:
+        exclude = self._get_validation_exclusions()
+        # As ModelForm does: the inline's foreign key may point at a campaign not saved yet.
+        exclude.update(name for name, field in self.fields.items() if isinstance(field, InlineForeignKeyField))
+        try:
+            self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+        except ValidationError as error:
+            self._update_errors(error)
+        try:
+            self.instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+class CampaignForm(ServiceCheckedModelForm):
+    weekdays = forms.MultipleChoiceField(
+        choices=list(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The days it runs, in its time zone; none ticked = every day.",
+    )
+    countries = CommaSeparatedField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Comma-separated, such as IN, AE; empty = anywhere.",
+    )
+    states = CommaSeparatedField(
+        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any state."
+    )
+    cities = CommaSeparatedField(
+        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any city."
+    )
+    notify_channels = forms.MultipleChoiceField(
+        choices=Channel.choices, widget=forms.CheckboxSelectMultiple, required=False, label="Notify channels"
+    )
+
+    class Meta:
+        model = Campaign
+        formfield_callback = https_urls
+        fields = [
+            "name", "description", "kind", "status", "priority",
+            "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
+            "audience", "segments", "countries", "states", "cities",
+            "redemption_type", "code_type", "code", "currency", "min_cart_value", "max_discount", "validity",
+            "usage_limit", "customer_limit", "period_limit", "period", "budget", "exclusive", "stackable",
+            "notify_title", "notify_body", "notify_image_url", "notify_cta_text", "notify_cta_url", "notify_channels",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The rules formset, validated after this form, checks the campaign as a whole; it
+        # finds this form through the instance both are built on.
+        self.instance.console_form = self
+        self.checked_rules: list[dict[str, Any]] | None = None
+        if "kind" in self.fields:  # loyalty programs are the loyalty app's
+            self.fields["kind"].choices = [
+                (CampaignKind.DISCOUNT_COUPON, CampaignKind.DISCOUNT_COUPON.label),
+                (CampaignKind.FREE_SHIPPING, CampaignKind.FREE_SHIPPING.label),
+            ]
+        for name, (low, high) in CAMPAIGN_BOUNDS.items():
+            if name in self.fields:
+                _bound(self.fields[name], low, high)
+        if "currency" in self.fields:
+            self.fields["currency"].validators.append(currency_validator)
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].upper()
+
+    # --- What the services get ---------------------------------------------------------------
+
+    def service_fields(self) -> dict[str, Any]:
+        """The campaign's columns on this form, as the instance holds them after cleaning."""
+        return {name: getattr(self.instance, name) for name in self.fields if name in CAMPAIGN_COLUMNS}
+
+    def segment_ids(self) -> list[int] | None:
+        if "segments" not in self.fields:
+            return None
+        return sorted(segment.pk for segment in self.cleaned_data.get("segments") or ())
+
+    def check_campaign(self, rules: list[dict[str, Any]] | None) -> None:
+        """``campaign_check`` on the whole campaign as it would be saved (stored values merged
+        with this form's); raises the service's Invalid/Conflict."""
+        state = {name: getattr(self.instance, name) for name in CAMPAIGN_COLUMNS if name != "created_by"}
+        campaign_check(
+            fields=state,
+            rules=copy.deepcopy(rules),  # the check normalises in place; the service will again
+            segment_ids=self.segment_ids(),
+            campaign_id=self.instance.pk,
+        )
+
+
+class RuleForm(ServiceCheckedModelForm):
+    tiers = forms.JSONField(
+        required=False,
+        initial=list,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "style": "font-family: monospace"}),
+        help_text='BULK_PURCHASE (quantity) or CUSTOM_CART_TOTAL (amount): [{"threshold": 3, "value": 5}, ...].',
+    )
+
+    class Meta:
+        model = DiscountRule
+        fields = [*RULE_KEYS, "categories", "brands", "products"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (low, high) in RULE_BOUNDS.items():
+            if name in self.fields:
+                _bound(self.fields[name], low, high)
+
+    def clean_tiers(self) -> list[dict[str, str]]:
+        tiers = self.cleaned_data.get("tiers")
+        if tiers in (None, ""):
+            return []
+        if not isinstance(tiers, list) or len(tiers) > MAX_TIERS:
+            raise ValidationError(
+                f'Give a list of at most {MAX_TIERS} tiers, such as [{{"threshold": 3, "value": 5}}].'
+            )
+        cleaned = []
+        for index, tier in enumerate(tiers):
+            if not isinstance(tier, dict) or set(tier) != {"threshold", "value"}:
+                raise ValidationError(f'tiers[{index}]: a tier is {{"threshold": ..., "value": ...}}.')
+            cleaned.append(
+                {key: str(_tier_number(tier[key], f"tiers[{index}].{key}")) for key in ("threshold", "value")}
+            )
+        return cleaned
+
+    def rule(self) -> dict[str, Any]:
+        """The service's rule dict (``campaign_create(rules=[...])``)."""
+        data = self.cleaned_data
+        rule = {key: data.get(key) for key in RULE_KEYS}
+        rule["tiers"] = data.get("tiers") or []
+        for key, name in TARGET_FIELDS.items():
+            rule[key] = sorted(target.pk for target in data.get(name) or ())
+        return rule
+
+
+def _tier_number(value: Any, path: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError(f"{path}: give a number.")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"{path}: {value!r} is not a number.")
+    if not number.is_finite() or number < CENT or number >= 10**10 or number != number.quantize(CENT):
+        raise ValidationError(f"{path}: a positive amount with at most 2 decimal places.")
+    return number
+
+
+class RuleFormSet(BaseInlineFormSet):
+    """The rule rows; its ``clean`` checks the whole campaign with them (see the module doc)."""
+
+    def rule_forms(self) -> list[RuleForm]:
+        """The rows that make the rules, in order: not ticked for deletion, not an untouched extra row."""
+        return [
+            form
+            for form in self.forms
+            if not (self.can_delete and form.cleaned_data.get("DELETE"))
+            and (form.instance.pk is not None or form.has_changed())
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        campaign_form = getattr(self.instance, "console_form", None)
+        if campaign_form is None or campaign_form.errors:
+            return
+        rows = self.rule_forms()
+        # With a bad row the campaign's own fields are still checked (rules=None skips the rules).
+        rules = None if any(form.errors for form in rows) else [form.rule() for form in rows]
+        try:
+            campaign_form.check_campaign(rules)
+        except DomainError as error:
+            unplaced = self._place(error, campaign_form, rows)
+            if unplaced:
+                raise ValidationError(unplaced)
+            return
+        campaign_form.checked_rules = rules
+
+    @staticmethod
+    def _place(error: DomainError, campaign_form: CampaignForm, rows: list[RuleForm]) -> list[str]:
+        """Put each message on the field its path names. Answers the formset's own errors: any
+        message not on a rule row must also stop the save (the campaign form was valid when the
+        admin looked, so only an invalid formset stops it)."""
+        own, on_campaign = [], False
+        for path, message in error_paths(error):
+            match = RULE_PATH.match(path)
+            if path == "rules":
+                own.append(message)
+            elif match and int(match["index"]) < len(rows):
+                form, field = rows[int(match["index"])], match["field"]
+                name = FORM_FIELD_FOR_PATH.get(field, field)
+                text = f"{field}{match['rest']}: {message}" if match["rest"] else message
+                if name in form.fields:
+                    form.add_error(name, text)
+                else:
+                    form.add_error(None, f"{field}: {text}" if field else text)
+            else:
+                name = FORM_FIELD_FOR_PATH.get(path, path)
+                on_campaign = True
+                if name in campaign_form.fields:
+                    campaign_form.add_error(name, message)
+                else:
+                    campaign_form.add_error(None, f"{path}: {message}" if path else message)
+        if on_campaign:
+            own.append("Nothing was saved: see the errors on the campaign's fields above.")
+        return own
+
+
+# --- Actions' forms -------------------------------------------------------------------------------
+
+
+class CodeGenerateForm(forms.Form):
+    count = forms.IntegerField(min_value=1, initial=100, help_text="How many new codes.")
+    prefix = forms.CharField(required=False, max_length=32, help_text="Such as DIWALI-; letters, digits, - and _.")
+    suffix = forms.CharField(required=False, max_length=32)
+    length = forms.IntegerField(min_value=1, initial=8, help_text="Random characters between prefix and suffix.")
+    max_uses = forms.IntegerField(min_value=1, initial=1, help_text="Uses per code (1 = single use).")
+    batch = forms.CharField(required=False, max_length=64, help_text="A name for this batch (default: the time).")
+
+
+# --- The test-a-cart form -------------------------------------------------------------------------
+
+LINE_FORMAT = "sku, quantity, unit_price[, category, brand]"
+MAX_LINES = 500
+MAX_CODES = 20
+MAX_QUANTITY = 100_000
+
+
+class CampaignTestForm(forms.Form):
+    customer = forms.CharField(required=False, max_length=254, help_text="Email or external id; empty = a guest.")
+    codes = CommaSeparatedField(required=False, help_text="Comma-separated codes the customer typed.")
+    lines = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 70, "style": "font-family: monospace"}),
+        help_text=f"One per line: {LINE_FORMAT}. Category and brand (external id or name) are for skus we do not mirror.",
+    )
+    shipping = forms.DecimalField(**MONEY_DIGITS, min_value=Decimal("0"), required=False, initial=Decimal("0.00"))
+    currency = forms.CharField(initial="INR", max_length=3, validators=[currency_validator])
+    country = forms.CharField(required=False, max_length=64)
+    state = forms.CharField(required=False, max_length=64)
+    city = forms.CharField(required=False, max_length=64)
+    at = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Judge it at this time (the console's time zone); empty = now.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer_user: User | None = None
+
+    def clean_customer(self) -> str:
+        identity = self.cleaned_data["customer"].strip()
+        if identity:
+            users = (
+                User.objects.filter(email=identity.lower())
+                if "@" in identity
+                else User.objects.filter(external_id=identity)
+            )
+            self.customer_user = users.first()
+        return identity
+
+    def clean_codes(self) -> list[str]:
+        codes = self.cleaned_data["codes"]
+        if len(codes) > MAX_CODES:
+            raise ValidationError(f"At most {MAX_CODES} codes.")
+        if any(len(code) > 64 for code in codes):
+            raise ValidationError("A code is at most 64 characters.")
+        return codes
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].upper()
+
+    def clean_lines(self) -> list[dict[str, Any]]:
+        lines, errors = [], []
+        for number, raw in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                lines.append(_parse_line(raw))
+            except ValidationError as error:
+                errors.append(f"Line {number}: {error.message}")
+        if errors:
+            raise ValidationError(errors)
+        if not lines:
+            raise ValidationError(f"Give at least one line: {LINE_FORMAT}.")
+        if len(lines) > MAX_LINES:
+            raise ValidationError(f"At most {MAX_LINES} lines.")
+        return lines
+
+    def cart_request(self) -> CartRequest:
+        data = self.cleaned_data
+        return CartRequest(
+            lines=data["lines"],
+            at=data["at"] or timezone.now(),
+            customer=self.customer_user,
+            customer_known=bool(data["customer"]),
+            codes=data["codes"],
+            shipping=data["shipping"] if data["shipping"] is not None else Decimal("0.00"),
+            currency=data["currency"],
+            location={key: data[key].strip() for key in ("country", "state", "city")},
+        )
+
+
+def _parse_line(raw: str) -> dict[str, Any]:
+    try:
+        parts = [part.strip() for part in next(csv.reader([raw], skipinitialspace=True))]
+    except csv.Error as error:
+        raise ValidationError(f"not a comma-separated line ({error}).")
+    if not 3 <= len(parts) <= 5:
+        raise ValidationError(f"expected {LINE_FORMAT}; got {len(parts)} value(s).")
+    sku, quantity, unit_price, *rest = parts
+    if not sku or len(sku) > 64:
+        raise ValidationError("the sku is 1 to 64 characters.")
+    try:
+        quantity = int(quantity)
+    except ValueError:
+        raise ValidationError(f"the quantity {quantity!r} is not a whole number.")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationError(f"the quantity is between 1 and {MAX_QUANTITY:,}.")
+    try:
+        price = Decimal(unit_price)
+    except InvalidOperation:
+        raise ValidationError(f"the unit price {unit_price!r} is not a number.")
+    if not price.is_finite() or price < 0 or price >= 10**10 or price != price.quantize(CENT):
+        raise ValidationError("the unit price is an amount of 0 or more with at most 2 decimal places.")
+    line = {"sku": sku, "quantity": quantity, "unit_price": price.quantize(CENT)}
+    for key, value in zip(("category", "brand"), rest, strict=False):
+        if len(value) > 120:
+            raise ValidationError(f"the {key} is at most 120 characters.")
+        if value:
+            line[key] = value
+    return line
