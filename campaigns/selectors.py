@@ -51,10 +51,6 @@ class Snapshot:
     automatic: tuple[t.Campaign, ...]
     by_code: dict[str, int]
     category_parents: dict[int, int | None]
-    segment_ids: frozenset[int]
-    customer_limited: frozenset[int]
-    period_limited: frozenset[int]
-    counted: frozenset[int]
 
 
 _local: dict[str, Snapshot] = {}
@@ -182,10 +178,6 @@ def _build(version: str, now: dt.datetime) -> Snapshot:
         automatic=tuple(c for c in values if c.redemption_type == t.AUTOMATIC),
         by_code={c.code: c.id for c in values if c.code},
         category_parents=dict(Category.objects.values_list("pk", "parent_id")),
-        segment_ids=frozenset(s for c in values for s in c.segment_ids),
-        customer_limited=frozenset(c.id for c in values if c.customer_limit or c.period_limit),
-        period_limited=frozenset(c.id for c in values if c.period_limit and c.period != t.PERIOD_LIFETIME),
-        counted=frozenset(campaigns),
     )
 
 
@@ -334,33 +326,34 @@ def _codes(request: CartRequest, snapshot: Snapshot) -> tuple[list[t.CodeFact], 
     return facts, coupon_ids, stubs
 
 
-def _customer_facts(request: CartRequest, snapshot: Snapshot) -> dict[str, Any]:
+def _customer_facts(request: CartRequest, candidates: list[t.Campaign]) -> dict[str, Any]:
+    """What the candidates need to know of the customer, in at most five queries."""
     customer = request.customer
     if customer is None:
         return {"customer_id": 0 if request.customer_known else None, "is_new_customer": True}
     earlier = Order.objects.filter(customer=customer).exclude(status=OrderStatus.CANCELLED)
     if request.order_id:
         earlier = earlier.exclude(external_id=request.order_id)
+    wanted_segments = {s for c in candidates for s in c.segment_ids}
     segments = frozenset()
-    if snapshot.segment_ids:
+    if wanted_segments:
         segments = frozenset(
-            CustomerMembership.objects.filter(customer=customer, segment_id__in=snapshot.segment_ids).values_list(
+            CustomerMembership.objects.filter(customer=customer, segment_id__in=wanted_segments).values_list(
                 "segment_id", flat=True
             )
         )
+    limited = [c.id for c in candidates if c.customer_limit or c.period_limit]
+    per_period = [c.id for c in candidates if c.period_limit and c.period != t.PERIOD_LIFETIME]
     usage: dict[int, t.Usage] = {}
-    if snapshot.customer_limited:
+    if limited:
         redeemed = Redemption.objects.filter(customer=customer, status=RedemptionStatus.REDEEMED)
         lifetime = dict(
-            redeemed.filter(campaign_id__in=snapshot.customer_limited)
-            .values_list("campaign_id")
-            .annotate(n=Count("id"))
-            .order_by()
+            redeemed.filter(campaign_id__in=limited).values_list("campaign_id").annotate(n=Count("id")).order_by()
         )
         recent = defaultdict(list)
-        if snapshot.period_limited:
+        if per_period:
             for campaign_id, at in redeemed.filter(
-                campaign_id__in=snapshot.period_limited, redeemed_at__gte=request.at - RECENT
+                campaign_id__in=per_period, redeemed_at__gte=request.at - RECENT
             ).values_list("campaign_id", "redeemed_at"):
                 recent[campaign_id].append(at)
         usage = {cid: t.Usage(lifetime=n, recent=tuple(sorted(recent[cid]))) for cid, n in lifetime.items()}
@@ -398,7 +391,7 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
         named = {fact.campaign_id for fact in codes if fact.campaign_id is not None}
         candidates += [snapshot.campaigns[cid] for cid in sorted(named) if cid in snapshot.campaigns]
         candidates = list({c.id: c for c in candidates}.values())
-    counted = [c.id for c in candidates if c.id in snapshot.counted]
+    counted = [c.id for c in candidates if c.usage_limit is not None or c.budget is not None]
     counters = {
         cid: t.Counter(uses=uses, discount_spent=spent)
         for cid, uses, spent in CampaignCounter.objects.filter(campaign_id__in=counted).values_list(
@@ -410,7 +403,7 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
         location=_location(request),
         counters=counters,
         codes=tuple(codes),
-        **_customer_facts(request, snapshot),
+        **_customer_facts(request, candidates),
     )
     cart = t.Cart(lines=lines, shipping=request.shipping, currency=request.currency.upper())
     result = engine.evaluate(cart=cart, context=context, campaigns=candidates, explain=only is not None)

@@ -1,8 +1,7 @@
 """The campaign list's actions: each one calls a service per selected campaign and says what
 happened to which; generate codes and delete ask first on a page of their own."""
 
-import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -15,35 +14,15 @@ from campaigns.forms import CodeGenerateForm, error_paths
 from campaigns.models import Campaign, CampaignStatus, Redemption
 from campaigns.services.campaigns import campaign_delete, campaign_duplicate, campaign_status_set
 from campaigns.services.codes import EXPORT_COLUMNS, codes_for_export, codes_generate
+from lms.api.csv import csv_lines
 from lms.errors import DomainError
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NAMES_SHOWN = 10
 
 
 def _names(names: list[str]) -> str:
     shown = ", ".join(names[:NAMES_SHOWN])
     return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
-
-
-class _Echo:
-    """A file-like whose write answers what it was given, so csv.writer feeds a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
-def csv_stream(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([_csv_cell(value) for value in row])
 
 
 class CampaignActions:
@@ -171,7 +150,7 @@ class CampaignActions:
             return None
         campaign = campaigns[0]
         response = StreamingHttpResponse(
-            csv_stream(EXPORT_COLUMNS, codes_for_export(campaign)), content_type="text/csv; charset=utf-8"
+            csv_lines(EXPORT_COLUMNS, codes_for_export(campaign)), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-codes.csv"'
         return response

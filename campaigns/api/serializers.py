@@ -20,18 +20,30 @@ from lms.api.fields import DateTimeField
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
+MAX_CART = Decimal("9999999999.99")  # what a redemption can store (12 digits)
 
 
 def text_list() -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField(max_length=64), max_length=500, required=False)
 
 
-class TierInput(serializers.Serializer):
+class StrictInput(serializers.Serializer):
+    """Refuses keys it does not know (a misspelt ``max_discount_amount`` would silently mean "no cap")."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+
+class TierInput(StrictInput):
     threshold = serializers.DecimalField(**POSITIVE_MONEY, help_text="Units (BULK_PURCHASE) or cart amount.")
     value = serializers.DecimalField(**POSITIVE_MONEY)
 
 
-class RuleInput(serializers.Serializer):
+class RuleInput(StrictInput):
     rule_type = serializers.ChoiceField(choices=DiscountRule.RuleType.choices)
     discount_type = serializers.ChoiceField(choices=DiscountRule.DiscountType.choices)
     value = serializers.DecimalField(**MONEY, required=False, allow_null=True, help_text="Percent (0-100] or amount.")
@@ -47,7 +59,7 @@ class RuleInput(serializers.Serializer):
     max_applications = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)
 
 
-class NotificationInput(serializers.Serializer):
+class NotificationInput(StrictInput):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     body = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     image_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
@@ -64,7 +76,7 @@ NOTIFY_FIELDS = {
 }  # fmt: skip
 
 
-class CampaignFieldsInput(serializers.Serializer):
+class CampaignFieldsInput(StrictInput):
     """The campaign fields, all optional: creation requires some (below), a change sends any."""
 
     name = serializers.CharField(max_length=120, required=False)
@@ -104,9 +116,6 @@ class CampaignFieldsInput(serializers.Serializer):
     rules = RuleInput(many=True, required=False, max_length=50)
 
     def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
         if "currency" in attrs:
             attrs["currency"] = attrs["currency"].upper()
         for key, column in NOTIFY_FIELDS.items():
@@ -244,11 +253,21 @@ class CartEvaluateInput(serializers.Serializer):
     shipping = serializers.DecimalField(**MONEY, min_value=Decimal("0"), default=Decimal("0.00"))
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", default="INR")
     location = LocationInput(required=False)
-    at = DateTimeField(required=False, help_text="Pin the evaluation time (default: now); at most a day ago.")
+    at = DateTimeField(
+        required=False, help_text="Pin the evaluation time (default: now): from a day ago to a year ahead."
+    )
+
+    def validate(self, attrs):
+        total = sum((line["quantity"] * line["unit_price"] for line in attrs["lines"]), attrs["shipping"])
+        if total > MAX_CART:
+            raise serializers.ValidationError({"lines": [f"The cart's total is above {MAX_CART:,}."]})
+        return attrs
 
 
 class RedemptionInput(CartEvaluateInput):
-    order_id = serializers.CharField(max_length=64)
+    order_id = serializers.RegexField(
+        r"^[^/\x00]{1,64}$", max_length=64, help_text="The platform's order id (no '/'): the idempotency key."
+    )
     customer = CartCustomerInput()
     expected_total_discount = serializers.DecimalField(
         **MONEY,

@@ -11,8 +11,10 @@ router.register("campaigns", views.CampaignViewSet, basename="campaign")
 urlpatterns = [
     re_path(r"^cart/evaluate/?$", views.CartEvaluateView.as_view(), name="cart-evaluate"),
     re_path(r"^redemptions/?$", views.RedemptionCreateView.as_view(), name="redemption-create"),
-    re_path(r"^redemptions/(?P<order_id>[^/]+)/void/?$", views.RedemptionVoidView.as_view(), name="redemption-void"),
-    re_path(r"^redemptions/(?P<order_id>[^/]+)/?$", views.RedemptionDetailView.as_view(), name="redemption-detail"),
+    re_path(
+        r"^redemptions/(?P<order_id>[^/\x00]+)/void/?$", views.RedemptionVoidView.as_view(), name="redemption-void"
+    ),
+    re_path(r"^redemptions/(?P<order_id>[^/\x00]+)/?$", views.RedemptionDetailView.as_view(), name="redemption-detail"),
     *codes.urlpatterns,
     *router.urls,
 ]

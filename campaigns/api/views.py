@@ -1,7 +1,9 @@
 """Campaigns over HTTP: CRUD and status, the cart evaluation, redemption and void."""
 
+import datetime as dt
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -208,11 +210,23 @@ def _customer(request: Request, ref: dict[str, Any] | None, *, create: bool) -> 
     return resolver.get(ref), True
 
 
-def _cart_request(data: dict[str, Any], customer: User | None, known: bool, order_id: str = "") -> CartRequest:
+# How far a pinned time may lie from now: a day back (checkout evaluated, redeemed later), a
+# year ahead for previews, and no later than now (a little clock skew aside) for a redemption,
+# which must not use a campaign before it starts or a limit of a period not yet begun.
+AHEAD_PREVIEW = dt.timedelta(days=366)
+AHEAD_REDEEM = dt.timedelta(minutes=5)
+
+
+def _cart_request(
+    data: dict[str, Any], customer: User | None, known: bool, order_id: str = "", *, redeem: bool = False
+) -> CartRequest:
     now = timezone.now()
     at = data.get("at") or now
     if at < now - AT_GRACE:
         raise Invalid("at_too_old", "`at` may pin a time at most a day ago.", path="at")
+    if at > now + (AHEAD_REDEEM if redeem else AHEAD_PREVIEW):
+        limit = "now" if redeem else "a year from now"
+        raise Invalid("at_in_future", f"`at` may pin a time up to {limit}.", path="at")
     return CartRequest(
         lines=[dict(line) for line in data["lines"]],
         at=at,
@@ -257,14 +271,15 @@ class RedemptionCreateView(CartView):
     )
     def post(self, request: Request) -> Response:
         data = _valid(s.RedemptionInput, request.data)
-        customer, known = _customer(request, data["customer"], create=True)
-        outcome = redemption_create(
-            order_id=data["order_id"],
-            customer=customer,
-            request=_cart_request(data, customer, known, order_id=data["order_id"]),
-            body=request.data,
-            expected_total_discount=data.get("expected_total_discount"),
-        )
+        with transaction.atomic():  # a refused redemption leaves no customer behind either
+            customer, known = _customer(request, data["customer"], create=True)
+            outcome = redemption_create(
+                order_id=data["order_id"],
+                customer=customer,
+                request=_cart_request(data, customer, known, order_id=data["order_id"], redeem=True),
+                body=data,
+                expected_total_discount=data.get("expected_total_discount"),
+            )
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(outcome.order_redemption.response, status=code)
 

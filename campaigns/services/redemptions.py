@@ -102,7 +102,9 @@ def _consume_counter(applied: t.Applied, campaign: t.Campaign | None) -> None:
         counters = counters.filter(discount_spent__lte=campaign.budget - spent)
     if counters.update(uses=F("uses") + 1, discount_spent=F("discount_spent") + spent) == 1:
         return
-    current = CampaignCounter.objects.get(pk=applied.campaign_id)
+    current, created = CampaignCounter.objects.get_or_create(pk=applied.campaign_id)
+    if created:  # a campaign made without its counter row (not by the services): count from here
+        return _consume_counter(applied, campaign)
     if campaign is not None and campaign.usage_limit is not None and current.uses >= campaign.usage_limit:
         raise Conflict("usage_limit", f"{applied.name}: {t.REASONS['usage_limit']}", campaign_id=applied.campaign_id)
     raise Conflict(
@@ -148,7 +150,6 @@ def redemption_create(
             f"The discount is now {money(result.total_discount)}, not {money(expected_total_discount)}; price the order again.",
             total_discount=money(result.total_discount),
         )
-    now = timezone.now()
     response = {"order_id": order_id, "status": RedemptionStatus.REDEEMED, **result_json(result)}
     try:
         # A second checkout with this order id waits on the unique index until we commit, then replays.
@@ -192,7 +193,7 @@ def redemption_create(
                 amount=item.amount,
                 shipping_amount=item.shipping_amount,
                 lines=[{"sku": line.sku, "amount": money(line.amount)} for line in item.lines],
-                redeemed_at=now,
+                redeemed_at=request.at,  # the time the limits were judged at (per-day limits count it)
             )
             for item in applied
         ]

@@ -298,3 +298,19 @@ def test_limits_out_of_range_are_refused_by_the_service_too(name, value):
         campaign_create(name="Limits", starts_at=timezone.now(), rules=[rule], **{name: Decimal(value)})
 
     assert name in refused.value.details
+
+
+def test_a_duplicate_of_a_shared_code_campaign_needs_its_own_code_before_going_live(admin_client):
+    from campaigns.services.campaigns import campaign_duplicate
+
+    original = Campaign.objects.get(pk=admin_client.post(DISCOUNTS, body(), format="json").json()["id"])
+    copy = campaign_duplicate(campaign=original)
+
+    refused = admin_client.patch(f"{CAMPAIGNS}{copy.pk}/status/", {"status": "ACTIVE"}, format="json")
+    admin_client.patch(f"{CAMPAIGNS}{copy.pk}/", {"code": "DIWALI21"}, format="json")
+    accepted = admin_client.patch(f"{CAMPAIGNS}{copy.pk}/status/", {"status": "ACTIVE"}, format="json")
+
+    assert (copy.status, copy.code, copy.name) == ("INACTIVE", "", "Diwali 20 (copy)")
+    assert_error(refused, 409, "code_missing")
+    assert accepted.status_code == 200 and accepted.json()["code"] == "DIWALI21"
+    assert [r["value"] for r in accepted.json()["rules"]] == ["20.00"]

@@ -180,3 +180,12 @@ def test_a_code_rejected_for_a_reason_evaluation_already_showed_does_not_refuse(
     assert response.status_code == 201
     assert response.json()["total_discount"] == "100.00"
     assert [r["reason"] for r in response.json()["rejected"]] == ["code_unknown"]
+
+
+def test_a_retry_that_writes_the_same_amounts_differently_is_the_same_body(integration_client):
+    CampaignFactory()
+    first = integration_client.post(REDEEM, checkout(shipping="50.00"), format="json")
+
+    again = integration_client.post(REDEEM, {**checkout(), "shipping": 50}, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
