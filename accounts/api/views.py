@@ -19,12 +19,7 @@ from lms.api.permissions import IsAdminRole
 from lms.api.requests import client_ip, user_agent
 from lms.api.schema import error_responses
 from lms.api.throttling import EmailRateThrottle, FailureThrottle, IPRateThrottle, scoped
-
-
-def _valid(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+from lms.api.validation import validated
 
 
 def _session_body(session: services.Session) -> dict:
@@ -49,7 +44,7 @@ class OtpSendView(PublicAPIView):
         responses={202: s.OtpSendOutput, **error_responses(400, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.OtpSendInput, request)
+        data = validated(s.OtpSendInput, request.data)
         services.otp_send(email=data["email"], ip=client_ip(request))
         body = {"detail": "A verification code has been sent.", "expires_in": int(settings.OTP_TTL.total_seconds())}
         return Response(s.OtpSendOutput(body).data, status=status.HTTP_202_ACCEPTED)
@@ -66,7 +61,7 @@ class OtpVerifyView(PublicAPIView):
         responses={200: s.OtpVerifyOutput, **error_responses(400, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.OtpVerifyInput, request)
+        data = validated(s.OtpVerifyInput, request.data)
         verification = services.otp_verify(email=data["email"], code=data["otp"])
         return Response(s.OtpVerifyOutput({"token": verification.token, "expires_in": verification.expires_in}).data)
 
@@ -80,7 +75,7 @@ class SignupView(PublicAPIView):
         responses={201: s.SessionOutput, **error_responses(400, 409)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.SignupInput, request)
+        data = validated(s.SignupInput, request.data)
         token = data.get("token")
         if not token:
             header_type, _, header_token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -111,7 +106,7 @@ class SigninView(PublicAPIView):
         responses={200: s.SessionOutput, **error_responses(400, 401, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.SigninInput, request)
+        data = validated(s.SigninInput, request.data)
         failures = FailureThrottle(request, self, *(throttle() for throttle in self.failure_scopes))
         failures.acquire()
         session = services.user_signin(
@@ -130,7 +125,7 @@ class TokenRefreshView(PublicAPIView):
         responses={200: s.RefreshOutput, **error_responses(400, 401)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.RefreshInput, request)
+        data = validated(s.RefreshInput, request.data)
         session = services.session_refresh(refresh=data["refresh"])
         return Response(s.RefreshOutput({"access": session.access, "refresh": session.refresh}).data)
 
@@ -144,7 +139,7 @@ class SignoutView(PublicAPIView):
         responses={204: None, **error_responses(400, 401)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.RefreshInput, request)
+        data = validated(s.RefreshInput, request.data)
         services.session_end(refresh=data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -164,7 +159,7 @@ class PasswordForgotView(PublicAPIView):
         responses={202: s.DetailOutput, **error_responses(400, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.PasswordForgotInput, request)
+        data = validated(s.PasswordForgotInput, request.data)
         services.password_forgot(email=data["email"])
         body = {"detail": "If an account exists for this address, a reset link has been sent to it."}
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -190,7 +185,7 @@ class PasswordResetView(PublicAPIView):
         responses={200: s.DetailOutput, **error_responses(400)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.PasswordResetInput, request)
+        data = validated(s.PasswordResetInput, request.data)
         services.password_reset(token=data["token"], password=data["password"])
         return Response({"detail": "The password has been changed; sign in with it."})
 
@@ -259,6 +254,6 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     http_method_names = ["get", "patch", "head", "options"]
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        data = _valid(s.UserAdminUpdateInput, request)
+        data = validated(s.UserAdminUpdateInput, request.data)
         user = services.user_admin_update(user=self.get_object(), by=request.user, **data)
         return Response(s.UserAdminOutput(self.get_queryset().get(pk=user.pk)).data)

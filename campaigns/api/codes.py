@@ -40,6 +40,7 @@ from lms.api.csv import csv_lines
 from lms.api.parsers import JSONParser
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
+from lms.api.validation import validated
 from lms.errors import NotFound
 
 # A request that generates more holds a worker for seconds; `manage.py generate_codes` has no cap.
@@ -146,12 +147,6 @@ class CodeFilter(filters.FilterSet):
         return queryset.filter(code__startswith=value.strip().upper())
 
 
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class _CampaignCodesView(GenericAPIView):
     # The model permissions checked are CouponCode's (view / add), for staff without role ADMIN.
     queryset = CouponCode.objects.order_by("id")
@@ -195,7 +190,7 @@ class CampaignCodesView(_CampaignCodesView):
         responses={201: CodeBatchOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _valid(CodeGenerateInput, request.data)
+        data = validated(CodeGenerateInput, request.data)
         result = codes_generate(campaign=self.campaign(), **data)
         return Response(CodeBatchOutput(dataclasses.asdict(result)).data, status=status.HTTP_201_CREATED)
 
@@ -232,10 +227,10 @@ class CampaignCodesImportView(_CampaignCodesView):
     )
     def post(self, request: Request, pk: int) -> Response:
         if request.content_type.startswith("multipart/"):
-            data = dict(_valid(CodeImportFileInput, request.data))
+            data = dict(validated(CodeImportFileInput, request.data))
             codes = _codes_in_file(data.pop("file"))
         else:
-            data = dict(_valid(CodeImportInput, request.data))
+            data = dict(validated(CodeImportInput, request.data))
             codes = data.pop("codes")
         result = codes_import(campaign=self.campaign(), codes=codes, **data)
         return Response(CodeImportOutput(dataclasses.asdict(result)).data)

@@ -31,13 +31,8 @@ from commerce.api.authentication import (
 from commerce.services.customers import CustomerResolver
 from lms.api.permissions import IsAdminOrModelPermission, is_admin_role
 from lms.api.schema import error_responses
+from lms.api.validation import validated
 from lms.errors import Forbidden, Invalid, NotFound
-
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def campaign_queryset():
@@ -109,7 +104,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         responses={200: s.CampaignOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        data = dict(_valid(s.CampaignUpdateInput, request.data))
+        data = dict(validated(s.CampaignUpdateInput, request.data))
         campaign = services.campaign_update(campaign=self._discount_campaign(), **data)
         return self._answer(campaign)
 
@@ -130,7 +125,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     )
     @action(detail=True, methods=["patch"], url_path="status")
     def status(self, request: Request, pk: str | None = None) -> Response:
-        data = _valid(s.CampaignStatusInput, request.data)
+        data = validated(s.CampaignStatusInput, request.data)
         return self._answer(services.campaign_status_set(campaign=self.get_object(), status=data["status"]))
 
 
@@ -153,7 +148,7 @@ class DiscountCampaignViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={201: s.CampaignOutput, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
-        data = dict(_valid(s.CampaignCreateInput, request.data))
+        data = dict(validated(s.CampaignCreateInput, request.data))
         campaign = services.campaign_create(created_by=request.user if request.user.is_authenticated else None, **data)
         return Response(s.CampaignOutput(campaign_queryset().get(pk=campaign.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -254,7 +249,7 @@ class CartEvaluateView(CartView):
         responses={200: s.CartEvaluateOutput, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.CartEvaluateInput, request.data)
+        data = validated(s.CartEvaluateInput, request.data)
         customer, known = _customer(request, data.get("customer"), create=False)
         evaluation = cart_evaluate(_cart_request(data, customer, known))
         return Response(result_json(evaluation.result))
@@ -270,7 +265,7 @@ class RedemptionCreateView(CartView):
         responses={201: s.RedemptionOutput, 200: s.RedemptionOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:
-        data = _valid(s.RedemptionInput, request.data)
+        data = validated(s.RedemptionInput, request.data)
         with transaction.atomic():  # a refused redemption leaves no customer behind either
             customer, known = _customer(request, data["customer"], create=True)
             outcome = redemption_create(
@@ -309,6 +304,6 @@ class RedemptionVoidView(CartView):
         responses={200: s.RedemptionOutput, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request, order_id: str) -> Response:
-        data = _valid(s.RedemptionVoidInput, request.data)
+        data = validated(s.RedemptionVoidInput, request.data)
         voided = redemption_void(order_id=order_id, reason=data["reason"] or "voided by the platform")
         return Response(voided.response)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCounter, DiscountRule
+from campaigns.models import Campaign, CampaignCounter, DiscountRule, OrderRedemption, Redemption
 from campaigns.selectors import snapshot_invalidate
 
 
@@ -57,3 +57,18 @@ class CouponCodeFactory(factory.django.DjangoModelFactory):
 
     campaign = factory.SubFactory(CampaignFactory, redemption_type="COUPON_CODE", code_type="UNIQUE")
     code = factory.Sequence(lambda n: f"CODE{n:06d}")
+
+
+def redemption_make(
+    *, customer, campaign, amount: str = "10.00", order_id: str = "O-1", code: str = "", redeemed_at=None
+) -> Redemption:
+    """A redemption row as the service stores it (with its checkout), at ``redeemed_at`` (default now)."""
+    at = redeemed_at or timezone.now()
+    checkout = OrderRedemption.objects.create(
+        order_id=order_id, customer=customer, subtotal=Decimal("1000.00"), total_discount=Decimal(amount),
+        total=Decimal("1000.00") - Decimal(amount), evaluated_at=at, request_hash="x", response={},
+    )  # fmt: skip
+    return Redemption.objects.create(
+        order_redemption=checkout, campaign=campaign, customer=customer, order_id=order_id, code=code,
+        amount=Decimal(amount), redeemed_at=at,
+    )  # fmt: skip

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignCounter, DiscountRule, OrderRedemption, Redemption
-from campaigns.tests.factories import CampaignFactory
+from campaigns.models import Campaign, CampaignCounter, DiscountRule
+from campaigns.tests.factories import CampaignFactory, redemption_make
 from commerce.tests.factories import BrandFactory, CategoryFactory, ProductFactory
 from lms.testing import assert_error
 from segments.tests.factories import SegmentFactory, StaticSegmentFactory
@@ -144,18 +144,7 @@ def test_a_change_replaces_rules_and_keeps_what_was_not_sent(admin_client):
 
 def test_a_campaign_without_redemptions_is_erased_one_with_them_archived(admin_client, customer):
     unused, used = CampaignFactory(), CampaignFactory(code="USED1", redemption_type="COUPON_CODE")
-    checkout = OrderRedemption.objects.create(
-        order_id="O-1", customer=customer, subtotal=100, total_discount=10, total=90,
-        evaluated_at=timezone.now(), request_hash="x", response={},
-    )  # fmt: skip
-    Redemption.objects.create(
-        order_redemption=checkout,
-        campaign=used,
-        customer=customer,
-        order_id="O-1",
-        amount=10,
-        redeemed_at=timezone.now(),
-    )
+    redemption_make(customer=customer, campaign=used)
 
     assert admin_client.delete(f"{CAMPAIGNS}{unused.pk}/").status_code == 204
     assert admin_client.delete(f"/campaigns/coupon/{used.pk}").status_code == 204

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from campaigns.models import CouponCode, Redemption
+from campaigns.models import CouponCode
 from campaigns.services.campaigns import campaign_status_set
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, redemption_make
 from commerce.tests.factories import BrandFactory, CategoryFactory, OrderFactory, ProductFactory
 from lms.testing import assert_error
 from segments.models import CustomerMembership
@@ -151,20 +151,7 @@ def test_a_customer_evaluates_their_own_cart_only(customer_client, customer):
 def test_limits_are_judged_from_counters_and_the_customers_redemptions(integration_client):
     once = CampaignFactory(name="Once", customer_limit=1)
     customer = CustomerFactory()
-    from campaigns.models import OrderRedemption
-
-    checkout = OrderRedemption.objects.create(
-        order_id="O-1", customer=customer, subtotal=100, total_discount=10, total=90,
-        evaluated_at=timezone.now(), request_hash="x", response={},
-    )  # fmt: skip
-    Redemption.objects.create(
-        order_redemption=checkout,
-        campaign=once,
-        customer=customer,
-        order_id="O-1",
-        amount=10,
-        redeemed_at=timezone.now(),
-    )
+    redemption_make(customer=customer, campaign=once)
 
     result = integration_client.post(EVALUATE, cart(customer={"id": customer.pk}), format="json").json()
 

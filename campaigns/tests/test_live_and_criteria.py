@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from campaigns import engine
 from campaigns.engine import types as t
-from campaigns.models import Campaign, OrderRedemption, Redemption
+from campaigns.models import Campaign
 from campaigns.selectors import engine_campaigns
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, redemption_make
 from segments.criteria import catalogue
 from segments.selectors import segment_queryset
 from segments.tests.factories import CustomerFactory
@@ -41,17 +41,6 @@ def test_the_live_queryset_and_the_engine_agree_on_status_and_dates():
     assert live == applied == {"live", "open-ended"}
 
 
-def _redeemed(customer, campaign, amount: str, *, code: str = "", days_ago: int = 0, order_id: str = "O-1"):
-    checkout = OrderRedemption.objects.create(
-        order_id=order_id, customer=customer, subtotal=1000, total_discount=amount, total=1000,
-        evaluated_at=NOW, request_hash="x", response={},
-    )  # fmt: skip
-    Redemption.objects.create(
-        order_redemption=checkout, campaign=campaign, customer=customer, order_id=order_id, code=code,
-        amount=Decimal(amount), redeemed_at=NOW - dt.timedelta(days=days_ago),
-    )  # fmt: skip
-
-
 def test_discount_criteria_are_in_the_segments_catalogue():
     names = {field.name for field in catalogue("USER")}
 
@@ -61,10 +50,10 @@ def test_discount_criteria_are_in_the_segments_catalogue():
 def test_discount_criteria_select_the_right_customers():
     diwali, welcome = CampaignFactory(), CampaignFactory()
     heavy, coupon, old, none = CustomerFactory(), CustomerFactory(), CustomerFactory(), CustomerFactory()
-    _redeemed(heavy, welcome, "600.00", order_id="O-1")
-    _redeemed(heavy, diwali, "100.00", order_id="O-2")
-    _redeemed(coupon, diwali, "50.00", code="DIWALI20", order_id="O-3")
-    _redeemed(old, welcome, "10.00", days_ago=90, order_id="O-4")
+    redemption_make(customer=heavy, campaign=welcome, amount="600.00", order_id="O-1")
+    redemption_make(customer=heavy, campaign=diwali, amount="100.00", order_id="O-2")
+    redemption_make(customer=coupon, campaign=diwali, amount="50.00", code="DIWALI20", order_id="O-3")
+    redemption_make(customer=old, campaign=welcome, order_id="O-4", redeemed_at=NOW - dt.timedelta(days=90))
 
     def members(condition):
         return set(segment_queryset("USER", {"all": [condition]}).values_list("pk", flat=True))

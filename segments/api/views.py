@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from lms.api.csv import csv_lines
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
+from lms.api.validation import validated
 from segments import services
 from segments.api import serializers as s
 from segments.criteria import PRODUCT, USER, catalogue
@@ -45,12 +46,6 @@ class SegmentFilter(filters.FilterSet):
     class Meta:
         model = Segment
         fields = ["kind", "type", "status"]
-
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 @extend_schema_view(
@@ -89,7 +84,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         responses={201: s.SegmentCreateOutput, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
-        data = _valid(s.SegmentCreateInput, request.data)
+        data = validated(s.SegmentCreateInput, request.data)
         segment = services.segment_create(created_by=request.user if request.user.is_authenticated else None, **data)
         unknown = segment.unknown_members
         segment.refresh_from_db()
@@ -103,7 +98,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         responses={200: s.SegmentOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
-        data = _valid(s.SegmentUpdateInput, request.data)
+        data = validated(s.SegmentUpdateInput, request.data)
         segment = services.segment_update(segment=self.get_object(), **data)
         segment.refresh_from_db()
         return Response(s.SegmentOutput(segment).data)
@@ -141,7 +136,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @members.mapping.put
     def members_replace(self, request: Request, pk: str | None = None) -> Response:
-        data = _valid(s.MembersReplaceInput, request.data)
+        data = validated(s.MembersReplaceInput, request.data)
         result = services.segment_members_replace(segment=self.get_object(), members=data["members"])
         return Response({"member_count": result.segment.member_count, "unknown": result.unknown})
 
@@ -185,7 +180,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=False, methods=["post"])
     def preview(self, request: Request) -> Response:
-        data = _valid(s.PreviewInput, request.data)
+        data = validated(s.PreviewInput, request.data)
         criteria = services.criteria_check(kind=data["kind"], criteria=data["criteria"])
         return Response(segment_preview(data["kind"], criteria))
 
