@@ -30,6 +30,7 @@ def demo_campaigns_seed(*, now: dt.datetime | None = None) -> list[Campaign]:
         campaign_create(
             name="Diwali 20% off", description="20% off the cart, up to ₹500, once per customer, from ₹999.",
             redemption_type="COUPON_CODE", code="DIWALI20", validity="ONE_TIME", min_cart_value=D("999"),
+            usage_limit=10_000,
             rules=[_rule("WHOLE_CART", value=D("20"), max_discount=D("500"))], priority=10, **common,
         ),
         campaign_create(
@@ -42,7 +43,8 @@ def demo_campaigns_seed(*, now: dt.datetime | None = None) -> list[Campaign]:
             stackable=False, priority=5, **common,
         ),
         campaign_create(
-            name="Bulk buy", description="3+ items 5% off, 10+ items 12% off.",
+            name="Bulk buy", description="3+ items 5% off, 10+ items 12% off; three times a week.",
+            period="WEEK", period_limit=3,
             rules=[_rule("BULK_PURCHASE", tiers=[{"threshold": "3", "value": "5"}, {"threshold": "10", "value": "12"}])],
             **common,
         ),

@@ -66,3 +66,14 @@ def bulk_insert(objs: Sequence[models.Model]) -> None:
         obj._state.adding, obj._state.db = False, connection.alias
     rows = ([obj.pk, *(field.pre_save(obj, add=True) for field in fields)] for obj in objs)
     copy_rows(model, [model._meta.pk.name, *(field.name for field in fields)], list(rows))
+
+
+def one_of(values: Sequence[Any], sql_type: str = "bigint") -> Any:
+    """For ``filter(x__in=one_of(ids))`` on a hot path: PostgreSQL gets the list as ONE array
+    parameter (``SELECT unnest(%s::bigint[])``), not a placeholder per value, which costs
+    Django about 8 microseconds a value to compile; elsewhere the plain list."""
+    if connection.vendor != "postgresql":
+        return list(values)
+    from django.db.models.expressions import RawSQL
+
+    return RawSQL(f"SELECT unnest(%s::{sql_type}[])", [list(values)])  # sql_type is the caller's constant, never input

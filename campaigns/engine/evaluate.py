@@ -78,9 +78,11 @@ Stacking
       campaigns combine, each on what the earlier ones left. A non-stackable campaign applies
       only when nothing has applied in its lane before it, and then nothing else applies in
       that lane after it. Blocked campaigns are rejected ``not_stackable``.
-    * A campaign blocked by stacking that would not have given anything on its own (judged on
-      the cart before any discount) is reported with its own reason instead, so a rejection
-      never blames stacking for what the campaign could not do anyway.
+    * A campaign blocked by stacking that would not have given anything on its own is reported
+      with its own reason instead, so a rejection never blames stacking for what the campaign
+      could not do anyway. A coded campaign is judged in full on the cart before any discount;
+      an automatic one on its cart-wide checks only (the minimum cart value, and whether any
+      rule matches an item), which keeps a busy cart cheap to evaluate.
 
 Reporting
     * Coded campaigns report every reason, with ``code`` (and ``campaign_id``). AUTOMATIC
@@ -105,7 +107,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from campaigns.engine.money import ZERO, cents, money_text
-from campaigns.engine.rules import CartView, cap_amounts, describe, opening_value, rule_outcome
+from campaigns.engine.rules import CartView, Present, cap_amounts, describe, matched_once, opening_value, rule_outcome
 from campaigns.engine.schedule import schedule_failure, uses_this_period
 from campaigns.engine.types import (
     AUDIENCE_ALL,
@@ -131,6 +133,7 @@ from campaigns.engine.types import (
 )
 
 ITEMS_LANE, SHIPPING_LANE = "items", "shipping"
+NO_COUNTER, NO_USAGE = Counter(), Usage()  # frozen: shared by every campaign never used
 
 
 @dataclass
@@ -182,8 +185,11 @@ def evaluate(*, cart: Cart, context: Context, campaigns: Sequence[Campaign], exp
         key=lambda c: (-c.priority, c.id),
     )
 
+    matches: dict[int, list[int]] = {}  # shared by every judgement of this evaluation
+    present = Present.of(lines)
+
     def judge(campaign: Campaign, state: _Cart) -> _Verdict:
-        view = CartView(lines, state.remaining, state.shipping_left, subtotal, cart.currency)
+        view = CartView(lines, state.remaining, state.shipping_left, subtotal, cart.currency, matches, present)
         return _judge(campaign, view, context)
 
     verdicts: dict[int, _Verdict] = {}  # the final word on every rejected campaign
@@ -206,7 +212,10 @@ def evaluate(*, cart: Cart, context: Context, campaigns: Sequence[Campaign], exp
 
     def block(campaign: Campaign, message: str) -> None:
         # Stacking is to blame only if the campaign would have given something on its own.
-        alone = judge(campaign, fresh)
+        if campaign.id in code_of:
+            alone = judge(campaign, fresh)
+        else:  # automatic: the cheap cart-wide checks (a full judgement costs a busy cart dearly)
+            alone = _cart_wide_failure(campaign, subtotal, lines, present, matches) or _Verdict()
         verdicts[campaign.id] = _fail("not_stackable", message) if alone.ok else alone
         blocked.add(campaign.id)
 
@@ -328,6 +337,8 @@ def _precheck(campaign: Campaign, context: Context, currency: str) -> _Verdict |
 
 
 def _geo_failure(campaign: Campaign, context: Context) -> str | None:
+    if not (campaign.countries or campaign.states or campaign.cities):
+        return None  # runs anywhere
     where = context.location
     for allowed, value, label in (
         (campaign.countries, where.country, "country"),
@@ -357,13 +368,13 @@ def _audience_failure(campaign: Campaign, context: Context) -> _Verdict | None:
 
 
 def _limits_failure(campaign: Campaign, context: Context) -> _Verdict | None:
-    counter = context.counters.get(campaign.id, Counter())
+    counter = context.counters.get(campaign.id, NO_COUNTER)
     if campaign.usage_limit is not None and counter.uses >= campaign.usage_limit:
         return _fail("usage_limit", f"Used {counter.uses} of {campaign.usage_limit} times.")
     if campaign.customer_limit is not None or campaign.period_limit is not None:
         if context.customer_id is None:
             return _fail("customer_required", "The campaign is limited per customer; no customer was given.")
-        usage = context.usage.get(campaign.id, Usage())
+        usage = context.usage.get(campaign.id, NO_USAGE)
         if campaign.customer_limit is not None and usage.lifetime >= campaign.customer_limit:
             return _fail("customer_limit", f"Used {usage.lifetime} of {campaign.customer_limit} times.")
         if campaign.period_limit is not None:
@@ -378,6 +389,18 @@ def _limits_failure(campaign: Campaign, context: Context) -> _Verdict | None:
         message = f"The campaign's budget of {money_text(campaign.budget, campaign.currency)} is spent."
         return _fail("budget_exhausted", message)
     return None
+
+
+def _cart_wide_failure(
+    campaign: Campaign, subtotal: Decimal, lines, present: Present, matches: dict[int, list[int]]
+) -> _Verdict | None:
+    """Why an automatic campaign could give nothing on this cart, judged without computing
+    amounts: below its minimum cart value, or no rule matching any item (silent)."""
+    if campaign.min_cart_value is not None and subtotal < campaign.min_cart_value:
+        return _fail("min_cart")
+    if any(matched_once(rule, lines, present, matches) for rule in campaign.rules):
+        return None
+    return _fail("no_matching_items", quiet=True)
 
 
 def _judge(campaign: Campaign, cart: CartView, context: Context) -> _Verdict:
@@ -396,13 +419,13 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> _Verdict:
         )
         return _fail("min_cart", message, hints=[hint])
 
-    if not campaign.rules:
-        return _fail("no_matching_items", quiet=True)
+    if not any(matched_once(rule, cart.lines, cart.present, cart.matches) for rule in campaign.rules):
+        return _fail("no_matching_items", quiet=True)  # no rule (or none about these items)
     remaining, shipping_left = list(cart.remaining), cart.shipping_left
     items, shipping = [ZERO] * len(remaining), ZERO
     first_failure, hints, held = None, [], False
     for rule in campaign.rules:
-        view = CartView(cart.lines, remaining, shipping_left, cart.subtotal, currency)
+        view = CartView(cart.lines, remaining, shipping_left, cart.subtotal, currency, cart.matches, cart.present)
         outcome = rule_outcome(rule, view, campaign_id=campaign.id)
         hints.extend(outcome.hints)
         if outcome.reason is not None:
@@ -426,7 +449,7 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> _Verdict:
         return _fail("nothing_to_discount", hints=hints)
 
     if campaign.budget is not None:
-        spent = context.counters.get(campaign.id, Counter()).discount_spent
+        spent = context.counters.get(campaign.id, NO_COUNTER).discount_spent
         if spent + benefit > campaign.budget:
             left = max(cents(campaign.budget - spent), ZERO)
             message = (

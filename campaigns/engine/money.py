@@ -5,10 +5,8 @@ compared with the order's figures without a stray third decimal; splitting an am
 lines goes through ``allocate`` so the parts always add up to the whole, to the cent.
 """
 
-import math
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -19,7 +17,9 @@ SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 def cents(value: Decimal | int | str) -> Decimal:
     """``value`` rounded to the cent, half up (the rounding customers expect on a bill)."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    if value.__class__ is not Decimal:  # the engine's hot path passes Decimals: no copy for them
+        value = Decimal(value)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def cents_up(value: Decimal | int | str) -> Decimal:
@@ -43,17 +43,36 @@ def allocate(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     whole = int(cents(amount) * 100)
     sign = -1 if whole < 0 else 1
     whole = abs(whole)
-    shares = [max(Fraction(weight), Fraction(0)) for weight in weights]
-    total = sum(shares, Fraction(0))
+    # Exact integer arithmetic (a Fraction per weight is far slower): every weight scaled by
+    # the same power of ten, so share i is whole * w_i / total exactly, as quotient + remainder.
+    ints = _in_cents(weights)
+    if ints is None:  # finer than cents (a unit's share of a line): scale by the finest exponent
+        decimals = [max(Decimal(weight), ZERO) for weight in weights]
+        exponent = min(0, min(d.as_tuple().exponent for d in decimals))
+        ints = [int(d.scaleb(-exponent)) for d in decimals]
+    total = sum(ints)
     if total == 0:
-        shares, total = [Fraction(1)] * len(weights), Fraction(len(weights))
-    exact = [whole * share / total for share in shares]
-    parts = [math.floor(value) for value in exact]
+        ints, total = [1] * len(ints), len(ints)
+    exact = [divmod(whole * weight, total) for weight in ints]
+    parts = [quotient for quotient, _ in exact]
     missing = whole - sum(parts)
-    by_remainder = sorted(range(len(exact)), key=lambda index: (-(exact[index] - parts[index]), index))
-    for index in by_remainder[:missing]:
-        parts[index] += 1
-    return [Decimal(sign * part).scaleb(-2) for part in parts]
+    if missing:
+        by_remainder = sorted(range(len(exact)), key=lambda index: (-exact[index][1], index))
+        for index in by_remainder[:missing]:
+            parts[index] += 1
+    return [CENT * (sign * part) for part in parts]  # exponent -2 on every part
+
+
+def _in_cents(weights: Sequence[Decimal]) -> list[int] | None:
+    """The weights as whole cents (negative ones as 0), or None when one has a finer part."""
+    ints = []
+    for weight in weights:
+        hundredfold = Decimal(weight) * 100
+        whole = int(hundredfold)
+        if whole != hundredfold:
+            return None
+        ints.append(whole if whole > 0 else 0)
+    return ints
 
 
 def money_text(amount: Decimal, currency: str) -> str:

@@ -54,6 +54,34 @@ class CartView:
     shipping_left: Decimal
     subtotal: Decimal
     currency: str
+    matches: dict[int, list[int]] = field(default_factory=dict)  # id(rule) -> its matched lines, per evaluation
+    present: "Present | None" = None  # what the cart holds, to skip rules aimed elsewhere at once
+
+
+@dataclass(frozen=True)
+class Present:
+    """The categories (with ancestors), brands and products of the cart's lines with units."""
+
+    category_ids: frozenset[int]
+    brand_ids: frozenset[int]
+    product_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, lines: tuple[Line, ...]) -> "Present":
+        live = [line for line in lines if line.quantity > 0]
+        return cls(
+            frozenset(c for line in live for c in line.category_ids),
+            frozenset(line.brand_id for line in live if line.brand_id is not None),
+            frozenset(line.product_id for line in live if line.product_id is not None),
+        )
+
+    def misses(self, rule: Rule) -> bool:
+        """No line can match the rule's targets (a rule without targets matches by type)."""
+        return (
+            self.category_ids.isdisjoint(rule.category_ids)
+            and self.brand_ids.isdisjoint(rule.brand_ids)
+            and self.product_ids.isdisjoint(rule.product_ids)
+        )
 
 
 def matched_lines(rule: Rule, lines: tuple[Line, ...]) -> list[int]:
@@ -80,6 +108,21 @@ def matched_lines(rule: Rule, lines: tuple[Line, ...]) -> list[int]:
             or _product_matches(rule, lines[index])
         ]
     return []
+
+
+def matched_once(
+    rule: Rule, lines: tuple[Line, ...], present: "Present | None", matches: dict[int, list[int]]
+) -> list[int]:
+    """``matched_lines``, worked out once per rule per evaluation (``matches`` keeps them), and
+    at once for a rule whose targets the cart does not hold."""
+    matched = matches.get(id(rule))
+    if matched is None:
+        targeted = rule.rule_type not in (WHOLE_CART, CUSTOM_CART_TOTAL) and (
+            rule.category_ids or rule.brand_ids or rule.product_ids
+        )
+        missed = targeted and present is not None and present.misses(rule)
+        matched = matches[id(rule)] = [] if missed else matched_lines(rule, lines)
+    return matched
 
 
 def _brand_matches(rule: Rule, line: Line) -> bool:
@@ -135,7 +178,7 @@ def sorted_tiers(rule: Rule) -> list[Tier]:
 def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome:
     """Judge one rule on the cart. See the module docstring of ``evaluate`` for the rules."""
     currency = cart.currency
-    matched = matched_lines(rule, cart.lines)
+    matched = matched_once(rule, cart.lines, cart.present, cart.matches)
     if not matched:
         return RuleOutcome("no_matching_items", "No item in the cart is one the campaign discounts.")
     units = sum(cart.lines[index].quantity for index in matched)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from campaigns.engine.types import PERIOD_DAY, PERIOD_MONTH, PERIOD_WEEK, Campaign
 
+EVERY_DAY = frozenset(range(7))
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -22,7 +23,13 @@ def zone(name: str) -> ZoneInfo:
 
 def local(at: dt.datetime, campaign: Campaign) -> dt.datetime:
     """``at`` on the campaign's clock."""
-    return at.astimezone(zone(campaign.timezone))
+    return _on_clock(at, campaign.timezone)
+
+
+@lru_cache(maxsize=512)
+def _on_clock(at: dt.datetime, timezone: str) -> dt.datetime:
+    # One evaluation asks the same instant of hundreds of campaigns in a handful of zones.
+    return at.astimezone(zone(timezone))
 
 
 def schedule_failure(campaign: Campaign, at: dt.datetime) -> tuple[str, str] | None:
@@ -38,6 +45,8 @@ def schedule_failure(campaign: Campaign, at: dt.datetime) -> tuple[str, str] | N
         return "not_started", f"The campaign starts at {local(campaign.starts_at, campaign):%Y-%m-%d %H:%M} ({tz})."
     if campaign.ends_at is not None and at >= campaign.ends_at:
         return "expired", f"The campaign ended at {local(campaign.ends_at, campaign):%Y-%m-%d %H:%M} ({tz})."
+    if campaign.daily_start is None and campaign.daily_end is None and EVERY_DAY <= campaign.weekdays:
+        return None  # every day, all day: no need for the campaign's clock
     now = local(at, campaign)
     time_of_day, day = now.time(), now.weekday()
     opened_on, inside = day, True

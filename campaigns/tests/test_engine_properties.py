@@ -332,3 +332,29 @@ def test_allocate_adds_up_and_never_overshoots_a_weight(amount, weights):
     assert all(part.as_tuple().exponent == -2 for part in parts)
     if 0 <= amount <= sum(weights) and sum(weights) > 0:
         assert all(Decimal(0) <= part <= weight for part, weight in zip(parts, weights, strict=True))
+
+
+def _allocate_by_fractions(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """The largest-remainder split spelled out with Fractions: the reference ``allocate`` must match."""
+    from fractions import Fraction
+
+    whole = int(amount * 100)
+    shares = [max(Fraction(w), Fraction(0)) for w in weights]
+    total = sum(shares, Fraction(0)) or None
+    if total is None:
+        shares, total = [Fraction(1)] * len(weights), Fraction(len(weights))
+    exact = [abs(whole) * share / total for share in shares]
+    parts = [int(value) for value in exact]
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[: abs(whole) - sum(parts)]:
+        parts[i] += 1
+    return [Decimal((-1 if whole < 0 else 1) * part).scaleb(-2) for part in parts]
+
+
+@PROPERTY
+@given(
+    money(-1000, 100_000),
+    st.lists(st.decimals(min_value=0, max_value=100_000, places=4, allow_nan=False), min_size=1, max_size=12),
+)
+def test_allocate_in_integers_matches_the_exact_fraction_split(amount, weights):
+    assert allocate(amount, weights) == _allocate_by_fractions(amount, weights)

@@ -116,9 +116,12 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
             cart = {
                 "customer": {"email": "shopper@example.com"},
                 "codes": ["diwali20"],
-                "lines": [{"sku": "GIFT", "quantity": 1, "unit_price": "2000.00"}],
+                "lines": [{"sku": "GIFT", "quantity": 3, "unit_price": "2000.00"}],
             }
-            evaluated = _request(f"{base}/api/v1/cart/evaluate", cart, {"Authorization": f"Api-Key {key}"})
+            integration = {"Authorization": f"Api-Key {key}"}
+            evaluated = _request(f"{base}/api/v1/cart/evaluate", cart, integration)
+            redeemed = _request(f"{base}/api/v1/redemptions", {**cart, "order_id": "SQLITE-2"}, integration)
+            again = _request(f"{base}/api/v1/cart/evaluate", cart, integration)
         finally:
             server.terminate()
             try:
@@ -130,9 +133,15 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
 
     assert health[0] == 200, health
     assert "Created 7 demo campaigns" in campaigns and "nothing to do" in campaigns_skipped
+    # The campaigns' facts (counters, earlier uses, per-week uses) read on SQLite as on PostgreSQL.
     assert evaluated[0] == 200, evaluated
-    diwali = [d for d in json.loads(evaluated[2])["discounts"] if d["code"] == "diwali20"]
-    assert [d["amount"] for d in diwali] == ["400.00"]  # 20% of 2000, under the 500 cap
+    amounts = {d["name"]: d["amount"] for d in json.loads(evaluated[2])["discounts"]}
+    assert amounts["Diwali 20% off"] == "500.00"  # 20% of 6000, capped
+    assert amounts["Bulk buy"] == "275.00"  # 5% of what is left
+    assert redeemed[0] == 201, redeemed
+    after = json.loads(again[2])
+    assert {r["reason"] for r in after["rejected"] if r["code"] == "diwali20"} == {"customer_limit"}
+    assert "Bulk buy" in {d["name"] for d in after["discounts"]}  # 1 of 3 this week
     assert json.loads(health[2]) == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "broker": "eager"}}
     assert docs[0] == 200
     assert docs[1].startswith("text/html")
