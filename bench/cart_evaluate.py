@@ -45,19 +45,17 @@ import http.client
 import json
 import math
 import os
-import platform
 import pstats
 import random
-import secrets
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, configure_environment, django_ready, machine_line
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/lms_cartbench"
 AIMS = {"engine_median_ms": 2.0, "api_median_ms": 15.0, "api_p99_ms": 50.0}
 SEGMENTS = 20
@@ -87,57 +85,6 @@ def parse_args() -> argparse.Namespace:
     if not 1 <= args.lines <= 500:
         parser.error("--lines must be between 1 and 500 (the API's limit).")
     return args
-
-
-def configure_environment() -> str:
-    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
-    # Production settings for what is measured: no per-query debug recording; the throttle
-    # still runs (its cache round trips are part of a request) but never refuses the bench.
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("THROTTLE_INTEGRATION", "1000000/m")
-    os.environ.setdefault("CACHE_KEY_PREFIX", "lms-bench")
-    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")  # nothing left queued in the broker
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms.settings")
-    sys.path.insert(0, str(ROOT))
-    return url
-
-
-def ensure_database(url: str) -> str:
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = conninfo_to_dict(url).get("dbname", "")
-    if "bench" not in name:
-        sys.exit(f"Refusing to run on database {name!r}: the benchmark truncates tables; use a *bench* database.")
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
-    return name
-
-
-def machine() -> dict[str, str]:
-    from django.conf import settings
-    from django.db import connection
-
-    with open("/proc/meminfo") as meminfo:
-        total_kb = int(meminfo.readline().split()[1])
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server = cursor.fetchone()[0]
-    backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
-    return {
-        "cpus (nproc)": nproc,
-        "cpu": cpu,
-        "memory": f"{total_kb / 1024 / 1024:.1f} GiB",
-        "postgresql": server,
-        "cache": backend if "Redis" in backend else f"{backend} (REDIS_URL not set: not the production shape)",
-        "python": platform.python_version(),
-        "load average": " ".join(f"{load:.1f}" for load in os.getloadavg()),
-    }
 
 
 # --- Data ---------------------------------------------------------------------------------------
@@ -625,21 +572,22 @@ def describe_result(result) -> str:
 
 def main() -> None:
     args = parse_args()
-    url = configure_environment()
-    name = ensure_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    name = django_ready(
+        configure_environment(
+            DEFAULT_URL,
+            # The throttle still runs (its cache round trips are part of a request) but never refuses the bench.
+            THROTTLE_INTEGRATION="1000000/m",
+            CACHE_KEY_PREFIX="lms-bench",
+            CELERY_TASK_ALWAYS_EAGER="true",  # nothing left queued in the broker
+        )
+    )
     from rest_framework_api_key.models import APIKey
 
     from campaigns import engine
 
     load_at_start = os.getloadavg()[0]
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    print(f"database {name}; " + "; ".join(f"{key} {value}" for key, value in machine().items()))
+    print(machine_line(name))
 
     rng = random.Random(args.seed)
     reset()

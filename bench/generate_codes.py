@@ -20,15 +20,10 @@ and prints seconds, codes/s and the ratio. The aim (issue: coupon codes) is 100,
 """
 
 import argparse
-import os
-import platform
-import secrets
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import configure_environment, django_ready, machine_line
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/lms_codes_bench"
 AIM_SECONDS_PER_100K = 6.0
 
@@ -41,48 +36,6 @@ def parse_args() -> argparse.Namespace:
         "--existing", type=int, default=0, help="Codes of another campaign in the table before each run."
     )
     return parser.parse_args()
-
-
-def configure_environment() -> str:
-    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms.settings")
-    sys.path.insert(0, str(ROOT))
-    return url
-
-
-def ensure_database(url: str) -> str:
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = conninfo_to_dict(url).get("dbname", "")
-    if "bench" not in name:
-        sys.exit(f"Refusing to run on database {name!r}: the benchmark truncates tables; use a *bench* database.")
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
-    return name
-
-
-def machine() -> dict[str, str]:
-    from django.db import connection
-
-    with open("/proc/meminfo") as meminfo:
-        total_kb = int(meminfo.readline().split()[1])
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server = cursor.fetchone()[0]
-    return {
-        "cpus (nproc)": nproc,
-        "cpu": cpu,
-        "memory": f"{total_kb / 1024 / 1024:.1f} GiB",
-        "postgresql": server,
-        "python": platform.python_version(),
-    }
 
 
 def campaigns():
@@ -137,18 +90,10 @@ def run_generate(campaign, count: int) -> int:
 
 def main() -> None:
     args = parse_args()
-    url = configure_environment()
-    name = ensure_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    name = django_ready(configure_environment(DEFAULT_URL))
     from campaigns.services.codes import DEFAULT_CHARSET, _random_strings
 
-    call_command("migrate", verbosity=0)
-    print(f"database {name}; " + "; ".join(f"{key} {value}" for key, value in machine().items()))
+    print(machine_line(name))
     campaign, other = campaigns()
 
     best: dict[str, float] = {}

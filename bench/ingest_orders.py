@@ -23,18 +23,16 @@ import cProfile
 import dataclasses
 import json
 import os
-import platform
 import pstats
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from io import StringIO
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import configure_environment, django_ready, machine_line
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/lms_bench"
 ORDER_TABLES = ("commerce_order", "commerce_orderline", "commerce_orderstatuschange", "commerce_refundline")
 
@@ -51,59 +49,6 @@ def parse_args() -> argparse.Namespace:
     if not 1 <= args.batch <= 1_000:
         parser.error("--batch must be between 1 and 1000 (the bulk API's limit).")
     return args
-
-
-def configure_environment() -> str:
-    url = os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
-    # Production settings for what is measured: no per-query debug recording, no throttling
-    # of the benchmark's own requests.
-    os.environ.setdefault("DEBUG", "false")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    os.environ.setdefault("THROTTLE_ANON", "1000000/m")
-    os.environ.setdefault("THROTTLE_USER", "1000000/m")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms.settings")
-    sys.path.insert(0, str(ROOT))
-    return url
-
-
-def ensure_database(url: str) -> str:
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = conninfo_to_dict(url)
-    name = params.get("dbname", "")
-    if "bench" not in name:
-        sys.exit(f"Refusing to run on database {name!r}: the benchmark truncates tables; use a *bench* database.")
-    with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
-    return name
-
-
-def machine() -> dict[str, str]:
-    def run(*command: str) -> str:
-        try:
-            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
-        except OSError:
-            return "?"
-
-    with open("/proc/meminfo") as meminfo:
-        total_kb = int(meminfo.readline().split()[1])
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        server = cursor.fetchone()[0]
-    return {
-        "cpus (nproc)": run("nproc"),
-        "cpu": cpu,
-        "memory": f"{total_kb / 1024 / 1024:.1f} GiB",
-        "postgresql": server,
-        "python": platform.python_version(),
-        "os": platform.platform(),
-    }
 
 
 def truncate(*tables: str) -> None:
@@ -253,19 +198,12 @@ def timed(label: str, profile: bool, function, *args) -> tuple[int, float]:
 
 def main() -> None:
     args = parse_args()
-    url = configure_environment()
-    name = ensure_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    # No throttling of the benchmark's own requests.
+    url = configure_environment(DEFAULT_URL, THROTTLE_ANON="1000000/m", THROTTLE_USER="1000000/m")
+    name = django_ready(url)
     from commerce import demo
 
-    call_command("migrate", verbosity=0)
-    info = machine()
-    print(f"database {name}; " + "; ".join(f"{key} {value}" for key, value in info.items()))
+    print(machine_line(name))
 
     spec = demo.DemoSpec(
         seed=args.seed,
