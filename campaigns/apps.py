@@ -8,9 +8,9 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns import criteria, hooks
         from campaigns.services.campaigns import segment_usage
-        from commerce.hooks import register_order_hook
+        from commerce.hooks import register_order_batch_hook
         from segments.services import register_segment_usage
 
         criteria.register()  # discount criteria in the segments catalogue
         register_segment_usage(segment_usage)  # a targeted segment is never deleted
-        register_order_hook(hooks.order_cancelled_or_refunded)  # voids the order's redemption
+        register_order_batch_hook(hooks.orders_cancelled_or_refunded)  # voids the order's redemption

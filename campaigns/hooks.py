@@ -1,4 +1,6 @@
-"""What campaigns do when commerce changes an order (registered in ``apps.ready``)."""
+"""What campaigns do when commerce changes orders (registered in ``apps.ready``)."""
+
+from collections.abc import Sequence
 
 from campaigns.models import OrderRedemption, RedemptionStatus
 from commerce.hooks import OrderChange
@@ -7,13 +9,19 @@ from commerce.models import OrderStatus
 RELEASING = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
 
-def order_cancelled_or_refunded(change: OrderChange) -> None:
+def orders_cancelled_or_refunded(changes: Sequence[OrderChange]) -> None:
     """A cancelled or fully refunded order gives back its coupon uses and budget, inside the
-    ingesting transaction. A partial refund keeps the redemption (the order still used it)."""
-    if change.to_status not in RELEASING or change.from_status in RELEASING:
-        return
-    if not OrderRedemption.objects.filter(order_id=change.order.external_id, status=RedemptionStatus.REDEEMED).exists():
+    ingesting transaction (one query for a whole ingested batch). A partial refund keeps the
+    redemption: the order still used it."""
+    releasing = {
+        change.order.external_id: change
+        for change in changes
+        if change.to_status in RELEASING and change.from_status not in RELEASING
+    }
+    if not releasing:
         return
     from campaigns.services.redemptions import redemption_void
 
-    redemption_void(order_id=change.order.external_id, reason=f"order {change.to_status.lower()}")
+    redeemed = OrderRedemption.objects.filter(order_id__in=list(releasing), status=RedemptionStatus.REDEEMED)
+    for order_id in sorted(redeemed.values_list("order_id", flat=True)):
+        redemption_void(order_id=order_id, reason=f"order {releasing[order_id].to_status.lower()}")

@@ -189,3 +189,16 @@ def test_a_retry_that_writes_the_same_amounts_differently_is_the_same_body(integ
     again = integration_client.post(REDEEM, {**checkout(), "shipping": 50}, format="json")
 
     assert (first.status_code, again.status_code) == (201, 200)
+
+
+def test_a_backfilled_batch_of_cancelled_orders_voids_their_redemptions(integration_client):
+    campaign = CampaignFactory()
+    for n in range(3):
+        integration_client.post(REDEEM, checkout(f"ORD-{n}"), format="json")
+    orders = [order_body(f"ORD-{n}", customer={"email": "asha@example.com"}, status="CANCELLED") for n in range(3)]
+
+    response = integration_client.post("/api/v1/commerce/orders/bulk", {"orders": orders}, format="json")
+
+    assert response.json()["created"] == 3, response.content
+    assert set(OrderRedemption.objects.values_list("status", flat=True)) == {"VOIDED"}
+    assert counter(campaign).uses == 0

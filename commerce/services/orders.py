@@ -11,7 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from commerce.hooks import OrderChange, RefundedLine, order_change_emit
+from commerce.hooks import OrderChange, RefundedLine, order_change_emit, order_changes_emit
 from commerce.models import (
     ORDER_TRANSITIONS,
     ZERO,
@@ -204,15 +204,14 @@ def _hooks_run(created: list[ItemResult]) -> None:
     order is taken out."""
     try:
         with transaction.atomic():
-            for result in created:
-                order_change_emit(_created(result.obj))
+            order_changes_emit([_created(result.obj) for result in created])
         return
     except DomainError:
         pass
     for result in created:
         try:
             with transaction.atomic():
-                order_change_emit(_created(result.obj))
+                order_changes_emit([_created(result.obj)])
         except DomainError as error:
             # The hook's own writes rolled back with its savepoint; take the order out too.
             Order.objects.filter(pk=result.obj.pk).delete()
