@@ -195,6 +195,10 @@ class CampaignCodesView(_CampaignCodesView):
         return Response(CodeBatchOutput(dataclasses.asdict(result)).data, status=status.HTTP_201_CREATED)
 
 
+class CodeExportQuery(serializers.Serializer):
+    batch = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
 class CampaignCodesExportView(_CampaignCodesView):
     @extend_schema(
         tags=["campaigns"],
@@ -204,7 +208,9 @@ class CampaignCodesExportView(_CampaignCodesView):
     )
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:
         campaign = self.campaign()
-        rows = codes_for_export(campaign, batch=request.query_params.get("batch", ""))
+        # Checked before streaming: once the first line is out, an error can no longer be answered.
+        query = validated(CodeExportQuery, request.query_params)
+        rows = codes_for_export(campaign, batch=query.get("batch", ""))
         response = StreamingHttpResponse(csv_lines(EXPORT_COLUMNS, rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-codes.csv"'
         return response
@@ -212,6 +218,7 @@ class CampaignCodesExportView(_CampaignCodesView):
 
 class CampaignCodesImportView(_CampaignCodesView):
     parser_classes = [JSONParser, MultiPartParser]
+    serializer_class = CodeImportInput  # what OPTIONS describes; post() picks by content type
 
     @extend_schema(
         tags=["campaigns"],
