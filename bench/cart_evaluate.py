@@ -486,7 +486,7 @@ class TestClientTransport:
         return response.status_code, response.content
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the test client runs in this process."""
 
 
 class HttpTransport:

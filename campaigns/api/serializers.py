@@ -138,7 +138,7 @@ class CampaignCreateInput(CampaignFieldsInput):
 
 
 class CampaignUpdateInput(CampaignFieldsInput):
-    pass
+    """A change: any of the fields; ``rules``, when sent, replace all the rules."""
 
 
 class CampaignStatusInput(serializers.Serializer):
