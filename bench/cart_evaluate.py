@@ -510,7 +510,7 @@ class HttpTransport:
                 self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
                 if self.get("/api/v1/commerce/products/?sku=none")[0] == 200:
                     break
-            except OSError:
+            except OSError:  # not listening yet: try again until the deadline
                 pass
             if time.monotonic() > deadline or self.server.poll() is not None:
                 self.close()

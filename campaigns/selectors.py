@@ -34,7 +34,7 @@ from campaigns.models import (
     RedemptionStatus,
 )
 from commerce.models import Brand, Category, Order, OrderStatus, Product
-from lms.db import one_of
+from lms.db import one_of, sql_in
 from segments.models import CustomerMembership
 
 SNAPSHOT_TTL = dt.timedelta(seconds=60)
@@ -337,17 +337,9 @@ class _Facts:
         self.parts: list[str] = []
         self.params: list[Any] = []
 
-    def _in(self, values) -> str:
-        values = list(values)
-        if connection.vendor == "postgresql":  # one array parameter, whatever the count
-            self.params.append(values)
-            return "= ANY(%s)"
-        self.params.extend(values)
-        return f"IN ({', '.join(['%s'] * len(values))})"
-
     def add(self, kind: str, select: str, table: str, where: str, params: list[Any], ids=None, tail: str = "") -> None:
         self.params.extend(params)
-        condition = where.replace("{ids}", self._in(ids)) if ids is not None else where
+        condition = where.replace("{ids}", sql_in(ids, self.params)) if ids is not None else where
         self.parts.append(f"SELECT '{kind}', {select} FROM {table} WHERE {condition}{tail}")  # kind: ours
 
     def run(self) -> list[tuple]:

@@ -601,7 +601,7 @@ EVENT_COLUMNS = ("customer_id", "kind", "product_id", "occurred_at", "created_at
 
 
 class DemoDataExists(Exception):
-    pass
+    """The demo data set (or part of it) is already in the database."""
 
 
 class _Writer:

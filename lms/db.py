@@ -77,3 +77,14 @@ def one_of(values: Sequence[Any], sql_type: str = "bigint") -> Any:
     from django.db.models.expressions import RawSQL
 
     return RawSQL(f"SELECT unnest(%s::{sql_type}[])", [list(values)])  # sql_type is the caller's constant, never input
+
+
+def sql_in(values: Sequence[Any], params: list[Any]) -> str:
+    """The raw-SQL twin of :func:`one_of`: the condition after a column (``= ANY(%s)`` with one
+    array parameter on PostgreSQL, ``IN (%s, ...)`` elsewhere), its parameters appended to ``params``."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        params.append(values)
+        return "= ANY(%s)"
+    params.extend(values)
+    return f"IN ({', '.join(['%s'] * len(values))})"

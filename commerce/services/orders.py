@@ -206,7 +206,7 @@ def _hooks_run(created: list[ItemResult]) -> None:
         with transaction.atomic():
             order_changes_emit([_created(result.obj) for result in created])
         return
-    except DomainError:
+    except DomainError:  # a hook refused one of them: find which, one savepoint per order below
         pass
     for result in created:
         try:

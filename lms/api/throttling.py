@@ -32,11 +32,11 @@ class SafeIdentMixin:
 
 
 class AnonRateThrottle(SafeIdentMixin, throttling.AnonRateThrottle):
-    pass
+    """DRF's anonymous throttle, keyed by a safe client identity."""
 
 
 class UserRateThrottle(SafeIdentMixin, throttling.UserRateThrottle):
-    pass
+    """DRF's per-user throttle, keyed by a safe client identity."""
 
 
 def _window_take(throttle: SimpleRateThrottle, ident_key: str) -> tuple[str, float | None]:
