@@ -29,6 +29,7 @@ run: $(VENV)/.run-installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py seed_demo_campaigns --if-empty
+	$(PY) manage.py seed_demo_loyalty --if-empty
 	$(PY) manage.py dev_bootstrap --port $(PORT)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 

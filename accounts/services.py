@@ -21,6 +21,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 
+from accounts.hooks import Login, logins_emit
 from accounts.models import EmailOTP, LoginEvent, Role, User, normalize_email
 from lms.errors import Conflict, Forbidden, Invalid, Unauthorized
 from lms.mail import templated_mail_send
@@ -170,6 +171,7 @@ def session_start(
     with transaction.atomic():
         now = timezone.now()
         LoginEvent.objects.create(user=user, occurred_at=now, method=method, ip=ip, user_agent=user_agent[:256])
+        logins_emit([Login(customer_id=user.pk, occurred_at=now)])
         User.objects.filter(pk=user.pk).update(last_login=now)
         user.last_login = now
         refresh = _refresh_token_for(user)

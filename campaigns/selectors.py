@@ -7,6 +7,7 @@ evaluation. It is also rebuilt after ``SNAPSHOT_TTL`` seconds, which bounds how 
 sub-category takes to count under a targeted parent.
 """
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections import defaultdict
@@ -33,6 +34,7 @@ from campaigns.models import (
     Redemption,
     RedemptionStatus,
 )
+from campaigns.points import POINTS_REASONS, PointsQuote, PointsRequest, points_apply
 from commerce.models import Brand, Category, Order, OrderStatus, Product
 from lms.db import one_of, sql_in
 from segments.models import CustomerMembership
@@ -69,7 +71,7 @@ def snapshot_invalidate() -> None:
     transaction.on_commit(bump)
 
 
-def _version() -> str:
+def snapshot_version() -> str:
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, None)
@@ -185,7 +187,7 @@ def _build(version: str, now: dt.datetime) -> Snapshot:
 
 def snapshot_get(now: dt.datetime) -> Snapshot:
     """This process's snapshot, rebuilt when a campaign changed anywhere or it is too old."""
-    version = _version()
+    version = snapshot_version()
     snapshot = _local.get("current")
     if (
         snapshot is None
@@ -213,6 +215,7 @@ class CartRequest:
     currency: str = "INR"
     location: dict[str, str] = field(default_factory=dict)
     order_id: str = ""
+    use_points: PointsRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,7 @@ class Evaluation:
     result: t.Result
     coupon_codes: dict[str, int]  # upper-cased code -> CouponCode id, for the single-use codes used
     campaigns: dict[int, t.Campaign]  # the campaigns judged, as judged (limits and budgets)
+    points: PointsQuote | None = None  # the points spent as a discount line, if asked and allowed
 
 
 def _ancestors(category_id: int | None, parents: dict[int, int | None]) -> frozenset[int]:
@@ -454,4 +458,23 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
     context = t.Context(at=request.at, location=_location(request), codes=tuple(codes), **_facts(request, candidates))
     cart = t.Cart(lines=lines, shipping=request.shipping, currency=request.currency.upper())
     result = engine.evaluate(cart=cart, context=context, campaigns=candidates, explain=only is not None)
-    return Evaluation(result=result, coupon_codes=coupon_ids, campaigns={c.id: c for c in candidates})
+    quote = None
+    if request.use_points is not None:
+        if request.customer is None and request.customer_known:  # not mirrored yet: no points
+            result = dataclasses.replace(result, rejected=(*result.rejected, _no_points(request.use_points)))
+        else:
+            result, quote = points_apply(
+                result,
+                lines,
+                customer_id=request.customer.pk if request.customer is not None else None,
+                request=request.use_points,
+                currency=cart.currency,
+                at=request.at,
+            )
+    return Evaluation(result=result, coupon_codes=coupon_ids, campaigns={c.id: c for c in candidates}, points=quote)
+
+
+def _no_points(request: PointsRequest) -> t.Rejected:
+    return t.Rejected(
+        reason="insufficient_points", message=POINTS_REASONS["insufficient_points"], campaign_id=request.program_id
+    )

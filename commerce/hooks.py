@@ -33,6 +33,9 @@ class OrderChange:
     occurred_at: datetime
     refunded_lines: tuple[RefundedLine, ...] = field(default=())
     refund_amount: Decimal = Decimal("0.00")
+    # The order's lines when the ingester holds them in memory (a new order): a hook that
+    # needs them reads them here instead of querying per order. None: read them if needed.
+    lines: tuple[OrderLine, ...] | None = None
 
 
 OrderHook = Callable[[OrderChange], None]

@@ -153,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "segments.tasks.segments_refresh_all_task",
         "schedule": crontab(minute=env.int("SEGMENTS_REFRESH_MINUTE", default=20)),  # hourly
     },
+    "loyalty-points-expire": {"task": "loyalty.tasks.points_expire_task", "schedule": crontab(hour=2, minute=30)},
+    "loyalty-tiers-reevaluate": {"task": "loyalty.tasks.tiers_reevaluate_task", "schedule": crontab(hour=4, minute=0)},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -249,6 +251,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "RedemptionStatusEnum": "campaigns.models.RedemptionStatus",
         "CampaignKindEnum": "campaigns.models.CampaignKind",
+        "DiscountRuleTypeEnum": "campaigns.models.DiscountRule.RuleType",
+        "EarningRuleTypeEnum": "loyalty.models.EarningRule.RuleType",
     },
 }
 

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("commerce.api.urls")),
     path("", include("segments.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("loyalty.api.urls")),
 ]
 
 urlpatterns = [

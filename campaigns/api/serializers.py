@@ -76,8 +76,8 @@ NOTIFY_FIELDS = {
 }  # fmt: skip
 
 
-class CampaignFieldsInput(StrictInput):
-    """The campaign fields, all optional: creation requires some (below), a change sends any."""
+class CampaignBaseInput(StrictInput):
+    """The fields every kind shares (loyalty programs too), all optional."""
 
     name = serializers.CharField(max_length=120, required=False)
     description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
@@ -98,10 +98,25 @@ class CampaignFieldsInput(StrictInput):
     countries = text_list()
     states = text_list()
     cities = text_list()
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
+    notification = NotificationInput(required=False)
+
+    def validate(self, attrs):
+        if "currency" in attrs:
+            attrs["currency"] = attrs["currency"].upper()
+        for key, column in NOTIFY_FIELDS.items():
+            if key in attrs.get("notification", {}):
+                attrs[column] = attrs["notification"][key]
+        attrs.pop("notification", None)
+        return attrs
+
+
+class CampaignFieldsInput(CampaignBaseInput):
+    """The campaign fields, all optional: creation requires some (below), a change sends any."""
+
     redemption_type = serializers.ChoiceField(choices=RedemptionType.choices, required=False)
     code_type = serializers.ChoiceField(choices=CodeType.choices, required=False)
     code = serializers.CharField(max_length=32, required=False, allow_blank=True, help_text="The shared public code.")
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
     min_cart_value = serializers.DecimalField(**MONEY, min_value=Decimal("0"), required=False, allow_null=True)
     max_discount = serializers.DecimalField(**POSITIVE_MONEY, required=False, allow_null=True)
     validity = serializers.ChoiceField(choices=Validity.choices, required=False)
@@ -112,19 +127,12 @@ class CampaignFieldsInput(StrictInput):
     budget = serializers.DecimalField(**POSITIVE_MONEY, required=False, allow_null=True)
     exclusive = serializers.BooleanField(required=False)
     stackable = serializers.BooleanField(required=False)
-    notification = NotificationInput(required=False)
     rules = RuleInput(many=True, required=False, max_length=50)
 
     def validate(self, attrs):
-        if "currency" in attrs:
-            attrs["currency"] = attrs["currency"].upper()
-        for key, column in NOTIFY_FIELDS.items():
-            if key in attrs.get("notification", {}):
-                attrs[column] = attrs["notification"][key]
-        attrs.pop("notification", None)
-        for name in ("rules",):
-            for rule in attrs.get(name, []):
-                rule["tiers"] = [dict(tier) for tier in rule.get("tiers", [])]
+        attrs = super().validate(attrs)
+        for rule in attrs.get("rules", []):
+            rule["tiers"] = [dict(tier) for tier in rule.get("tiers", [])]
         return attrs
 
 
@@ -246,6 +254,13 @@ class LocationInput(serializers.Serializer):
     city = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
+class UsePointsInput(StrictInput):
+    program_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The loyalty program's id.")
+    points = serializers.IntegerField(
+        min_value=1, max_value=1_000_000_000, help_text="At most this many; fewer when the cart costs less."
+    )
+
+
 class CartEvaluateInput(serializers.Serializer):
     customer = CartCustomerInput(required=False, help_text="Optional for a guest; a customer's own token implies it.")
     codes = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=20)
@@ -255,6 +270,9 @@ class CartEvaluateInput(serializers.Serializer):
     location = LocationInput(required=False)
     at = DateTimeField(
         required=False, help_text="Pin the evaluation time (default: now): from a day ago to a year ahead."
+    )
+    use_points = UsePointsInput(
+        required=False, help_text="Spend loyalty points as a discount line on the items (needs the customer)."
     )
 
     def validate(self, attrs):
@@ -304,6 +322,14 @@ class HintOutput(serializers.Serializer):
     missing_quantity = serializers.IntegerField(allow_null=True)
 
 
+class PointsUsedOutput(serializers.Serializer):
+    program_id = serializers.IntegerField()
+    points = serializers.IntegerField(help_text="Points spent (fewer than asked when the cart costs less).")
+    value = serializers.DecimalField(**MONEY)
+    balance = serializers.IntegerField(help_text="Before spending.")
+    balance_after = serializers.IntegerField()
+
+
 class CartEvaluateOutput(serializers.Serializer):
     subtotal = serializers.DecimalField(**MONEY)
     shipping = serializers.DecimalField(**MONEY)
@@ -313,6 +339,7 @@ class CartEvaluateOutput(serializers.Serializer):
     total = serializers.DecimalField(**MONEY)
     rejected = RejectedOutput(many=True)
     hints = HintOutput(many=True)
+    points = PointsUsedOutput(allow_null=True, help_text="Points used as a discount line (use_points), else null.")
 
 
 class RedemptionOutput(CartEvaluateOutput):

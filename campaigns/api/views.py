@@ -19,6 +19,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from accounts.models import User, normalize_email
 from campaigns.api import serializers as s
 from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedemption
+from campaigns.points import PointsRequest
 from campaigns.selectors import AT_GRACE, CartRequest, cart_evaluate
 from campaigns.services import campaigns as services
 from campaigns.services.redemptions import redemption_create, redemption_void, result_json
@@ -232,6 +233,7 @@ def _cart_request(
         currency=data["currency"],
         location=dict(data.get("location", {})),
         order_id=order_id,
+        use_points=PointsRequest(**data["use_points"]) if data.get("use_points") else None,
     )
 
 
@@ -252,7 +254,7 @@ class CartEvaluateView(CartView):
         data = validated(s.CartEvaluateInput, request.data)
         customer, known = _customer(request, data.get("customer"), create=False)
         evaluation = cart_evaluate(_cart_request(data, customer, known))
-        return Response(result_json(evaluation.result))
+        return Response(result_json(evaluation.result, evaluation.points))
 
 
 class RedemptionCreateView(CartView):

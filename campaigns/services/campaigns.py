@@ -216,23 +216,48 @@ def _check_targets(rules: list[dict[str, Any]]) -> None:
                 raise invalid(f"rules[{index}].{name}", f"Unknown {label} ids: {', '.join(map(str, missing))}.")
 
 
+def campaign_common_check(*, fields: dict[str, Any], segment_ids: list[int] | None) -> list[Segment] | None:
+    """The part every kind shares (loyalty programs too): schedule, audience and geography.
+    Normalises ``fields`` in place; answers the audience's segments (None: not given)."""
+    _check_schedule(fields)
+    segments = _check_audience(fields, segment_ids)
+    for name in ("countries", "states", "cities"):
+        fields[name] = [v.strip() for v in fields.get(name) or [] if v.strip()]
+    return segments
+
+
+def campaign_merged_fields(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
+    """A change applied over the stored fields: what the checks judge as a whole."""
+    fields = {f.name: getattr(campaign, f.name) for f in Campaign._meta.concrete_fields if not f.primary_key}
+    fields.pop("created_by", None)
+    fields.update(changes)
+    return fields
+
+
+def campaign_segment_ids(
+    campaign: Campaign, changes: dict[str, Any], segment_ids: list[int] | None
+) -> list[int] | None:
+    """The audience segments a change leaves: moving to ALL/NEW/EXISTING drops them."""
+    if segment_ids is None and changes.get("audience") not in (None, Audience.GROUPS, Audience.SEGMENTS):
+        return []
+    if segment_ids is None and "audience" in changes:
+        return list(campaign.segments.values_list("pk", flat=True))
+    return segment_ids
+
+
 def campaign_check(
     *, fields: dict[str, Any], rules: list[dict[str, Any]] | None, segment_ids: list[int] | None, campaign_id=None
 ) -> list[Segment] | None:
     """Normalise and check a whole campaign (the merged state for a change); raises 400/409 with the field path."""
     if fields["kind"] not in (CampaignKind.DISCOUNT_COUPON, CampaignKind.FREE_SHIPPING):
         raise invalid("kind", "This route makes DISCOUNT_COUPON and FREE_SHIPPING campaigns.")
-    _check_schedule(fields)
-    segments = _check_audience(fields, segment_ids)
+    segments = campaign_common_check(fields=fields, segment_ids=segment_ids)
     _check_redemption(fields, campaign_id)
     for name in ("budget", "max_discount"):
         if fields.get(name) is not None and fields[name] <= 0:
             raise invalid(name, "Above zero, or empty for no limit.")
     if fields.get("min_cart_value") is not None and fields["min_cart_value"] < 0:
         raise invalid("min_cart_value", "Zero or more.")
-    fields["countries"] = [v.strip() for v in fields.get("countries") or [] if v.strip()]
-    fields["states"] = [v.strip() for v in fields.get("states") or [] if v.strip()]
-    fields["cities"] = [v.strip() for v in fields.get("cities") or [] if v.strip()]
     if rules is not None:
         if not rules:
             raise invalid("rules", "A campaign needs at least one rule.")
@@ -256,7 +281,7 @@ def _rules_replace(campaign: Campaign, rules: list[dict[str, Any]]) -> None:
         rule.products.set(data.get("product_ids") or [])
 
 
-def _save(campaign: Campaign) -> None:
+def campaign_save(campaign: Campaign) -> None:
     try:
         with transaction.atomic():
             campaign.save()
@@ -281,7 +306,7 @@ def campaign_create(
         fields.setdefault(name, Campaign._meta.get_field(name).default)
     segments = campaign_check(fields=fields, rules=rules, segment_ids=segment_ids or [])
     campaign = Campaign(created_by=created_by, **fields)
-    _save(campaign)
+    campaign_save(campaign)
     CampaignCounter.objects.create(campaign=campaign)
     campaign.segments.set(segments or [])
     _rules_replace(campaign, rules)
@@ -303,17 +328,12 @@ def campaign_update(
         raise Conflict("campaign_archived", "An archived campaign cannot be changed; duplicate it instead.")
     if "kind" in changes and changes["kind"] != campaign.kind:
         raise invalid("kind", "The kind of a campaign does not change.")
-    fields = {f.name: getattr(campaign, f.name) for f in Campaign._meta.concrete_fields if not f.primary_key}
-    fields.pop("created_by", None)
-    fields.update(changes)
-    if segment_ids is None and changes.get("audience") not in (None, Audience.GROUPS, Audience.SEGMENTS):
-        segment_ids = []  # moving to ALL/NEW/EXISTING drops the segments
-    if segment_ids is None and "audience" in changes:
-        segment_ids = list(campaign.segments.values_list("pk", flat=True))
+    fields = campaign_merged_fields(campaign, changes)
+    segment_ids = campaign_segment_ids(campaign, changes, segment_ids)
     segments = campaign_check(fields=fields, rules=rules, segment_ids=segment_ids, campaign_id=campaign.pk)
     for name, value in fields.items():
         setattr(campaign, name, value)
-    _save(campaign)
+    campaign_save(campaign)
     if segments is not None:
         campaign.segments.set(segments)
     if rules is not None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from campaigns.engine import types as t
 from campaigns.models import CampaignCounter, CouponCode, OrderRedemption, Redemption, RedemptionStatus
+from campaigns.points import PointsQuote, points_provider
 from campaigns.selectors import CartRequest, Evaluation, cart_evaluate
 from lms.errors import Conflict, NotFound
 
@@ -36,7 +37,19 @@ def money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def result_json(result: t.Result) -> dict[str, Any]:
+def points_json(quote: PointsQuote | None) -> dict[str, Any] | None:
+    if quote is None:
+        return None
+    return {
+        "program_id": quote.program_id,
+        "points": quote.points,
+        "value": money(quote.value),
+        "balance": quote.balance,
+        "balance_after": quote.balance - quote.points,
+    }
+
+
+def result_json(result: t.Result, points: PointsQuote | None = None) -> dict[str, Any]:
     """The engine's Result as the API answers it (cart/evaluate and redemptions alike)."""
     return {
         "subtotal": money(result.subtotal),
@@ -68,6 +81,7 @@ def result_json(result: t.Result) -> dict[str, Any]:
             }
             for h in result.hints
         ],
+        "points": points_json(points),
     }
 
 
@@ -85,10 +99,16 @@ def _replay(existing: OrderRedemption, digest: str) -> RedemptionOutcome:
 # one of these refuses the redemption (the platform priced the order with it). Other reasons
 # would have shown at evaluation already; ``expected_total_discount`` catches any change.
 CONSUMED = {"usage_limit", "customer_limit", "budget_exhausted", "code_used"}
+# Points asked for and not given refuse the redemption too: the platform priced the order with them.
+POINTS_REFUSED = {"insufficient_points", "below_min_points", "points_unavailable"}
 
 
 def _refused_codes(result: t.Result) -> list[t.Rejected]:
-    return [r for r in result.rejected if r.code is not None and r.reason in CONSUMED]
+    return [
+        r
+        for r in result.rejected
+        if (r.code is not None and r.reason in CONSUMED) or (r.code is None and r.reason in POINTS_REFUSED)
+    ]
 
 
 def _consume_counter(applied: t.Applied, campaign: t.Campaign | None) -> None:
@@ -150,7 +170,7 @@ def redemption_create(
             f"The discount is now {money(result.total_discount)}, not {money(expected_total_discount)}; price the order again.",
             total_discount=money(result.total_discount),
         )
-    response = {"order_id": order_id, "status": RedemptionStatus.REDEEMED, **result_json(result)}
+    response = {"order_id": order_id, "status": RedemptionStatus.REDEEMED, **result_json(result, evaluation.points)}
     try:
         # A second checkout with this order id waits on the unique index until we commit, then replays.
         with transaction.atomic():
@@ -170,7 +190,8 @@ def redemption_create(
     except IntegrityError:
         return _replay(OrderRedemption.objects.get(order_id=order_id), digest)
     campaigns = evaluation.campaigns
-    applied = sorted(result.discounts, key=lambda a: a.campaign_id)
+    points_program = evaluation.points.program_id if evaluation.points is not None else None
+    applied = sorted((a for a in result.discounts if a.campaign_id != points_program), key=lambda a: a.campaign_id)
     for item in applied:
         _consume_counter(item, campaigns.get(item.campaign_id))
     codes = sorted(
@@ -198,6 +219,8 @@ def redemption_create(
             for item in applied
         ]
     )
+    if evaluation.points is not None:  # the last lock taken: the customer's loyalty account
+        points_provider().spend(customer_id=customer.pk, quote=evaluation.points, order_id=order_id, at=request.at)
     return RedemptionOutcome(order_redemption=order_redemption, created=True)
 
 
@@ -217,6 +240,8 @@ def redemption_void(*, order_id: str, reason: str = "") -> OrderRedemption:
         )
     for code_id in sorted(r.coupon_code_id for r in redemptions if r.coupon_code_id):
         CouponCode.objects.filter(pk=code_id, uses__gt=0).update(uses=F("uses") - 1)
+    if order_redemption.response.get("points"):
+        points_provider().give_back(order_id=order_id, reason=reason or "redemption voided")
     now = timezone.now()
     order_redemption.redemptions.update(status=RedemptionStatus.VOIDED, voided_at=now)
     order_redemption.status, order_redemption.voided_at = RedemptionStatus.VOIDED, now

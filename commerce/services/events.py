@@ -4,7 +4,8 @@ from typing import Any
 
 from django.db import transaction
 
-from commerce.models import PRODUCT_EVENT_KINDS, InteractionEvent, Product
+from accounts.hooks import Login, logins_emit
+from commerce.models import PRODUCT_EVENT_KINDS, EventKind, InteractionEvent, Product
 from commerce.services import ItemResult
 from commerce.services.customers import CustomerResolver
 from lms.errors import DomainError, Invalid
@@ -68,4 +69,8 @@ def events_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
     # Inserted in external_id order, so two batches sharing ids wait for each other instead of deadlocking.
     events.sort(key=lambda event: event.external_id or "")
     InteractionEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=2000)
+    # Streak awards are idempotent per local day, so an event a concurrent call stored too is harmless.
+    logins_emit(
+        [Login(customer_id=e.customer_id, occurred_at=e.occurred_at) for e in events if e.kind == EventKind.LOGIN]
+    )
     return results

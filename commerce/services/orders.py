@@ -172,6 +172,11 @@ def orders_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
             for line in items[index]["lines"]
         ]
         bulk_insert(lines)
+        lines_of: dict[int, list[OrderLine]] = {}
+        for line in lines:
+            lines_of.setdefault(id(line.order), []).append(line)
+        for index in creating:
+            results[index].obj._ingested_lines = tuple(lines_of.get(id(results[index].obj), ()))
         bulk_insert(
             [
                 OrderStatusChange(
@@ -194,7 +199,13 @@ def orders_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
 
 
 def _created(order: Order) -> OrderChange:
-    return OrderChange(order=order, from_status=None, to_status=order.status, occurred_at=order.placed_at)
+    return OrderChange(
+        order=order,
+        from_status=None,
+        to_status=order.status,
+        occurred_at=order.placed_at,
+        lines=getattr(order, "_ingested_lines", None),
+    )
 
 
 def _hooks_run(created: list[ItemResult]) -> None:

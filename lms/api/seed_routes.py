@@ -30,6 +30,7 @@ SEED_ROUTES: tuple[SeedRoute, ...] = (
     SeedRoute("GET", "campaigns/discount-coupon/active", "campaign-discount-active"),
     SeedRoute("PATCH", "campaigns/discount-coupon/<int:pk>/status", "campaign-status"),
     SeedRoute("DELETE", "campaigns/coupon/<int:pk>", "campaign-detail"),
+    SeedRoute("POST", "campaigns/loyaltyprogram/create", "loyalty-program-list"),
     SeedRoute("POST", "segment/create", "segment-list"),
     SeedRoute("GET", "segment/get", "segment-list"),
     SeedRoute("GET", "segment/<int:pk>", "segment-detail"),

@@ -1,0 +1,219 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from campaigns.api.serializers import CampaignBaseInput, NotificationOutput, StrictInput
+from campaigns.models import Campaign
+from lms.api.fields import DateTimeField
+from loyalty.models import EarningRule, PointsTransaction, Rounding, Tier, TierBasis
+
+RATE = {"max_digits": 12, "decimal_places": 4}
+MONEY = {"max_digits": 12, "decimal_places": 2}
+MAX_POINTS = 1_000_000_000
+
+
+class StreakStepInput(StrictInput):
+    days = serializers.IntegerField(min_value=1, max_value=3650)
+    multiplier = serializers.DecimalField(max_digits=6, decimal_places=2)
+
+
+class EarningRuleInput(StrictInput):
+    rule_type = serializers.ChoiceField(choices=EarningRule.RuleType.choices)
+    points_per_rupee = serializers.DecimalField(**RATE, required=False, allow_null=True, help_text="e.g. 10, or 0.5.")
+    rounding = serializers.ChoiceField(choices=Rounding.choices, required=False)
+    min_order_value = serializers.DecimalField(**MONEY, required=False, allow_null=True)
+    bonus_points = serializers.IntegerField(max_value=MAX_POINTS, required=False, allow_null=True)
+    bonus_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    base_points = serializers.IntegerField(max_value=MAX_POINTS, required=False, allow_null=True)
+    streak_steps = StreakStepInput(many=True, required=False, max_length=20)
+    max_multiplier = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, allow_null=True)
+    category_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000)
+
+
+class LoyaltyTierInput(StrictInput):
+    name = serializers.CharField(max_length=60)
+    threshold = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Lifetime points, or rupees spent.")
+    multiplier = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, help_text="Default 1.")
+    benefits = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ProgramSettingsInput(StrictInput):
+    point_value = serializers.DecimalField(**RATE, required=False, help_text="Rupees a point is worth (e.g. 0.10).")
+    min_redeem_points = serializers.IntegerField(max_value=MAX_POINTS, required=False)
+    expiry_days = serializers.IntegerField(max_value=36500, required=False, allow_null=True)
+    tier_basis = serializers.ChoiceField(choices=TierBasis.choices, required=False)
+    tier_window_days = serializers.IntegerField(max_value=3650, required=False, allow_null=True)
+
+
+class ProgramFieldsInput(CampaignBaseInput, ProgramSettingsInput):
+    """A program's campaign fields and settings, all optional (a change sends any)."""
+
+    rules = EarningRuleInput(many=True, required=False, max_length=50)
+    tiers = LoyaltyTierInput(many=True, required=False, max_length=20)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        attrs["settings"] = {name: attrs.pop(name) for name in list(ProgramSettingsInput().fields) if name in attrs}
+        for rule in attrs.get("rules", []):
+            rule["streak_steps"] = [dict(step) for step in rule.get("streak_steps", [])]
+        attrs["tiers"] = [dict(tier) for tier in attrs["tiers"]] if "tiers" in attrs else None
+        return attrs
+
+
+class ProgramCreateInput(ProgramFieldsInput):
+    name = serializers.CharField(max_length=120)
+    starts_at = DateTimeField()
+    rules = EarningRuleInput(many=True, max_length=50)
+
+
+class ProgramUpdateInput(ProgramFieldsInput):
+    """A change: any of the fields; ``rules`` or ``tiers``, when sent, replace all of them."""
+
+
+class EarningRuleOutput(serializers.ModelSerializer):
+    category_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EarningRule
+        fields = [
+            "id", "rule_type", "points_per_rupee", "rounding", "min_order_value", "bonus_points", "bonus_percent",
+            "base_points", "streak_steps", "max_multiplier", "category_ids",
+        ]  # fmt: skip
+
+    def get_category_ids(self, rule) -> list[int]:
+        return [c.pk for c in rule.categories.all()]
+
+
+class LoyaltyTierOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["id", "name", "threshold", "multiplier", "benefits"]
+
+
+class LiabilityOutput(serializers.Serializer):
+    members = serializers.IntegerField()
+    outstanding_points = serializers.IntegerField()
+    outstanding_value = serializers.DecimalField(**MONEY, help_text="What the outstanding points are worth.")
+
+
+class ProgramOutput(serializers.ModelSerializer):
+    segment_ids = serializers.SerializerMethodField()
+    notification = NotificationOutput(source="*")
+    point_value = serializers.DecimalField(**RATE, source="loyalty_settings.point_value")
+    min_redeem_points = serializers.IntegerField(source="loyalty_settings.min_redeem_points")
+    expiry_days = serializers.IntegerField(source="loyalty_settings.expiry_days", allow_null=True)
+    tier_basis = serializers.CharField(source="loyalty_settings.tier_basis")
+    tier_window_days = serializers.IntegerField(source="loyalty_settings.tier_window_days", allow_null=True)
+    rules = EarningRuleOutput(many=True, source="earning_rules")
+    tiers = LoyaltyTierOutput(many=True, source="loyalty_tiers")
+    liability = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "name", "description", "kind", "status", "archived", "archived_at", "priority",
+            "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
+            "audience", "segment_ids", "countries", "states", "cities", "currency", "notification",
+            "point_value", "min_redeem_points", "expiry_days", "tier_basis", "tier_window_days",
+            "rules", "tiers", "liability", "created_at", "updated_at",
+        ]  # fmt: skip
+
+    def get_segment_ids(self, program) -> list[int]:
+        return [s.pk for s in program.segments.all()]
+
+    def get_liability(self, program) -> LiabilityOutput:
+        found = self.context.get("liability", {}).get(program.pk)
+        return found or {"members": 0, "outstanding_points": 0, "outstanding_value": Decimal("0.00")}
+
+
+# --- Customers ------------------------------------------------------------------------------------
+
+
+class TierBriefOutput(serializers.Serializer):
+    name = serializers.CharField()
+    threshold = serializers.DecimalField(max_digits=14, decimal_places=2)
+    multiplier = serializers.DecimalField(max_digits=6, decimal_places=2)
+
+
+class NextTierOutput(TierBriefOutput):
+    missing = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="Points or rupees still to go.")
+    progress_percent = serializers.DecimalField(max_digits=5, decimal_places=1)
+
+
+class MembershipOutput(serializers.Serializer):
+    program_id = serializers.IntegerField()
+    program_name = serializers.CharField()
+    member = serializers.BooleanField(help_text="False: a live program the customer has not earned in yet.")
+    balance = serializers.IntegerField()
+    balance_value = serializers.DecimalField(**MONEY)
+    lifetime_earned = serializers.IntegerField()
+    point_value = serializers.DecimalField(**RATE)
+    min_redeem_points = serializers.IntegerField()
+    tier_basis = serializers.CharField()
+    tier_measure = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Lifetime points or window spend."
+    )
+    tier = TierBriefOutput(allow_null=True)
+    next_tier = NextTierOutput(allow_null=True)
+    expiring_30_days = serializers.IntegerField(help_text="Points expiring in the next 30 days.")
+    streak_days = serializers.IntegerField()
+
+
+class LoyaltyMeOutput(serializers.Serializer):
+    programs = MembershipOutput(many=True)
+
+
+class TransactionOutput(serializers.ModelSerializer):
+    program_id = serializers.IntegerField(source="account.program_id")
+
+    class Meta:
+        model = PointsTransaction
+        fields = [
+            "id", "program_id", "kind", "points", "balance_after", "remaining", "expires_at", "source", "reference",
+            "value", "reason", "occurred_at", "created_at",
+        ]  # fmt: skip
+
+
+class RedeemCustomerInput(StrictInput):
+    id = serializers.IntegerField(min_value=1, required=False)
+    external_id = serializers.CharField(max_length=64, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Identify the customer by id, external_id or email.")
+        return attrs
+
+
+class RedeemInput(StrictInput):
+    program_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    points = serializers.IntegerField(max_value=MAX_POINTS, help_text="1 or more, at least the program's minimum.")
+    order_id = serializers.RegexField(r"^[^/\x00]{1,64}$", max_length=64, help_text="The idempotency key.")
+    customer = RedeemCustomerInput(
+        required=False, help_text="For the integration or an ADMIN; a customer redeems their own."
+    )
+
+
+class RedeemOutput(serializers.Serializer):
+    program_id = serializers.IntegerField()
+    order_id = serializers.CharField()
+    points = serializers.IntegerField()
+    value = serializers.DecimalField(**MONEY, help_text="Rupees the points pay.")
+    balance = serializers.IntegerField(help_text="After the redemption.")
+    transaction_id = serializers.IntegerField()
+
+
+class AdjustInput(StrictInput):
+    program_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    points = serializers.IntegerField(
+        min_value=-MAX_POINTS, max_value=MAX_POINTS, help_text="Positive adds, negative takes."
+    )
+    reason = serializers.CharField(max_length=255, help_text="Required: why.")
+    idempotency_key = serializers.CharField(max_length=100, required=False, help_text="A retry with it adjusts once.")
+
+
+class AdjustOutput(serializers.Serializer):
+    customer_id = serializers.IntegerField()
+    program_id = serializers.IntegerField()
+    balance = serializers.IntegerField()
+    transaction = TransactionOutput()

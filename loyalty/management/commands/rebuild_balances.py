@@ -1,0 +1,30 @@
+import sys
+
+from django.core.management.base import BaseCommand
+
+from loyalty.services.ledger import balances_check
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify every loyalty balance against its transactions (and its open lots). With --check "
+        "report mismatches and exit 1 if any; without, also set each such balance to its ledger's sum."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--check", action="store_true", help="Report only; change nothing.")
+
+    def handle(self, *args, check: bool, **options):
+        mismatches = balances_check(fix=not check)
+        for m in mismatches:
+            self.stdout.write(
+                f"account {m.account_id} (customer {m.customer_id}, program {m.program_id}): "
+                f"balance {m.balance}, transactions sum {m.ledger}, open lots hold {m.open_lots}"
+            )
+        if not mismatches:
+            self.stdout.write("every balance matches its transactions")
+            return
+        if check:
+            self.stderr.write(f"{len(mismatches)} mismatched accounts")
+            sys.exit(1)
+        self.stdout.write(f"{len(mismatches)} balances set to their transactions' sum")

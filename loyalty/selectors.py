@@ -1,0 +1,243 @@
+"""Reads: the switched-on programs as the engine sees them (cached per process on the campaigns
+snapshot version), who may earn in them, and the figures the API and the console show."""
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+from campaigns.engine import types as ct
+from campaigns.engine.schedule import schedule_failure
+from campaigns.models import Audience, CampaignKind, CampaignStatus
+from campaigns.selectors import SNAPSHOT_TTL, engine_campaign, snapshot_version
+from commerce.models import Category, Order, OrderStatus
+from loyalty import engine as e
+from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, PointsTransaction, ProgramSettings, Tier
+from segments.models import CustomerMembership
+
+COUNTED = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.FULFILLED)
+EARNING_RULES = (e.POINTS_PER_RUPEE, e.CATEGORY_POINTS, e.FIRST_PURCHASE_BONUS)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program as earning and redemption judge it."""
+
+    id: int
+    name: str
+    campaign: ct.Campaign  # schedule, audience, geography (the campaigns engine's view)
+    point_value: Decimal
+    min_redeem_points: int
+    expiry_days: int | None
+    tier_basis: str
+    tier_window_days: int | None
+    rules: tuple[e.EarnRule, ...]
+    tiers: tuple[e.TierSpec, ...]  # by threshold
+    live: bool = True  # switched on and not archived
+
+    @property
+    def order_rules(self) -> tuple[e.EarnRule, ...]:
+        return tuple(rule for rule in self.rules if rule.rule_type in EARNING_RULES)
+
+    @property
+    def streak_rule(self) -> e.EarnRule | None:
+        return next((rule for rule in self.rules if rule.rule_type == e.DAILY_LOGIN_STREAK), None)
+
+    def tier(self, tier_id: int | None) -> e.TierSpec | None:
+        return next((tier for tier in self.tiers if tier.id == tier_id), None)
+
+
+def _earn_rule(rule: EarningRule, categories: Iterable[int]) -> e.EarnRule:
+    return e.EarnRule(
+        id=rule.pk,
+        rule_type=rule.rule_type,
+        points_per_rupee=rule.points_per_rupee,
+        rounding=rule.rounding,
+        min_order_value=rule.min_order_value,
+        bonus_points=rule.bonus_points,
+        bonus_percent=rule.bonus_percent,
+        base_points=rule.base_points,
+        streak_steps=tuple(
+            e.StreakStep(days=int(step["days"]), multiplier=Decimal(str(step["multiplier"])))
+            for step in rule.streak_steps or ()
+        ),
+        max_multiplier=rule.max_multiplier,
+        category_ids=frozenset(categories),
+        position=rule.position,
+    )
+
+
+def programs_load(programs: list[LoyaltyProgram]) -> list[Program]:
+    """Engine views of these programs, in a constant number of queries."""
+    ids = [p.pk for p in programs]
+    settings = ProgramSettings.objects.in_bulk(ids)
+    rules = defaultdict(list)
+    for rule in EarningRule.objects.filter(program_id__in=ids).prefetch_related("categories"):
+        rules[rule.program_id].append(_earn_rule(rule, [c.pk for c in rule.categories.all()]))
+    tiers = defaultdict(list)
+    for tier in Tier.objects.filter(program_id__in=ids).order_by("threshold"):
+        tiers[tier.program_id].append(e.TierSpec(tier.pk, tier.name, tier.threshold, tier.multiplier))
+    segments = defaultdict(list)
+    for program_id, segment_id in LoyaltyProgram.segments.through.objects.filter(campaign_id__in=ids).values_list(
+        "campaign_id", "segment_id"
+    ):
+        segments[program_id].append(segment_id)
+    loaded = []
+    for program in programs:
+        terms = settings.get(program.pk) or ProgramSettings(program_id=program.pk)
+        loaded.append(
+            Program(
+                id=program.pk,
+                name=program.name,
+                campaign=engine_campaign(program, segment_ids=segments[program.pk]),
+                point_value=terms.point_value,
+                min_redeem_points=terms.min_redeem_points,
+                expiry_days=terms.expiry_days,
+                tier_basis=terms.tier_basis,
+                tier_window_days=terms.tier_window_days,
+                rules=tuple(rules[program.pk]),
+                tiers=tuple(tiers[program.pk]),
+                live=program.status == CampaignStatus.ACTIVE and not program.archived,
+            )
+        )
+    return loaded
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: str
+    built_at: dt.datetime
+    programs: dict[int, Program]  # switched on and not archived, whatever their dates
+    category_parents: dict[int, int | None]
+
+
+_local: dict[str, Snapshot] = {}
+
+
+def snapshot_get() -> Snapshot:
+    """This process's programs, rebuilt when any campaign or program changed, or after a minute."""
+    now = dt.datetime.now(dt.UTC)
+    version = snapshot_version()
+    snapshot = _local.get("current")
+    if (
+        snapshot is None
+        or snapshot.version != version
+        or not (dt.timedelta(0) <= now - snapshot.built_at < SNAPSHOT_TTL)
+    ):
+        rows = list(LoyaltyProgram.objects.filter(status=CampaignStatus.ACTIVE, archived=False).order_by("pk"))
+        programs = programs_load(rows) if rows else []
+        parents = dict(Category.objects.values_list("pk", "parent_id")) if programs else {}
+        snapshot = Snapshot(version, now, {p.id: p for p in programs}, parents)
+        _local["current"] = snapshot
+    return snapshot
+
+
+def ancestors(category_id: int | None, parents: dict[int, int | None]) -> frozenset[int]:
+    found: set[int] = set()
+    while category_id is not None and category_id not in found:
+        found.add(category_id)
+        category_id = parents.get(category_id)
+    return frozenset(found)
+
+
+# --- Who may earn ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Where:
+    country: str = ""
+    state: str = ""
+    city: str = ""
+
+
+def runs_at(program: Program, at: dt.datetime) -> bool:
+    """Dates, weekdays and daily hours, on the program's own clock."""
+    return schedule_failure(program.campaign, at) is None
+
+
+def takes(program: Program, *, where: Where, has_earlier_order: bool, segment_ids: frozenset[int]) -> bool:
+    """The program's audience and geography admit this customer."""
+    campaign = program.campaign
+    for allowed, value in (
+        (campaign.countries, where.country),
+        (campaign.states, where.state),
+        (campaign.cities, where.city),
+    ):
+        if allowed and value.strip().casefold() not in allowed:
+            return False
+    audience = campaign.audience
+    if audience == Audience.NEW_USERS:
+        return not has_earlier_order
+    if audience == Audience.EXISTING_USERS:
+        return has_earlier_order
+    if audience in (Audience.GROUPS, Audience.SEGMENTS):
+        return bool(campaign.segment_ids & segment_ids)
+    return True
+
+
+def memberships(customer_ids: Iterable[int], programs: Iterable[Program]) -> dict[int, frozenset[int]]:
+    """Segment ids per customer, among the segments the programs' audiences name (one query, or none)."""
+    wanted = {s for program in programs for s in program.campaign.segment_ids}
+    found: dict[int, set[int]] = defaultdict(set)
+    if wanted:
+        rows = CustomerMembership.objects.filter(customer_id__in=set(customer_ids), segment_id__in=wanted)
+        for customer_id, segment_id in rows.values_list("customer_id", "segment_id"):
+            found[customer_id].add(segment_id)
+    return {customer_id: frozenset(ids) for customer_id, ids in found.items()}
+
+
+def spend_in_window(customer_ids: Iterable[int], days: int, now: dt.datetime) -> dict[int, Decimal]:
+    """What each customer paid (totals less refunds) for counted orders placed in the last ``days``."""
+    rows = (
+        Order.objects.filter(
+            customer_id__in=set(customer_ids), status__in=COUNTED, placed_at__gt=now - dt.timedelta(days=days)
+        )
+        .values("customer_id")
+        .annotate(paid=Sum("total") - Sum("refunded_total"))
+    )
+    return {row["customer_id"]: row["paid"] or Decimal("0") for row in rows}
+
+
+# --- Figures -----------------------------------------------------------------------------------
+
+
+def liability(program_ids: Iterable[int] | None = None) -> dict[int, dict]:
+    """Per program: members, outstanding points and their value (one grouped query)."""
+    accounts = LoyaltyAccount.objects.all()
+    if program_ids is not None:
+        accounts = accounts.filter(program_id__in=list(program_ids))
+    rows = accounts.values("program_id").annotate(members=Count("id"), outstanding=Sum("balance"))
+    values = dict(
+        ProgramSettings.objects.filter(program_id__in=[r["program_id"] for r in rows]).values_list(
+            "program_id", "point_value"
+        )
+    )
+    return {
+        row["program_id"]: {
+            "members": row["members"],
+            "outstanding_points": row["outstanding"] or 0,
+            "outstanding_value": e.points_value(row["outstanding"] or 0, values.get(row["program_id"], Decimal("0"))),
+        }
+        for row in rows
+    }
+
+
+def expiring_points(account_ids: Iterable[int], *, now: dt.datetime, days: int = 30) -> dict[int, int]:
+    rows = (
+        PointsTransaction.objects.filter(
+            account_id__in=list(account_ids),
+            remaining__gt=0,
+            expires_at__gt=now,
+            expires_at__lte=now + dt.timedelta(days=days),
+        )
+        .values("account_id")
+        .annotate(points=Sum("remaining"))
+    )
+    return {row["account_id"]: row["points"] for row in rows}
+
+
+def live_programs_q() -> Q:
+    return Q(kind=CampaignKind.LOYALTY_PROGRAM, status=CampaignStatus.ACTIVE, archived=False)

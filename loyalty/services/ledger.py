@@ -1,0 +1,384 @@
+"""The points ledger: every write appends transactions and moves the balance with them.
+
+Lock order, the same everywhere: loyalty accounts by id (after whatever the caller holds:
+order keys in ingestion, the customer row, redemption row, counters and codes in a checkout).
+Every writer of an account takes its row lock first, so the open lots (credits with points
+``remaining``) are only ever read and consumed by the lock holder: no lot is spent twice and
+the balance always equals the sum of the transactions, and the sum of the open lots.
+"""
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts.models import User
+from lms.db import bulk_insert
+from lms.errors import Conflict, Invalid, NotFound
+from loyalty import engine as e
+from loyalty.models import LoyaltyAccount, LoyaltyProgram, PointsTransaction, Source, TransactionKind
+from loyalty.selectors import Program, programs_load
+
+REDEEM_KEY = "redeem:{}"
+GIVE_BACK_KEY = "redeem-return:{}"
+
+
+def accounts_lock(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], LoyaltyAccount]:
+    """The accounts of these (customer id, program id) pairs, created when missing, row-locked
+    in id order (the fixed order: two batches sharing customers wait instead of deadlocking)."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    # Inserted in key order too, so two batches creating the same accounts queue on the index.
+    LoyaltyAccount.objects.bulk_create(
+        [LoyaltyAccount(customer_id=c, program_id=p) for c, p in wanted], ignore_conflicts=True, batch_size=2000
+    )
+    rows = (
+        LoyaltyAccount.objects.select_for_update(no_key=True)
+        .filter(customer_id__in={c for c, _ in wanted}, program_id__in={p for _, p in wanted})
+        .order_by("id")
+    )
+    keep = set(wanted)
+    return {(a.customer_id, a.program_id): a for a in rows if (a.customer_id, a.program_id) in keep}
+
+
+def account_lock(*, customer_id: int, program_id: int, create: bool = False) -> LoyaltyAccount | None:
+    if create:
+        return accounts_lock([(customer_id, program_id)])[(customer_id, program_id)]
+    return (
+        LoyaltyAccount.objects.select_for_update(no_key=True)
+        .filter(customer_id=customer_id, program_id=program_id)
+        .first()
+    )
+
+
+def expiry_for(program: Program, occurred_at: dt.datetime) -> dt.datetime | None:
+    return occurred_at + dt.timedelta(days=program.expiry_days) if program.expiry_days else None
+
+
+class Entries:
+    """Transactions appended under the accounts' locks, written together at the end."""
+
+    def __init__(self) -> None:
+        self.rows: list[PointsTransaction] = []
+        self.lots: dict[int, PointsTransaction] = {}  # consumed lots, by id
+        self.accounts: dict[int, LoyaltyAccount] = {}
+
+    def add(self, account: LoyaltyAccount, *, kind: str, points: int, **fields: Any) -> PointsTransaction:
+        account.balance += points
+        if account.balance < 0:  # the callers check first; the constraint would refuse it anyway
+            raise Conflict("insufficient_points", "The balance would go below zero.", balance=account.balance - points)
+        row = PointsTransaction(
+            account=account,
+            kind=kind,
+            points=points,
+            balance_after=account.balance,
+            remaining=points if points > 0 else None,
+            **fields,
+        )
+        self.rows.append(row)
+        self.accounts[account.pk] = account
+        return row
+
+    def consume(self, account: LoyaltyAccount, points: int, lots: list[PointsTransaction]) -> int:
+        """Take up to ``points`` from ``lots`` in their order (oldest first); answers what was taken."""
+        taken = 0
+        for lot in lots:
+            if taken >= points:
+                break
+            if not lot.remaining:
+                continue
+            part = min(lot.remaining, points - taken)
+            lot.remaining -= part
+            taken += part
+            if lot.pk is not None:
+                self.lots[lot.pk] = lot
+        return taken
+
+    def write(self, *, account_fields: tuple[str, ...] = ("balance",)) -> None:
+        if self.lots:
+            PointsTransaction.objects.bulk_update(list(self.lots.values()), ["remaining"], batch_size=2000)
+        bulk_insert(self.rows)
+        if self.accounts:
+            accounts = sorted(self.accounts.values(), key=lambda a: a.pk)
+            LoyaltyAccount.objects.bulk_update(accounts, [*account_fields, "updated_at"], batch_size=2000)
+
+
+def open_lots(account_ids: Iterable[int]) -> dict[int, list[PointsTransaction]]:
+    """Every account's credits with points left, oldest first (call under the accounts' locks)."""
+    lots: dict[int, list[PointsTransaction]] = defaultdict(list)
+    rows = PointsTransaction.objects.filter(account_id__in=list(account_ids), remaining__gt=0).order_by("id")
+    for lot in rows.only("id", "account_id", "points", "remaining", "expires_at"):
+        lots[lot.account_id].append(lot)
+    return lots
+
+
+def _stamp(account: LoyaltyAccount) -> None:
+    account.updated_at = timezone.now()
+
+
+# --- Redeem, give back, adjust ---------------------------------------------------------------------
+
+
+def program_get(program_id: int, *, path: str = "program_id") -> Program:
+    program = LoyaltyProgram.objects.filter(pk=program_id).first()
+    if program is None:
+        from campaigns.models import Campaign
+
+        if Campaign.objects.filter(pk=program_id).exists():
+            raise Invalid("not_a_loyalty_program", f"Campaign {program_id} is not a loyalty program.", path=path)
+        raise NotFound("program_not_found", f"No loyalty program {program_id}.", path=path)
+    return programs_load([program])[0]
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    transaction: PointsTransaction
+    account: LoyaltyAccount
+    created: bool  # False: a retry answered with the first redemption
+
+
+def _replayed(existing: PointsTransaction, points: int) -> Redeemed:
+    if -existing.points != points:
+        raise Conflict(
+            "idempotency_conflict",
+            f"Order {existing.reference} already redeemed {-existing.points} points; a retry sends the same points.",
+        )
+    return Redeemed(transaction=existing, account=existing.account, created=False)
+
+
+def redeem_check(program: Program, points: int, balance: int) -> None:
+    """Raise what a redemption of ``points`` would meet (400 below minimum, 409 otherwise)."""
+    if not program.live:
+        raise Conflict("program_inactive", "The program is switched off or archived; points cannot be spent now.")
+    if points < program.min_redeem_points:
+        raise Invalid(
+            "below_min_points", f"At least {program.min_redeem_points} points are redeemed at once.", path="points"
+        )
+    if points > balance:
+        raise Conflict(
+            "insufficient_points", f"The balance is {balance} points; {points} asked.", balance=balance, points=points
+        )
+
+
+@transaction.atomic
+def points_redeem(
+    *, customer: User, program_id: int, points: int, order_id: str, value: Decimal | None = None
+) -> Redeemed:
+    """Spend points oldest first for an order; idempotent on (account, order_id): the same
+    points again answer the first redemption, other points 409. Never below zero: 409
+    insufficient_points (concurrent redemptions queue on the account's row lock)."""
+    program = program_get(program_id)
+    if points <= 0:
+        raise Invalid("points_not_positive", "Redeem one point or more.", path="points")
+    account = account_lock(customer_id=customer.pk, program_id=program.id)
+    key = REDEEM_KEY.format(order_id)
+    if account is not None:
+        existing = PointsTransaction.objects.filter(account=account, idempotency_key=key).first()
+        if existing is not None:
+            existing.account = account
+            return _replayed(existing, points)
+    redeem_check(program, points, account.balance if account else 0)
+    now = timezone.now()
+    entries = Entries()
+    entries.consume(account, points, open_lots([account.pk])[account.pk])
+    row = entries.add(
+        account,
+        kind=TransactionKind.REDEEM,
+        points=-points,
+        source=Source.REDEMPTION,
+        reference=order_id,
+        idempotency_key=key,
+        value=value if value is not None else e.points_value(points, program.point_value),
+        occurred_at=now,
+    )
+    _stamp(account)
+    entries.write()
+    return Redeemed(transaction=row, account=account, created=True)
+
+
+@transaction.atomic
+def points_give_back(*, order_id: str, reason: str = "") -> list[PointsTransaction]:
+    """Return what an order's redemption spent, as fresh points (a voided checkout, a cancelled
+    order); a second call is a no-op. Expiry runs from now, by the program's rule."""
+    redeemed = list(
+        PointsTransaction.objects.filter(reference=order_id, kind=TransactionKind.REDEEM).values_list(
+            "account_id", flat=True
+        )
+    )
+    if not redeemed:
+        return []
+    accounts = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in=redeemed).order_by("id")
+    entries, now, made = Entries(), timezone.now(), []
+    for account in accounts:
+        redeem = PointsTransaction.objects.get(
+            account=account, kind=TransactionKind.REDEEM, idempotency_key=REDEEM_KEY.format(order_id)
+        )
+        key = GIVE_BACK_KEY.format(order_id)
+        if PointsTransaction.objects.filter(account=account, idempotency_key=key).exists():
+            continue
+        program = programs_load([LoyaltyProgram.objects.get(pk=account.program_id)])[0]
+        made.append(
+            entries.add(
+                account,
+                kind=TransactionKind.REVERSAL,
+                points=-redeem.points,
+                source=Source.REDEMPTION,
+                reference=order_id,
+                idempotency_key=key,
+                reverses=redeem,
+                expires_at=expiry_for(program, now),
+                reason=(reason or "redemption returned")[:255],
+                occurred_at=now,
+            )
+        )
+        _stamp(account)
+    entries.write()
+    return made
+
+
+@transaction.atomic
+def points_adjust(
+    *, customer: User, program_id: int, points: int, reason: str, by: User | None, idempotency_key: str = ""
+) -> PointsTransaction:
+    """An admin's or the integration's correction, with its reason: a credit is a new lot
+    (expiring by the program's rule), a debit is taken oldest first and never below zero.
+    With an ``idempotency_key`` a retry answers the first adjustment instead of adding another."""
+    program = program_get(program_id)
+    if points == 0:
+        raise Invalid("points_zero", "Adjust by a number of points other than zero.", path="points")
+    if not reason.strip():
+        raise Invalid("reason_required", "Say why the points are adjusted.", path="reason")
+    account = account_lock(customer_id=customer.pk, program_id=program.id, create=True)
+    key = f"adjust:{idempotency_key}" if idempotency_key else f"adjust:{uuid.uuid4().hex}"
+    existing = PointsTransaction.objects.filter(account=account, idempotency_key=key).first()
+    if existing is not None:
+        if existing.points != points:
+            raise Conflict("idempotency_conflict", "This idempotency key adjusted by other points.")
+        return existing
+    if points < 0 and -points > account.balance:
+        raise Conflict(
+            "insufficient_points", f"The balance is {account.balance} points; {-points} cannot be taken.",
+            balance=account.balance,
+        )  # fmt: skip
+    now, entries = timezone.now(), Entries()
+    if points < 0:
+        entries.consume(account, -points, open_lots([account.pk])[account.pk])
+    row = entries.add(
+        account,
+        kind=TransactionKind.ADJUST,
+        points=points,
+        source=Source.ADMIN,
+        reference=f"admin:{by.pk}" if by is not None else "integration",
+        idempotency_key=key,
+        expires_at=expiry_for(program, now) if points > 0 else None,
+        reason=reason.strip()[:255],
+        created_by=by,
+        occurred_at=now,
+    )
+    _stamp(account)
+    entries.write()
+    return row
+
+
+# --- Expiry, checks ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ExpiryReport:
+    accounts: int = 0
+    lots: int = 0
+    points: int = 0
+
+
+def points_expire(*, now: dt.datetime | None = None, batch: int = 500, dry_run: bool = False) -> ExpiryReport:
+    """Expire every lot past its date, one EXPIRE transaction per lot, in batches of accounts
+    (each batch its own transaction, so a long run holds no lock for long). Safe to re-run."""
+    now = now or timezone.now()
+    report = ExpiryReport()
+    last_id = 0
+    while True:
+        account_ids = list(
+            PointsTransaction.objects.filter(remaining__gt=0, expires_at__lte=now, account_id__gt=last_id)
+            .order_by("account_id")
+            .values_list("account_id", flat=True)
+            .distinct()[:batch]
+        )
+        if not account_ids:
+            return report
+        last_id = account_ids[-1]
+        with transaction.atomic():
+            accounts = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("id")
+            accounts = {a.pk: a for a in accounts}
+            lots = PointsTransaction.objects.filter(
+                account_id__in=account_ids, remaining__gt=0, expires_at__lte=now
+            ).order_by("account_id", "id")
+            entries = Entries()
+            for lot in lots:
+                account = accounts[lot.account_id]
+                report.lots += 1
+                report.points += lot.remaining
+                if dry_run:
+                    continue
+                points = lot.remaining
+                entries.consume(account, points, [lot])
+                entries.add(
+                    account,
+                    kind=TransactionKind.EXPIRE,
+                    points=-points,
+                    source=Source.EXPIRY,
+                    reference=f"lot:{lot.pk}",
+                    idempotency_key=f"expire:{lot.pk}",
+                    reverses=lot,
+                    occurred_at=now,
+                )
+                _stamp(account)
+            report.accounts += len(accounts)
+            entries.write()
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    account_id: int
+    customer_id: int
+    program_id: int
+    balance: int
+    ledger: int
+    open_lots: int
+
+
+def balances_check(*, fix: bool = False) -> list[Mismatch]:
+    """Every account whose balance differs from the sum of its transactions (or from what its
+    open lots hold). ``fix`` sets such balances to the ledger's sum, under the row lock."""
+    sums = dict(
+        PointsTransaction.objects.order_by()
+        .values("account_id")
+        .annotate(total=Sum("points"))
+        .values_list("account_id", "total")
+    )
+    lots = dict(
+        PointsTransaction.objects.filter(remaining__gt=0)
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("remaining"))
+        .values_list("account_id", "total")
+    )
+    found = []
+    for account in LoyaltyAccount.objects.only("id", "customer_id", "program_id", "balance").iterator(chunk_size=5000):
+        ledger, held = sums.get(account.pk, 0), lots.get(account.pk, 0)
+        if account.balance != ledger or held != ledger:
+            found.append(Mismatch(account.pk, account.customer_id, account.program_id, account.balance, ledger, held))
+    if fix:
+        with transaction.atomic():
+            for mismatch in found:
+                LoyaltyAccount.objects.select_for_update().filter(pk=mismatch.account_id).update(
+                    balance=mismatch.ledger
+                )
+    return found
