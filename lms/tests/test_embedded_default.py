@@ -88,6 +88,9 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
     skipped = _manage(embedded_env, "seed_demo", "--if-empty", "--no-progress").stdout
     campaigns = _manage(embedded_env, "seed_demo_campaigns", "--if-empty").stdout
     campaigns_skipped = _manage(embedded_env, "seed_demo_campaigns", "--if-empty").stdout
+    loyalty = _manage(embedded_env, "seed_demo_loyalty", "--if-empty").stdout
+    loyalty_skipped = _manage(embedded_env, "seed_demo_loyalty", "--if-empty").stdout
+    program_id = int(re.search(r"\(id (\d+)\)", loyalty).group(1))
     key = _manage(embedded_env, "create_api_key", "storefront").stdout.strip()
     order = {
         "external_id": "SQLITE-1",
@@ -122,6 +125,16 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
             evaluated = _request(f"{base}/api/v1/cart/evaluate", cart, integration)
             redeemed = _request(f"{base}/api/v1/redemptions", {**cart, "order_id": "SQLITE-2"}, integration)
             again = _request(f"{base}/api/v1/cart/evaluate", cart, integration)
+            spent = _request(
+                f"{base}/api/v1/loyalty/redeem",
+                {
+                    "program_id": program_id,
+                    "points": 100,
+                    "order_id": "SQLITE-3",
+                    "customer": {"email": "shopper@example.com"},
+                },
+                integration,
+            )
         finally:
             server.terminate()
             try:
@@ -166,6 +179,12 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
     assert demo_orders >= 1000 and "not loaded" in skipped, (seeded, skipped)
     assert ingested[0] == 201, ingested
     assert lines == [("NOT-IN-CATALOGUE", 2)]
+    # The demo program earned the demo orders' points, and the new order its own on SQLite:
+    # 10 points for ₹10 and the 500-point first-order bonus, less the 100 spent.
+    assert "members earned points" in loyalty and "nothing to do" in loyalty_skipped
+    assert spent[0] == 201, spent
+    assert json.loads(spent[2])["balance"] == 410
+    assert json.loads(spent[2])["value"] == "10.00"
 
 
 def test_dev_bootstrap_creates_one_admin_and_prints_the_login_and_docs_url(embedded_env, tmp_path):
