@@ -4,7 +4,7 @@ its streak award).
 
 An order earns at most once per rule: each earning's idempotency key is
 ``order:<external id>:<rule id>`` (unique per account), and the first-purchase bonus's is
-``first:<rule id>``, so an account gets it once whatever order arrives first.
+``first-purchase``, so an account gets it once whatever order arrives first.
 """
 
 import datetime as dt
@@ -43,8 +43,8 @@ def order_key(external_id: str, rule_id: int) -> str:
     return f"order:{external_id}:{rule_id}"
 
 
-def first_key(rule_id: int) -> str:
-    return f"first:{rule_id}"
+# Once per account (an account is one customer in one program), whichever rule gives it.
+FIRST_PURCHASE_KEY = "first-purchase"
 
 
 def orders_changed(changes: Sequence[OrderChange]) -> None:
@@ -125,7 +125,7 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
         key
         for change, program, _ in eligible
         for rule in program.order_rules
-        for key in (order_key(change.order.external_id, rule.id), first_key(rule.id))
+        for key in (order_key(change.order.external_id, rule.id), FIRST_PURCHASE_KEY)
     }
     taken = set(
         PointsTransaction.objects.filter(
@@ -156,7 +156,7 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
         for earning in earnings:
             rule = next(r for r in program.rules if r.id == earning.rule_id)
             key = (
-                first_key(rule.id)
+                FIRST_PURCHASE_KEY
                 if rule.rule_type == e.FIRST_PURCHASE_BONUS
                 else order_key(order.external_id, rule.id)
             )

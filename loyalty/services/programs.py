@@ -173,12 +173,22 @@ def program_check(
 
 
 def _rules_replace(program: Campaign, rules: list[dict[str, Any]]) -> None:
-    program.earning_rules.all().delete()
+    """Rules keep their ids where a position keeps its rule type, so the ledger's rows stay
+    linked to the rule that earned them; the others are replaced."""
+    current = {rule.position: rule for rule in program.earning_rules.all()}
     for position, data in enumerate(rules):
-        rule = EarningRule.objects.create(
-            program=program, position=position, **{k: data[k] for k in RULE_FIELDS if data.get(k) is not None}
-        )
+        rule = current.pop(position, None)
+        if rule is None or rule.rule_type != data["rule_type"]:
+            if rule is not None:
+                rule.delete()
+            rule = EarningRule(program=program, position=position)
+        for name in RULE_FIELDS:
+            field = EarningRule._meta.get_field(name)
+            default = field.get_default()
+            setattr(rule, name, data[name] if data.get(name) is not None else default)
+        rule.save()
         rule.categories.set(data.get("category_ids") or [])
+    EarningRule.objects.filter(pk__in=[rule.pk for rule in current.values()]).delete()
 
 
 def _tiers_replace(program: Campaign, tiers: list[dict[str, Any]]) -> None:

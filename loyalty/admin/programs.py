@@ -1,0 +1,415 @@
+"""The loyalty program pages: the list with each program's members and outstanding points (and
+the liability summary above it), the add/change form checked by ``program_check`` and saved
+through ``program_create``/``program_update``, history, and the switch and delete actions."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Exists, OuterRef, URLField
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from campaigns.admin.actions import CampaignActions
+from campaigns.admin.campaigns import ServiceRefused
+from campaigns.models import Campaign, CampaignStatus
+from campaigns.services.campaigns import campaign_delete, campaign_status_set
+from lms.errors import DomainError, Invalid
+from loyalty.forms import (
+    MAX_RULES,
+    MAX_TIERS,
+    ProgramForm,
+    RuleForm,
+    RuleFormSet,
+    SettingsForm,
+    SettingsFormSet,
+    TierForm,
+    TierFormSet,
+)
+from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, ProgramSettings, Tier
+from loyalty.selectors import liability
+from loyalty.services.programs import program_create, program_update
+
+NO_MEMBERS = {"members": 0, "outstanding_points": 0, "outstanding_value": Decimal("0.00")}
+
+
+def rupees(value: Decimal) -> str:
+    return f"₹{value:,.2f}"
+
+
+def names_shown(names: list[str], most: int = 10) -> str:
+    """A message's list of names, cut short past ``most``."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+@dataclass(frozen=True)
+class LiabilityLine:
+    program_id: int
+    name: str
+    members: int
+    outstanding_points: int
+    outstanding_value: Decimal
+
+    @property
+    def members_text(self) -> str:
+        return f"{self.members:,}"
+
+    @property
+    def points_text(self) -> str:
+        return f"{self.outstanding_points:,}"
+
+    @property
+    def value_text(self) -> str:
+        return rupees(self.outstanding_value)
+
+
+@dataclass(frozen=True)
+class LiabilitySummary:
+    """What the points customers hold would cost if all were spent: per program, and in all."""
+
+    lines: list[LiabilityLine]
+    total: LiabilityLine
+
+
+def liability_summary(figures: dict[int, dict]) -> LiabilitySummary:
+    names = dict(LoyaltyProgram.objects.filter(pk__in=list(figures)).values_list("pk", "name"))
+    lines = sorted(
+        (LiabilityLine(pk, names.get(pk, f"#{pk}"), **row) for pk, row in figures.items()),
+        key=lambda line: (-line.outstanding_value, line.name),
+    )
+    total = LiabilityLine(
+        0,
+        "All programs",
+        sum(line.members for line in lines),
+        sum(line.outstanding_points for line in lines),
+        sum((line.outstanding_value for line in lines), Decimal("0.00")),
+    )
+    return LiabilitySummary(lines, total)
+
+
+# --- The program's parts, edited on its page ---------------------------------------------------
+
+
+class ProgramPartInline:
+    """Settings, rules and tiers are part of the program: whoever may edit the program edits
+    them (the formset's own bounds are validated too)."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        return super().get_formset(request, obj, validate_min=True, validate_max=True, **kwargs)
+
+    def _may_edit(self, request, obj: Campaign | None) -> bool:
+        if obj is not None and obj.archived:
+            return False
+        action = "change" if obj is not None and obj.pk else "add"
+        return request.user.has_perm(f"loyalty.{action}_loyaltyprogram")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("loyalty.view_loyaltyprogram") or request.user.has_perm(
+            "loyalty.change_loyaltyprogram"
+        )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._may_edit(request, obj)
+
+
+class SettingsInline(ProgramPartInline, admin.StackedInline):
+    model = ProgramSettings
+    form = SettingsForm
+    formset = SettingsFormSet
+    verbose_name = verbose_name_plural = "points and redemption"
+    fields = ("point_value", "min_redeem_points", "expiry_days", ("tier_basis", "tier_window_days"))
+    min_num = max_num = 1
+    extra = 0
+    can_delete = False
+
+
+class EarningRuleInline(ProgramPartInline, admin.TabularInline):
+    model = EarningRule
+    form = RuleForm
+    formset = RuleFormSet
+    fields = (
+        "rule_type", "points_per_rupee", "rounding", "min_order_value", "bonus_points", "bonus_percent",
+        "base_points", "streak_steps", "max_multiplier", "categories",
+    )  # fmt: skip
+    autocomplete_fields = ("categories",)
+    max_num = MAX_RULES
+
+    def get_extra(self, request, obj=None, **kwargs) -> int:
+        return 1 if obj is None or obj.pk is None else 0
+
+
+class TierInline(ProgramPartInline, admin.TabularInline):
+    model = Tier
+    form = TierForm
+    formset = TierFormSet
+    fields = ("name", "threshold", "multiplier", "benefits")
+    max_num = MAX_TIERS
+
+    def get_extra(self, request, obj=None, **kwargs) -> int:
+        return 1 if obj is None or obj.pk is None else 0
+
+
+# --- The program pages ---------------------------------------------------------------------------
+
+
+@admin.register(LoyaltyProgram)
+class LoyaltyProgramAdmin(CampaignActions, admin.ModelAdmin):
+    form = ProgramForm
+    inlines = [SettingsInline, EarningRuleInline, TierInline]
+    list_display = (
+        "name", "status", "archived", "starts_at", "ends_at", "members", "outstanding_points", "outstanding_value",
+    )  # fmt: skip
+    list_filter = ("status", "archived", "audience")
+    search_fields = ("name",)
+    date_hierarchy = "starts_at"
+    autocomplete_fields = ("segments",)
+    readonly_fields = (
+        "liability",
+        "accounts_link",
+        "archived",
+        "archived_at",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        ("Basics", {"fields": ("name", "description", "status", "priority", "currency", "archived", "archived_at")}),
+        ("Schedule", {"fields": ("starts_at", "ends_at", "timezone", "weekdays", ("daily_start", "daily_end"))}),
+        ("Audience & geography", {"fields": ("audience", "segments", "countries", "states", "cities")}),
+        (
+            "Notification",
+            {
+                "fields": (
+                    "notify_title",
+                    "notify_body",
+                    "notify_image_url",
+                    ("notify_cta_text", "notify_cta_url"),
+                    "notify_channels",
+                )
+            },
+        ),
+        ("Members", {"fields": ("liability", "accounts_link")}),
+        ("Record", {"fields": ("created_by", "created_at", "updated_at")}),
+    )
+    # Shown once the program exists.
+    existing_only = frozenset(
+        {"archived", "archived_at", "liability", "accounts_link", "created_by", "created_at", "updated_at"}
+    )
+    actions = ["switch_on", "switch_off", "delete_or_archive"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, URLField):
+            kwargs.setdefault("assume_scheme", "https")  # a URL typed without a scheme means https
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.fieldsets
+        fieldsets = []
+        for title, options in self.fieldsets:
+            fields = tuple(field for field in options["fields"] if field not in self.existing_only)
+            if fields:
+                fieldsets.append((title, {**options, "fields": fields}))
+        return fieldsets
+
+    def get_changeform_initial_data(self, request) -> dict[str, Any]:
+        return {
+            "starts_at": timezone.now().replace(second=0, microsecond=0),
+            **super().get_changeform_initial_data(request),
+        }
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # An archived program is kept for its members' history.
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.archived)
+
+    # --- The list and its liability ---------------------------------------------------------------
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # Every program's figures in one grouped query: the summary above the list and the page's columns.
+        figures = liability()
+        for program in changelist.result_list:
+            program.liability_figures = figures.get(program.pk, NO_MEMBERS)
+        changelist.liability = liability_summary(figures)
+        return changelist
+
+    @staticmethod
+    def _figures(obj: Campaign) -> dict:
+        if hasattr(obj, "liability_figures"):
+            return obj.liability_figures
+        return liability([obj.pk]).get(obj.pk, NO_MEMBERS)  # a page showing one program
+
+    @admin.display(description="members")
+    def members(self, obj: Campaign) -> str:
+        return f"{self._figures(obj)['members']:,}"
+
+    @admin.display(description="outstanding points")
+    def outstanding_points(self, obj: Campaign) -> str:
+        return f"{self._figures(obj)['outstanding_points']:,}"
+
+    @admin.display(description="outstanding value")
+    def outstanding_value(self, obj: Campaign) -> str:
+        return rupees(self._figures(obj)["outstanding_value"])
+
+    @admin.display(description="liability")
+    def liability(self, obj: Campaign) -> str:
+        if obj.pk is None:
+            return "-"
+        figures = self._figures(obj)
+        return (
+            f"{figures['members']:,} member(s) hold {figures['outstanding_points']:,} points, "
+            f"worth {rupees(figures['outstanding_value'])}"
+        )
+
+    @admin.display(description="accounts")
+    def accounts_link(self, obj: Campaign) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:loyalty_loyaltyaccount_changelist") + f"?program__id__exact={obj.pk}"
+        return format_html('<a href="{}">The members\' accounts and their points</a>', url)
+
+    # --- Saving through the services ------------------------------------------------------------
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:  # the admin's transaction has rolled back
+            self.message_user(request, f"Nothing was saved: {refused.error.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj: Campaign, form: ProgramForm, change: bool) -> None:
+        # The last part's formset ran program_check on this very data and left the parts on
+        # the form; the service checks again inside its transaction and writes it all.
+        checked = form.checked
+        try:
+            if checked is None:  # a part missing from the page: nothing was checked
+                raise Invalid("program_unchecked", "The program's settings, rules and tiers were not all sent.")
+            if change:
+                saved = program_update(
+                    program=obj,
+                    settings=checked.settings,
+                    # Unchanged rules stay as they are (replacing them would re-create them).
+                    rules=checked.rules if checked.rules_changed else None,
+                    tiers=checked.tiers,
+                    segment_ids=form.segment_ids(),
+                    **form.service_fields(),
+                )
+            else:
+                saved = program_create(
+                    settings=checked.settings,
+                    rules=checked.rules,
+                    tiers=checked.tiers,
+                    segment_ids=form.segment_ids(),
+                    created_by=request.user,
+                    **form.service_fields(),
+                )
+        except DomainError as error:
+            raise ServiceRefused(error)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """Nothing: the service wrote the settings, rules, tiers and segments."""
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if add:
+            return [{"added": {}}]
+        fields = [str(form.fields[name].label or name) for name in form.changed_data]
+        fields += [formset.part for formset in formsets if formset.has_changed()]
+        return [{"changed": {"fields": fields}}] if fields else []
+
+    # --- Actions and deleting through the services ----------------------------------------------
+
+    @admin.action(description="Switch on the selected programs", permissions=["change"])
+    def switch_on(self, request, queryset) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda program: campaign_status_set(campaign=program, status=CampaignStatus.ACTIVE),
+            "Switched on",
+        )
+
+    @admin.action(description="Switch off the selected programs", permissions=["change"])
+    def switch_off(self, request, queryset) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda program: campaign_status_set(campaign=program, status=CampaignStatus.INACTIVE),
+            "Switched off",
+        )
+
+    @admin.action(description="Delete the selected programs (archive those with members)", permissions=["delete"])
+    def delete_or_archive(self, request, queryset):
+        programs = list(
+            queryset.annotate(has_members=Exists(LoyaltyAccount.objects.filter(program=OuterRef("pk")))).order_by("pk")
+        )
+        if request.POST.get("post") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/loyalty/loyaltyprogram/delete_or_archive.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Delete or archive loyalty programs",
+                    "subtitle": None,
+                    "opts": self.opts,
+                    "campaigns": programs,
+                    "action": request.POST.get("action", ""),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        deleted, archived, failed = [], [], []
+        for program in programs:
+            try:
+                (archived if campaign_delete(campaign=program) else deleted).append(str(program))
+            except (DomainError, Campaign.DoesNotExist) as error:
+                failed.append(f"{program}: {getattr(error, 'message', 'it no longer exists.')}")
+        if deleted:
+            self.message_user(request, f"Deleted: {names_shown(deleted)}.", messages.SUCCESS)
+        if archived:
+            self.message_user(
+                request,
+                f"Archived, not deleted (they have members, kept with their points history): {names_shown(archived)}.",
+                messages.WARNING,
+            )
+        if failed:
+            self.message_user(request, f"Not done for {names_shown(failed)}", messages.ERROR)
+        return None
+
+    def get_deleted_objects(self, objs, request):
+        """What deleting means here: a program with members is archived, not erased."""
+        programs = list(objs)
+        with_members = set(
+            LoyaltyAccount.objects.filter(program__in=programs).values_list("program_id", flat=True).distinct()
+        )
+        described = [
+            f"{program}: it has members, so it will be archived (switched off, kept with their points history)"
+            if program.pk in with_members
+            else f"{program}, with its settings, earning rules and tiers"
+            for program in programs
+        ]
+        return described, {"loyalty programs": len(programs)}, set(), []
+
+    def delete_model(self, request, obj: Campaign) -> None:
+        request.program_archived = campaign_delete(campaign=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for program in queryset:
+            campaign_delete(campaign=program)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "program_archived", False):
+            self.message_user(request, f"“{obj_display}” has members: it was archived, not deleted.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:loyalty_loyaltyprogram_changelist"))
+        return super().response_delete(request, obj_display, obj_id)

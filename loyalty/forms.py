@@ -1,0 +1,299 @@
+"""The console's loyalty forms.
+
+A program is checked as one by ``program_check``, the API's own checks: the program form (the
+fields every campaign has), its settings row, its earning rule rows and its tier rows. The
+three inline formsets are validated after the program form (``ModelAdmin._changeform_view``);
+each hands its rows to the program form as it is cleaned, and the last one runs the check and
+puts each message on the field its path names: ``rules[0].points_per_rupee`` -> rule row 0,
+``tiers[1].threshold`` -> tier row 1, ``point_value`` -> the settings row, ``timezone`` -> the
+program form. Saving then goes through the services (``LoyaltyProgramAdmin.save_model``).
+"""
+
+import copy
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.forms.models import BaseInlineFormSet
+
+from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm, ServiceCheckedModelForm, error_paths
+from campaigns.models import Campaign
+from lms.errors import DomainError
+from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
+from loyalty.services.programs import RULE_FIELDS, SETTINGS_DEFAULTS, SETTINGS_FIELDS, program_check
+
+PARTS = ("settings", "rules", "tiers")
+ROW_PATH = re.compile(r"^(?P<part>rules|tiers)\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
+MAX_POINTS = 1_000_000_000
+MAX_RULES, MAX_TIERS, MAX_STEPS = 50, 20, 20
+TIER_KEYS = ("name", "threshold", "multiplier", "benefits")
+
+# The API serializers' bounds (loyalty/api/serializers.py), so both faces refuse the same input.
+# (The models' positive fields already refuse what is below zero.)
+SETTINGS_MAX = {"min_redeem_points": MAX_POINTS, "expiry_days": 36500, "tier_window_days": 3650}
+RULE_MAX = {"bonus_points": MAX_POINTS, "base_points": MAX_POINTS}
+
+
+def _at_most(form: forms.Form, bounds: dict[str, int]) -> None:
+    for name, high in bounds.items():
+        form.fields[name].validators.append(MaxValueValidator(high))
+        form.fields[name].widget.attrs["max"] = high
+
+
+@dataclass(frozen=True)
+class CheckedProgram:
+    """What ``program_check`` accepted: the services' arguments."""
+
+    settings: dict[str, Any]
+    rules: list[dict[str, Any]]
+    tiers: list[dict[str, Any]]
+    rules_changed: bool
+
+
+class ProgramForm(CampaignForm):
+    class Meta(CampaignForm.Meta):
+        model = LoyaltyProgram
+        fields = [
+            "name", "description", "status", "priority", "currency",
+            "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
+            "audience", "segments", "countries", "states", "cities",
+            "notify_title", "notify_body", "notify_image_url", "notify_cta_text", "notify_cta_url", "notify_channels",
+        ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.parts: dict[str, ProgramPartFormSet] = {}
+        self.checked: CheckedProgram | None = None
+
+    def check_parts(self, checking: "ProgramPartFormSet") -> None:
+        """``program_check`` on the program as it would be saved, once every part has been
+        cleaned; each message goes on its field. Raises for ``checking`` (the part cleaned
+        last) when a message landed outside its rows: the parts cleaned before it have
+        answered already, so only an invalid ``checking`` stops the save."""
+        self.parts[checking.part] = checking
+        if set(self.parts) != set(PARTS):
+            return
+        settings, rules, tiers = (self.parts[part].values() for part in PARTS)
+        state = {f.name: getattr(self.instance, f.name) for f in Campaign._meta.concrete_fields if not f.primary_key}
+        state.pop("created_by")
+        try:
+            program_check(
+                fields=state,
+                # With a bad row the rest is still checked (None skips the rules or the tiers).
+                settings=dict(settings if settings is not None else SETTINGS_DEFAULTS),
+                rules=copy.deepcopy(rules),  # the check normalises in place; the service will again
+                tiers=copy.deepcopy(tiers),
+                segment_ids=self.segment_ids(),
+            )
+        except DomainError as error:
+            own = self._place(error, checking)
+            if own:
+                raise ValidationError(own)
+            return
+        if settings is not None and rules is not None and tiers is not None:
+            self.checked = CheckedProgram(settings, rules, tiers, rules_changed=self.parts["rules"].has_changed())
+
+    def _place(self, error: DomainError, checking: "ProgramPartFormSet") -> list[str]:
+        """Put each message on the field its path names; answers the messages for ``checking``
+        itself (with a word about the others when some landed elsewhere)."""
+        own: list[str] = []
+        elsewhere = False
+
+        def on_part(formset: ProgramPartFormSet, text: str) -> None:
+            nonlocal elsewhere
+            if formset is checking:
+                own.append(text)
+            else:
+                formset.non_form_errors().append(text)
+                elsewhere = True
+
+        settings_form = self.parts["settings"].forms[0] if self.parts["settings"].forms else None
+        for path, message in error_paths(error):
+            match = ROW_PATH.match(path)
+            rows = self.parts[match["part"]].rows() if match else []
+            if path in ("rules", "tiers"):  # the part as a whole, such as "no rules"
+                on_part(self.parts[path], message)
+            elif match and int(match["index"]) >= len(rows):  # not a row on the page
+                on_part(self.parts[match["part"]], f"{path}: {message}")
+            elif match:
+                form, field = rows[int(match["index"])], match["field"]
+                name = FORM_FIELD_FOR_PATH.get(field, field)
+                text = f"{field}{match['rest']}: {message}" if match["rest"] else message
+                if name in form.fields:
+                    form.add_error(name, text)
+                else:
+                    form.add_error(None, f"{field}: {text}" if field else text)
+                elsewhere = elsewhere or self.parts[match["part"]] is not checking
+            elif settings_form is not None and path in settings_form.fields:
+                settings_form.add_error(path, message)
+                elsewhere = elsewhere or checking.part != "settings"
+            else:
+                name = FORM_FIELD_FOR_PATH.get(path, path)
+                if name in self.fields:
+                    self.add_error(name, message)
+                else:
+                    self.add_error(None, f"{path}: {message}" if path else message)
+                elsewhere = True
+        if elsewhere:
+            own.append("Nothing was saved: see the errors marked on the page.")
+        return own
+
+
+class ProgramPartFormSet(BaseInlineFormSet):
+    """One part of a program (its settings, rules or tiers); its ``clean`` hands the rows to the
+    program form, which checks the whole program once every part is in (see the module doc)."""
+
+    part = ""
+
+    def rows(self) -> list[forms.ModelForm]:
+        """The rows that make the part, in order: not ticked for deletion, not an untouched extra row."""
+        return [
+            form
+            for form in self.forms
+            if not (self.can_delete and form.cleaned_data.get("DELETE"))
+            and (form.instance.pk is not None or form.has_changed())
+        ]
+
+    def values(self) -> Any:
+        """The service's argument for this part; None when a row is bad."""
+        rows = self.rows()
+        if any(form.errors for form in rows):
+            return None
+        return [form.value() for form in rows]
+
+    def validate_unique(self) -> None:
+        """Skipped: ``program_check`` judges duplicate tiers, in the API's words."""
+
+    def clean(self) -> None:
+        super().clean()
+        program_form = getattr(self.instance, "console_form", None)
+        if program_form is not None and not program_form.errors:
+            program_form.check_parts(self)
+
+
+class SettingsFormSet(ProgramPartFormSet):
+    part = "settings"
+
+    def values(self) -> dict[str, Any] | None:
+        form = self.forms[0] if self.forms else None  # one row, always there (min_num=1)
+        if form is None or form.errors:
+            return None
+        return {name: form.cleaned_data.get(name) for name in SETTINGS_FIELDS}
+
+
+class RuleFormSet(ProgramPartFormSet):
+    part = "rules"
+
+
+class TierFormSet(ProgramPartFormSet):
+    part = "tiers"
+
+
+class SettingsForm(ServiceCheckedModelForm):
+    class Meta:
+        model = ProgramSettings
+        fields = list(SETTINGS_FIELDS)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _at_most(self, SETTINGS_MAX)
+
+
+class RuleForm(ServiceCheckedModelForm):
+    streak_steps = forms.JSONField(
+        required=False,
+        initial=list,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 28, "style": "font-family: monospace"}),
+        help_text='DAILY_LOGIN_STREAK: [{"days": 7, "multiplier": 2}, ...]',
+    )
+
+    class Meta:
+        model = EarningRule
+        fields = [*RULE_FIELDS, "categories"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _at_most(self, RULE_MAX)
+
+    def clean_streak_steps(self) -> list[dict[str, Any]]:
+        steps = self.cleaned_data.get("streak_steps")
+        if steps in (None, ""):
+            return []
+        if not isinstance(steps, list) or len(steps) > MAX_STEPS:
+            raise ValidationError(
+                f'Give a list of at most {MAX_STEPS} steps, such as [{{"days": 7, "multiplier": 2}}].'
+            )
+        cleaned = []
+        for index, step in enumerate(steps):
+            if not isinstance(step, dict) or set(step) != {"days", "multiplier"}:
+                raise ValidationError(f'streak_steps[{index}]: a step is {{"days": ..., "multiplier": ...}}.')
+            days = step["days"]
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
+                raise ValidationError(f"streak_steps[{index}].days: a whole number of days from 1 to 3650.")
+            # As text: the row is JSON (the service reads the multiplier as a Decimal again).
+            cleaned.append({"days": days, "multiplier": str(_multiplier(step["multiplier"], f"streak_steps[{index}]"))})
+        return cleaned
+
+    def value(self) -> dict[str, Any]:
+        """The service's rule dict (``program_create(rules=[...])``)."""
+        data = self.cleaned_data
+        rule = {key: data.get(key) for key in RULE_FIELDS}
+        rule["streak_steps"] = data.get("streak_steps") or []
+        rule["category_ids"] = sorted(category.pk for category in data.get("categories") or ())
+        return rule
+
+
+def _multiplier(value: Any, path: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError(f"{path}.multiplier: give a number.")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"{path}.multiplier: {value!r} is not a number.")
+    if not number.is_finite() or abs(number) >= 10**4 or number != number.quantize(Decimal("0.01")):
+        raise ValidationError(f"{path}.multiplier: a number below 10,000 with at most 2 decimal places.")
+    return number
+
+
+class TierForm(ServiceCheckedModelForm):
+    class Meta:
+        model = Tier
+        fields = list(TIER_KEYS)
+        widgets = {"benefits": forms.Textarea(attrs={"rows": 2, "cols": 40})}
+
+    def value(self) -> dict[str, Any]:
+        return {key: self.cleaned_data.get(key) for key in TIER_KEYS}
+
+
+# --- Adjusting points ----------------------------------------------------------------------------
+
+
+class PointsAdjustForm(forms.Form):
+    points = forms.IntegerField(
+        min_value=-MAX_POINTS,
+        max_value=MAX_POINTS,
+        help_text="Positive adds a new lot (expiring by the program's rule); negative takes the oldest points first.",
+    )
+    reason = forms.CharField(
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        error_messages={"required": "Say why the points are adjusted."},
+        help_text="Required: kept on the transaction, with your name.",
+    )
+    # One submission adjusts once: a second post of the same page (a double click, a reload)
+    # carries the same key, and the ledger answers it with the first adjustment.
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64, initial=lambda: uuid.uuid4().hex)
+
+    def clean_points(self) -> int:
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise ValidationError("Adjust by a number of points other than zero.")
+        return points
+
+    def idempotency_key(self) -> str:
+        return f"console:{self.cleaned_data['token']}"
