@@ -88,3 +88,32 @@ def sql_in(values: Sequence[Any], params: list[Any]) -> str:
         return "= ANY(%s)"
     params.extend(values)
     return f"IN ({', '.join(['%s'] * len(values))})"
+
+
+def bulk_set(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Write ``fields`` of saved instances of one model back, in one statement.
+
+    PostgreSQL: ``UPDATE ... FROM unnest(<one array per column>)``, a few milliseconds for
+    thousands of rows where ``bulk_update``'s ``CASE WHEN id = ...`` per field and row costs
+    about a millisecond a row to build in Python. Elsewhere ``bulk_update``. Rows are updated
+    in primary-key order, the order the callers lock them in.
+    """
+    if not objs:
+        return
+    objs = sorted(objs, key=lambda obj: obj.pk)
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(objs, list(fields), batch_size=1000)
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    arrays = [[col.get_db_prep_value(getattr(obj, col.attname), connection) for obj in objs] for col in columns]
+    unnest = ", ".join(f"%s::{col.db_type(connection)}[]" for col in columns)
+    names = ", ".join(quote(col.column) for col in columns)
+    assignments = ", ".join(f"{quote(col.column)} = v.{quote(col.column)}" for col in columns[1:])
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
+        f"FROM unnest({unnest}) AS v({names}) WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)

@@ -12,7 +12,8 @@ Earning on an order:
   rule's rounding. The tier is the one the customer held before this order.
 - FIRST_PURCHASE_BONUS earns on the customer's first counted order: fixed points, or a
   percentage of what was paid for the items (as points), without the tier multiplier.
-- A rule's ``min_order_value`` is judged on what was paid for the items.
+- A rule's ``min_order_value`` is judged on what was paid for the items; a category rule
+  below its minimum leaves its lines to the base rate.
 """
 
 import datetime as dt
@@ -114,7 +115,14 @@ def order_earnings(
     bases = line_bases(lines, discount)
     paid = sum(bases, ZERO)
     base_rule = next((r for r in ordered if r.rule_type == POINTS_PER_RUPEE), None)
-    category_rules = [r for r in ordered if r.rule_type == CATEGORY_POINTS and r.points_per_rupee]
+    # A category rule whose minimum the order does not reach leaves its lines to the base rate.
+    category_rules = [
+        r
+        for r in ordered
+        if r.rule_type == CATEGORY_POINTS
+        and r.points_per_rupee
+        and (r.min_order_value is None or paid >= r.min_order_value)
+    ]
     by_rule: dict[int, dict[str, Decimal]] = {}
     for line, basis in zip(lines, bases, strict=True):
         rule = _line_rule(line, category_rules) or base_rule

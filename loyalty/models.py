@@ -240,7 +240,8 @@ class PointsTransaction(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "idempotency_key"], name="loyalty_tx_key_once"),
-            models.CheckConstraint(condition=~Q(points=0), name="loyalty_tx_points_nonzero"),
+            # Zero only for a reversal that found nothing left to take (its detail says what was due).
+            models.CheckConstraint(condition=~Q(points=0) | Q(kind="REVERSAL"), name="loyalty_tx_points_nonzero"),
             models.CheckConstraint(
                 condition=(Q(kind="EARN") & Q(points__gt=0))
                 | (Q(kind__in=["REDEEM", "EXPIRE"]) & Q(points__lt=0))
@@ -249,7 +250,7 @@ class PointsTransaction(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(points__gt=0) & Q(remaining__gte=0) & Q(remaining__lte=F("points")))
-                | (Q(points__lt=0) & Q(remaining__isnull=True)),
+                | (Q(points__lte=0) & Q(remaining__isnull=True)),
                 name="loyalty_tx_remaining_within",
             ),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="loyalty_tx_balance_not_negative"),

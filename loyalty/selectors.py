@@ -14,6 +14,7 @@ from campaigns.engine.schedule import schedule_failure
 from campaigns.models import Audience, CampaignKind, CampaignStatus
 from campaigns.selectors import SNAPSHOT_TTL, engine_campaign, snapshot_version
 from commerce.models import Category, Order, OrderStatus
+from lms.db import one_of
 from loyalty import engine as e
 from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, PointsTransaction, ProgramSettings, Tier
 from segments.models import CustomerMembership
@@ -189,15 +190,20 @@ def memberships(customer_ids: Iterable[int], programs: Iterable[Program]) -> dic
     return {customer_id: frozenset(ids) for customer_id, ids in found.items()}
 
 
-def spend_in_window(customer_ids: Iterable[int], days: int, now: dt.datetime) -> dict[int, Decimal]:
-    """What each customer paid (totals less refunds) for counted orders placed in the last ``days``."""
-    rows = (
-        Order.objects.filter(
-            customer_id__in=set(customer_ids), status__in=COUNTED, placed_at__gt=now - dt.timedelta(days=days)
-        )
-        .values("customer_id")
-        .annotate(paid=Sum("total") - Sum("refunded_total"))
+def spend_in_window(
+    customer_ids: Iterable[int], days: int, now: dt.datetime, *, exclude: Iterable[int] = ()
+) -> dict[int, Decimal]:
+    """What each customer paid (totals less refunds) for counted orders placed in the last
+    ``days`` (leaving out the orders ``exclude`` names)."""
+    orders = Order.objects.filter(
+        customer_id__in=one_of(sorted(set(customer_ids))),
+        status__in=COUNTED,
+        placed_at__gt=now - dt.timedelta(days=days),
     )
+    exclude = list(exclude)
+    if exclude:
+        orders = orders.exclude(pk__in=one_of(exclude))
+    rows = orders.values("customer_id").annotate(paid=Sum("total") - Sum("refunded_total"))
     return {row["customer_id"]: row["paid"] or Decimal("0") for row in rows}
 
 

@@ -20,6 +20,7 @@ from accounts.models import User
 from campaigns.engine.schedule import local
 from commerce.hooks import OrderChange
 from commerce.models import Order, OrderLine, OrderStatus
+from lms.db import bulk_set, one_of
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount, PointsTransaction, Source, TierBasis, TransactionKind
 from loyalty.selectors import (
@@ -100,7 +101,11 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
     programs = [p for p in snapshot.programs.values() if p.order_rules]
     if not programs:
         return
-    plans = [(c, [p for p in programs if runs_at(p, c.order.placed_at)]) for c in changes]
+    # Points are per rupee of the program's currency: an order in another earns nothing there.
+    plans = [
+        (c, [p for p in programs if p.campaign.currency == c.order.currency and runs_at(p, c.order.placed_at)])
+        for c in changes
+    ]
     plans = [(c, ps) for c, ps in plans if ps]
     if not plans:
         return
@@ -129,16 +134,19 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
     }
     taken = set(
         PointsTransaction.objects.filter(
-            account_id__in=[a.pk for a in accounts.values()], idempotency_key__in=keys
+            account_id__in=one_of([a.pk for a in accounts.values()]), idempotency_key__in=one_of(sorted(keys), "text")
         ).values_list("account_id", "idempotency_key")
     )
-    spend_programs = {p.tier_window_days for _, p, _ in eligible if p.tier_basis == TierBasis.SPEND and p.tiers}
-    spend = {days: spend_in_window(customers, days, dt.datetime.now(dt.UTC)) for days in spend_programs}
+    now = dt.datetime.now(dt.UTC)
+    # A SPEND tier is judged on what was spent before each order: the window's orders outside
+    # this batch, then the batch's own orders added one by one as they are earned on.
+    batch_ids = [c.order.pk for c in changes]
+    windows = {p.tier_window_days for _, p, _ in eligible if p.tier_basis == TierBasis.SPEND and p.tiers}
+    spend = {days: spend_in_window(customers, days, now, exclude=batch_ids) for days in windows}
     lines = _lines([c for c, _, _ in eligible])
     parents = snapshot.category_parents
-    now = dt.datetime.now(dt.UTC)
     entries = Entries()
-    for change, program, is_first in eligible:
+    for change, program, is_first in sorted(eligible, key=lambda item: (item[0].order.placed_at, item[0].order.pk)):
         order = change.order
         account = accounts[(order.customer_id, program.id)]
         tier = program.tier(account.tier_id)
@@ -181,7 +189,10 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
                 occurred_at=order.placed_at,
             )
             account.lifetime_earned += earning.points
-        tier_upgrade(program, account, _tier_measure(program, account, spend.get(program.tier_window_days, {})), now)
+        window_spend = spend.get(program.tier_window_days)
+        if window_spend is not None and order.placed_at > now - dt.timedelta(days=program.tier_window_days):
+            window_spend[order.customer_id] = window_spend.get(order.customer_id, Decimal("0")) + order.total
+        tier_upgrade(program, account, _tier_measure(program, account, window_spend or {}), now)
         account.updated_at = now
     entries.write(account_fields=ACCOUNT_FIELDS)
 
@@ -203,8 +214,8 @@ def order_reverse(change: OrderChange) -> None:
     """Take back what the order earned: all of it on a cancel or a full refund, else in
     proportion to the refunded units of the lines each earning was made on. Points already
     spent cannot be taken: a reversal takes what the balance holds and records the rest as
-    ``detail.unrecovered`` (the order's next change tries again). A cancelled or refunded
-    order's point redemption is given back."""
+    ``detail.unrecovered`` (a row of 0 points when nothing was left); the whole due stops
+    counting in ``lifetime_earned``. A cancelled or refunded order's point redemption is given back."""
     order = change.order
     full = change.to_status in ENDED
     if full:
@@ -216,11 +227,11 @@ def order_reverse(change: OrderChange) -> None:
         return
     accounts = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in={t.account_id for t in earnings})
     accounts = {a.pk: a for a in accounts.order_by("id")}
-    reversed_so_far: dict[int, int] = defaultdict(int)
-    for earning_id, points in PointsTransaction.objects.filter(
+    claimed: dict[int, int] = defaultdict(int)  # per earning: what earlier reversals took back, or found spent
+    for earning_id, detail in PointsTransaction.objects.filter(
         reverses_id__in=[t.pk for t in earnings], kind=TransactionKind.REVERSAL
-    ).values_list("reverses_id", "points"):
-        reversed_so_far[earning_id] += -points
+    ).values_list("reverses_id", "detail"):
+        claimed[earning_id] += int(detail.get("due", 0))
     lines = {line.sku: line for line in OrderLine.objects.filter(order=order)}
     lots = open_lots(accounts)
     entries, now = Entries(), dt.datetime.now(dt.UTC)
@@ -230,7 +241,7 @@ def order_reverse(change: OrderChange) -> None:
             points=earning.points,
             basis=earning.basis or Decimal("0"),
             refunded_basis=_refunded_basis(earning, lines),
-            already=reversed_so_far[earning.pk],
+            already=claimed[earning.pk],
             full=full,
         )
         if not due:
@@ -239,22 +250,21 @@ def order_reverse(change: OrderChange) -> None:
         own = [lot for lot in lots[account.pk] if lot.pk == earning.pk]
         others = [lot for lot in lots[account.pk] if lot.pk != earning.pk]
         taken = entries.consume(account, due, own + others)
-        if not taken:
-            continue
         entries.add(
             account,
             kind=TransactionKind.REVERSAL,
             points=-taken,
             source=Source.ORDER,
             reference=order.external_id,
-            idempotency_key=f"reverse:{earning.pk}:{reversed_so_far[earning.pk] + taken}",
+            idempotency_key=f"reverse:{earning.pk}:{claimed[earning.pk] + due}",
             reverses=earning,
             rule_id=earning.rule_id,
             detail={"due": due, "unrecovered": due - taken, "refund": "full" if full else "partial"},
             reason=f"order {order.external_id} {'cancelled or refunded' if full else 'partly refunded'}",
             occurred_at=change.occurred_at or now,
         )
-        account.lifetime_earned = max(account.lifetime_earned - taken, 0)
+        # Points the order no longer earns stop counting for the tier, spent or not.
+        account.lifetime_earned = max(account.lifetime_earned - due, 0)
         account.updated_at = now
     entries.write(account_fields=("balance", "lifetime_earned"))
 
@@ -360,7 +370,7 @@ def tiers_reevaluate(*, batch: int = 1000) -> dict[str, int]:
                     if reached_id != account.tier_id:
                         account.tier_id, account.tier_since, account.updated_at = reached_id, now, now
                         moved.append(account)
-                LoyaltyAccount.objects.bulk_update(moved, ["tier", "tier_since", "updated_at"])
+                bulk_set(moved, ["tier", "tier_since", "updated_at"])
                 checked += len(accounts)
                 changed += len(moved)
     return {"checked": checked, "changed": changed}

@@ -20,7 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
-from lms.db import bulk_insert
+from lms.db import bulk_insert, bulk_set
 from lms.errors import Conflict, Invalid, NotFound
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, PointsTransaction, Source, TransactionKind
@@ -103,12 +103,9 @@ class Entries:
         return taken
 
     def write(self, *, account_fields: tuple[str, ...] = ("balance",)) -> None:
-        if self.lots:
-            PointsTransaction.objects.bulk_update(list(self.lots.values()), ["remaining"], batch_size=2000)
+        bulk_set(list(self.lots.values()), ["remaining"])
         bulk_insert(self.rows)
-        if self.accounts:
-            accounts = sorted(self.accounts.values(), key=lambda a: a.pk)
-            LoyaltyAccount.objects.bulk_update(accounts, [*account_fields, "updated_at"], batch_size=2000)
+        bulk_set(list(self.accounts.values()), [*account_fields, "updated_at"])
 
 
 def open_lots(account_ids: Iterable[int]) -> dict[int, list[PointsTransaction]]:
