@@ -219,7 +219,11 @@ class PointsTransaction(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices)
     reference = models.CharField(max_length=80, blank=True, help_text="Order id, login day, or redemption order id.")
-    rule = models.ForeignKey(EarningRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No database constraint: a rule dropped from a program leaves its ledger rows as they were
+    # (a SET NULL would rewrite them, which the append-only trigger refuses).
+    rule = models.ForeignKey(
+        EarningRule, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
     basis = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="The amount an order's points were earned on."
@@ -229,8 +233,9 @@ class PointsTransaction(models.Model):
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="REDEEM: what the points paid."
     )
     reason = models.CharField(max_length=255, blank=True)
+    # PROTECT: whoever adjusted points stays on record (deactivate such a user instead).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     idempotency_key = models.CharField(max_length=120)
     occurred_at = models.DateTimeField()

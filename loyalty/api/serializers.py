@@ -123,7 +123,9 @@ class ProgramOutput(serializers.ModelSerializer):
 
     def get_liability(self, program) -> LiabilityOutput:
         found = self.context.get("liability", {}).get(program.pk)
-        return found or {"members": 0, "outstanding_points": 0, "outstanding_value": Decimal("0.00")}
+        return LiabilityOutput(
+            found or {"members": 0, "outstanding_points": 0, "outstanding_value": Decimal("0.00")}
+        ).data
 
 
 # --- Customers ------------------------------------------------------------------------------------

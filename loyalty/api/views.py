@@ -229,7 +229,7 @@ class MeView(APIView):
         responses={200: s.LoyaltyMeOutput, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
-        return Response({"programs": memberships(request.user, timezone.now())})
+        return Response(s.LoyaltyMeOutput({"programs": memberships(request.user, timezone.now())}).data)
 
 
 class TransactionFilter(filters.FilterSet):

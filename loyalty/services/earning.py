@@ -34,7 +34,7 @@ from loyalty.selectors import (
     spend_in_window,
     takes,
 )
-from loyalty.services.ledger import Entries, accounts_lock, expiry_for, open_lots, points_give_back
+from loyalty.services.ledger import Entries, accounts_lock, expiry_for, open_lots, points_give_back, tier_upgrade
 
 ENDED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
 ACCOUNT_FIELDS = ("balance", "lifetime_earned", "tier", "tier_since")
@@ -86,14 +86,6 @@ def _tier_measure(program: Program, account: LoyaltyAccount, spend: dict[int, De
     if program.tier_basis == TierBasis.SPEND:
         return spend.get(account.customer_id, Decimal("0"))
     return Decimal(account.lifetime_earned)
-
-
-def tier_upgrade(program: Program, account: LoyaltyAccount, measure: Decimal, now: dt.datetime) -> None:
-    """Move up to the tier ``measure`` reaches (never down: the periodic re-evaluation does that)."""
-    reached = e.tier_for(program.tiers, measure)
-    current = program.tier(account.tier_id)
-    if reached is not None and (current is None or reached.threshold > current.threshold):
-        account.tier_id, account.tier_since = reached.id, now
 
 
 def _orders_earn(changes: Sequence[OrderChange]) -> None:

@@ -23,7 +23,7 @@ from accounts.models import User
 from lms.db import bulk_insert, bulk_set
 from lms.errors import Conflict, Invalid, NotFound
 from loyalty import engine as e
-from loyalty.models import LoyaltyAccount, LoyaltyProgram, PointsTransaction, Source, TransactionKind
+from loyalty.models import LoyaltyAccount, LoyaltyProgram, PointsTransaction, Source, TierBasis, TransactionKind
 from loyalty.selectors import Program, programs_load
 
 REDEEM_KEY = "redeem:{}"
@@ -115,6 +115,14 @@ def open_lots(account_ids: Iterable[int]) -> dict[int, list[PointsTransaction]]:
     for lot in rows.only("id", "account_id", "points", "remaining", "expires_at"):
         lots[lot.account_id].append(lot)
     return lots
+
+
+def tier_upgrade(program: Program, account: LoyaltyAccount, measure: Decimal, now: dt.datetime) -> None:
+    """Move up to the tier ``measure`` reaches (never down: the periodic re-evaluation does that)."""
+    reached = e.tier_for(program.tiers, measure)
+    current = program.tier(account.tier_id)
+    if reached is not None and (current is None or reached.threshold > current.threshold):
+        account.tier_id, account.tier_since = reached.id, now
 
 
 def _stamp(account: LoyaltyAccount) -> None:
@@ -281,7 +289,9 @@ def points_adjust(
         occurred_at=now,
     )
     _stamp(account)
-    entries.write()
+    if program.tier_basis == TierBasis.LIFETIME_POINTS:  # a new account takes the tier that starts at 0
+        tier_upgrade(program, account, Decimal(account.lifetime_earned), now)
+    entries.write(account_fields=("balance", "tier", "tier_since"))
     return row
 
 

@@ -40,6 +40,7 @@ TAKES = {
 }
 ONCE = (RT.POINTS_PER_RUPEE, RT.FIRST_PURCHASE_BONUS, RT.DAILY_LOGIN_STREAK)
 MAX_RATE = Decimal("10000")
+MAX_POINT_VALUE = Decimal("100")  # so a billion points' value still fits a redemption's amount
 MAX_THRESHOLD = Decimal("100000000000")
 PARKED = MAX_THRESHOLD * 9  # above every threshold allowed
 
@@ -47,6 +48,8 @@ PARKED = MAX_THRESHOLD * 9  # above every threshold allowed
 def _check_settings(settings: dict[str, Any]) -> None:
     if settings.get("point_value") is not None and settings["point_value"] <= 0:
         raise invalid("point_value", "A point is worth more than zero rupees (e.g. 0.10).")
+    if settings.get("point_value") is not None and settings["point_value"] > MAX_POINT_VALUE:
+        raise invalid("point_value", f"A point is worth at most {MAX_POINT_VALUE} rupees.")
     if settings.get("min_redeem_points") is not None and settings["min_redeem_points"] < 1:
         raise invalid("min_redeem_points", "At least 1.")
     if settings.get("expiry_days") is not None and settings["expiry_days"] < 1:

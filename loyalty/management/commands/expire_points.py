@@ -15,7 +15,10 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, now: str | None, batch: int, **options):
         at = None
         if now:
-            at = parse_datetime(now)
+            try:
+                at = parse_datetime(now)
+            except ValueError:  # well formed but impossible, such as month 13
+                at = None
             if at is None or at.tzinfo is None:
                 raise CommandError("--now takes an ISO time with its offset, such as 2026-12-01T00:00:00+00:00.")
         if batch < 1:
