@@ -226,7 +226,7 @@ class Evaluation:
     points: PointsQuote | None = None  # the points spent as a discount line, if asked and allowed
 
 
-def _ancestors(category_id: int | None, parents: dict[int, int | None]) -> frozenset[int]:
+def category_ancestors(category_id: int | None, parents: dict[int, int | None]) -> frozenset[int]:
     found: set[int] = set()
     while category_id is not None and category_id not in found:
         found.add(category_id)
@@ -267,7 +267,7 @@ def _lines(request: CartRequest, parents: dict[int, int | None]) -> tuple[t.Line
                 quantity=line["quantity"],
                 unit_price=line["unit_price"],
                 product_id=product_id,
-                category_ids=_ancestors(category_id, parents),
+                category_ids=category_ancestors(category_id, parents),
                 brand_id=brand_id,
             )
         )

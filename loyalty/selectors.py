@@ -136,14 +136,6 @@ def snapshot_get() -> Snapshot:
     return snapshot
 
 
-def ancestors(category_id: int | None, parents: dict[int, int | None]) -> frozenset[int]:
-    found: set[int] = set()
-    while category_id is not None and category_id not in found:
-        found.add(category_id)
-        category_id = parents.get(category_id)
-    return frozenset(found)
-
-
 # --- Who may earn ----------------------------------------------------------------------------
 
 

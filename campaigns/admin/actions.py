@@ -7,8 +7,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Exists, OuterRef
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from campaigns.forms import CodeGenerateForm, error_paths
 from campaigns.models import Campaign, CampaignStatus, Redemption
@@ -20,17 +21,27 @@ from lms.errors import DomainError
 NAMES_SHOWN = 10
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:NAMES_SHOWN])
-    return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")
+def names_shown(names: list[str], most: int = NAMES_SHOWN) -> str:
+    """A message's list of names, cut short past ``most``."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-class CampaignActions:
-    """The actions of CampaignAdmin (mixed in; it lists them in ``actions``)."""
+class ArchivingActions:
+    """Switch on/off and delete-or-archive through the campaigns services, for an admin of
+    campaign rows (discount campaigns, loyalty programs): a row in use (``in_use``) is
+    archived instead of erased, and the pages and messages say so."""
+
+    in_use_label = "redemptions"  # "it has <in_use_label>"
+    erased_with = "its rules and codes"
+    kept_with = "its history"
+
+    def in_use(self) -> Exists:
+        return Exists(Redemption.objects.filter(campaign=OuterRef("pk")))
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # it would erase campaigns with history: see delete_or_archive
+        actions.pop("delete_selected", None)  # it would erase rows with history: see delete_or_archive
         return actions
 
     def _each(self, request, queryset, call: Callable[[Campaign], Any], done: str) -> None:
@@ -43,11 +54,11 @@ class CampaignActions:
             else:
                 succeeded.append(str(campaign))
         if succeeded:
-            self.message_user(request, f"{done}: {_names(succeeded)}.", messages.SUCCESS)
+            self.message_user(request, f"{done}: {names_shown(succeeded)}.", messages.SUCCESS)
         if failed:
-            self.message_user(request, f"Not done for {_names(failed)}", messages.ERROR)
+            self.message_user(request, f"Not done for {names_shown(failed)}", messages.ERROR)
 
-    @admin.action(description="Switch on the selected campaigns", permissions=["change"])
+    @admin.action(description="Switch on the selected %(verbose_name_plural)s", permissions=["change"])
     def activate(self, request, queryset) -> None:
         self._each(
             request,
@@ -56,22 +67,13 @@ class CampaignActions:
             "Switched on",
         )
 
-    @admin.action(description="Switch off the selected campaigns", permissions=["change"])
+    @admin.action(description="Switch off the selected %(verbose_name_plural)s", permissions=["change"])
     def deactivate(self, request, queryset) -> None:
         self._each(
             request,
             queryset,
             lambda campaign: campaign_status_set(campaign=campaign, status=CampaignStatus.INACTIVE),
             "Switched off",
-        )
-
-    @admin.action(description="Duplicate the selected campaigns (as switched-off copies)", permissions=["add"])
-    def duplicate(self, request, queryset) -> None:
-        self._each(
-            request,
-            queryset,
-            lambda campaign: campaign_duplicate(campaign=campaign, created_by=request.user),
-            "Duplicated (switched off, without codes)",
         )
 
     def _action_page(
@@ -92,13 +94,18 @@ class CampaignActions:
             },
         )
 
-    @admin.action(description="Delete the selected campaigns (archive those with redemptions)", permissions=["delete"])
+    @admin.action(
+        description="Delete the selected %(verbose_name_plural)s (archive those with history)", permissions=["delete"]
+    )
     def delete_or_archive(self, request, queryset):
-        campaigns = list(
-            queryset.annotate(redeemed=Exists(Redemption.objects.filter(campaign=OuterRef("pk")))).order_by("pk")
-        )
+        campaigns = list(queryset.annotate(in_use=self.in_use()).order_by("pk"))
+        plural = self.opts.verbose_name_plural
         if request.POST.get("post") != "yes":
-            return self._action_page(request, "delete_or_archive.html", "Delete or archive campaigns", campaigns)
+            return self._action_page(
+                request, "delete_or_archive.html", f"Delete or archive {plural}", campaigns,
+                noun=self.opts.verbose_name, in_use_label=self.in_use_label, erased_with=self.erased_with,
+                kept_with=self.kept_with,
+            )  # fmt: skip
         deleted, archived, failed = [], [], []
         for campaign in campaigns:
             try:
@@ -106,16 +113,64 @@ class CampaignActions:
             except (DomainError, Campaign.DoesNotExist) as error:
                 failed.append(f"{campaign}: {getattr(error, 'message', 'it no longer exists.')}")
         if deleted:
-            self.message_user(request, f"Deleted: {_names(deleted)}.", messages.SUCCESS)
+            self.message_user(request, f"Deleted: {names_shown(deleted)}.", messages.SUCCESS)
         if archived:
             self.message_user(
                 request,
-                f"Archived, not deleted (they have redemptions, kept for their history): {_names(archived)}.",
+                f"Archived, not deleted (they have {self.in_use_label}): {names_shown(archived)}.",
                 messages.WARNING,
             )
         if failed:
-            self.message_user(request, f"Not done for {_names(failed)}", messages.ERROR)
+            self.message_user(request, f"Not done for {names_shown(failed)}", messages.ERROR)
         return None
+
+    # The delete page of one row goes through the service too.
+
+    def get_deleted_objects(self, objs, request):
+        """What deleting means here: a row in use is archived, not erased (and what it holds is
+        not listed one by one: a campaign may have a million codes)."""
+        rows = list(objs)
+        used = set(
+            self.model.objects.filter(pk__in=[row.pk for row in rows])
+            .annotate(used=self.in_use())
+            .filter(used=True)
+            .values_list("pk", flat=True)
+        )
+        described = [
+            f"{row}: it has {self.in_use_label}, so it will be archived (switched off, kept with {self.kept_with})"
+            if row.pk in used
+            else f"{row}, with {self.erased_with}"
+            for row in rows
+        ]
+        return described, {self.opts.verbose_name_plural: len(rows)}, set(), []
+
+    def delete_model(self, request, obj: Campaign) -> None:
+        request.campaign_archived = campaign_delete(campaign=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for campaign in queryset:
+            campaign_delete(campaign=campaign)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "campaign_archived", False):
+            self.message_user(
+                request, f"“{obj_display}” has {self.in_use_label}: it was archived, not deleted.", messages.WARNING
+            )
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+        return super().response_delete(request, obj_display, obj_id)
+
+
+class CampaignActions(ArchivingActions):
+    """The actions of CampaignAdmin (mixed in; it lists them in ``actions``)."""
+
+    @admin.action(description="Duplicate the selected campaigns (as switched-off copies)", permissions=["add"])
+    def duplicate(self, request, queryset) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda campaign: campaign_duplicate(campaign=campaign, created_by=request.user),
+            "Duplicated (switched off, without codes)",
+        )
 
     @admin.action(description="Generate unique codes for the selected campaigns…", permissions=["change"])
     def generate_codes(self, request, queryset):

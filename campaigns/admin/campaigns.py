@@ -17,9 +17,9 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from campaigns.admin.actions import CampaignActions
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
-from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule, Redemption
+from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
 from campaigns.selectors import cart_evaluate
-from campaigns.services.campaigns import campaign_create, campaign_delete, campaign_update
+from campaigns.services.campaigns import campaign_create, campaign_update
 from lms.errors import DomainError
 
 ZERO = Decimal("0.00")
@@ -264,38 +264,6 @@ class CampaignAdmin(CampaignActions, SimpleHistoryAdmin):
         if any(formset.has_changed() for formset in formsets):
             fields.append("rules")
         return [{"changed": {"fields": fields}}] if fields else []
-
-    # --- Deleting through the service -----------------------------------------------------------
-
-    def get_deleted_objects(self, objs, request):
-        """What deleting means here: a campaign with redemptions is archived, not erased (and its
-        rules and codes are not listed one by one: a campaign may have a million codes)."""
-        campaigns = list(objs)
-        redeemed = set(
-            Redemption.objects.filter(campaign__in=campaigns).values_list("campaign_id", flat=True).distinct()
-        )
-        described = [
-            f"{campaign}: it has redemptions, so it will be archived (switched off, kept for its history)"
-            if campaign.pk in redeemed
-            else f"{campaign}, with its rules and codes"
-            for campaign in campaigns
-        ]
-        return described, {"campaigns": len(campaigns)}, set(), []
-
-    def delete_model(self, request, obj: Campaign) -> None:
-        request.campaign_archived = campaign_delete(campaign=obj)
-
-    def delete_queryset(self, request, queryset) -> None:
-        for campaign in queryset:
-            campaign_delete(campaign=campaign)
-
-    def response_delete(self, request, obj_display, obj_id):
-        if getattr(request, "campaign_archived", False):
-            self.message_user(
-                request, f"“{obj_display}” has redemptions: it was archived, not deleted.", messages.WARNING
-            )
-            return HttpResponseRedirect(reverse("admin:campaigns_campaign_changelist"))
-        return super().response_delete(request, obj_display, obj_id)
 
     # --- History: shown, never reverted (a revert would write around the services) --------------
 

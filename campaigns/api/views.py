@@ -178,7 +178,7 @@ class IsIntegrationOrCustomer(BasePermission):
         return is_integration(request) or bool(request.user and request.user.is_authenticated)
 
 
-def _matches(user: User, ref: dict[str, Any]) -> bool:
+def customer_matches(user: User, ref: dict[str, Any]) -> bool:
     return (
         ref.get("id", user.pk) == user.pk
         and ref.get("external_id", user.external_id) == user.external_id
@@ -186,12 +186,13 @@ def _matches(user: User, ref: dict[str, Any]) -> bool:
     )
 
 
-def _customer(request: Request, ref: dict[str, Any] | None, *, create: bool) -> tuple[User | None, bool]:
-    """The customer a cart is for, and whether an identity was given at all."""
+def customer_for(request: Request, ref: dict[str, Any] | None, *, create: bool) -> tuple[User | None, bool]:
+    """The customer a request acts for, and whether an identity was given at all: a signed-in
+    customer themselves (naming another is 403), else the one ``ref`` names."""
     user = request.user
     if not is_integration(request) and user.is_authenticated and not is_admin_role(user):
-        if ref and not _matches(user, ref):
-            raise Forbidden("customer_mismatch", "A customer evaluates their own cart only.")
+        if ref and not customer_matches(user, ref):
+            raise Forbidden("customer_mismatch", "A customer acts for themselves only (their own cart and points).")
         return user, True
     if not ref:
         return None, False
@@ -252,7 +253,7 @@ class CartEvaluateView(CartView):
     )
     def post(self, request: Request) -> Response:
         data = validated(s.CartEvaluateInput, request.data)
-        customer, known = _customer(request, data.get("customer"), create=False)
+        customer, known = customer_for(request, data.get("customer"), create=False)
         evaluation = cart_evaluate(_cart_request(data, customer, known))
         return Response(result_json(evaluation.result, evaluation.points))
 
@@ -269,7 +270,7 @@ class RedemptionCreateView(CartView):
     def post(self, request: Request) -> Response:
         data = validated(s.RedemptionInput, request.data)
         with transaction.atomic():  # a refused redemption leaves no customer behind either
-            customer, known = _customer(request, data["customer"], create=True)
+            customer, known = customer_for(request, data["customer"], create=True)
             outcome = redemption_create(
                 order_id=data["order_id"],
                 customer=customer,

@@ -12,9 +12,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from campaigns.admin.actions import names_shown
 from lms.admin import EstimatedCountPaginator, ReadOnlyAdminMixin
 from lms.errors import DomainError
-from loyalty.admin.programs import names_shown, rupees
+from loyalty.admin.programs import rupees
 from loyalty.engine import points_value
 from loyalty.forms import PointsAdjustForm
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, PointsTransaction, ProgramSettings, Tier

@@ -7,18 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import Exists, OuterRef, URLField
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from campaigns.admin.actions import CampaignActions
+from campaigns.admin.actions import ArchivingActions
 from campaigns.admin.campaigns import ServiceRefused
-from campaigns.models import Campaign, CampaignStatus
-from campaigns.services.campaigns import campaign_delete, campaign_status_set
+from campaigns.models import Campaign
 from lms.errors import DomainError, Invalid
 from loyalty.forms import (
     MAX_RULES,
@@ -40,11 +37,6 @@ NO_MEMBERS = {"members": 0, "outstanding_points": 0, "outstanding_value": Decima
 
 def rupees(value: Decimal) -> str:
     return f"₹{value:,.2f}"
-
-
-def names_shown(names: list[str], most: int = 10) -> str:
-    """A message's list of names, cut short past ``most``."""
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 @dataclass(frozen=True)
@@ -164,7 +156,7 @@ class TierInline(ProgramPartInline, admin.TabularInline):
 
 
 @admin.register(LoyaltyProgram)
-class LoyaltyProgramAdmin(CampaignActions, admin.ModelAdmin):
+class LoyaltyProgramAdmin(ArchivingActions, admin.ModelAdmin):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
     list_display = (
@@ -206,7 +198,14 @@ class LoyaltyProgramAdmin(CampaignActions, admin.ModelAdmin):
     existing_only = frozenset(
         {"archived", "archived_at", "liability", "accounts_link", "created_by", "created_at", "updated_at"}
     )
-    actions = ["switch_on", "switch_off", "delete_or_archive"]
+    actions = ["activate", "deactivate", "delete_or_archive"]
+    # Deleting goes through campaign_delete (ArchivingActions): a program with members is archived.
+    in_use_label = "members"
+    erased_with = "its settings, earning rules and tiers"
+    kept_with = "their accounts and points history"
+
+    def in_use(self) -> Exists:
+        return Exists(LoyaltyAccount.objects.filter(program=OuterRef("pk")))
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, URLField):
@@ -329,87 +328,3 @@ class LoyaltyProgramAdmin(CampaignActions, admin.ModelAdmin):
         fields = [str(form.fields[name].label or name) for name in form.changed_data]
         fields += [formset.part for formset in formsets if formset.has_changed()]
         return [{"changed": {"fields": fields}}] if fields else []
-
-    # --- Actions and deleting through the services ----------------------------------------------
-
-    @admin.action(description="Switch on the selected programs", permissions=["change"])
-    def switch_on(self, request, queryset) -> None:
-        self._each(
-            request,
-            queryset,
-            lambda program: campaign_status_set(campaign=program, status=CampaignStatus.ACTIVE),
-            "Switched on",
-        )
-
-    @admin.action(description="Switch off the selected programs", permissions=["change"])
-    def switch_off(self, request, queryset) -> None:
-        self._each(
-            request,
-            queryset,
-            lambda program: campaign_status_set(campaign=program, status=CampaignStatus.INACTIVE),
-            "Switched off",
-        )
-
-    @admin.action(description="Delete the selected programs (archive those with members)", permissions=["delete"])
-    def delete_or_archive(self, request, queryset):
-        programs = list(
-            queryset.annotate(has_members=Exists(LoyaltyAccount.objects.filter(program=OuterRef("pk")))).order_by("pk")
-        )
-        if request.POST.get("post") != "yes":
-            return TemplateResponse(
-                request,
-                "admin/loyalty/loyaltyprogram/delete_or_archive.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "title": "Delete or archive loyalty programs",
-                    "subtitle": None,
-                    "opts": self.opts,
-                    "campaigns": programs,
-                    "action": request.POST.get("action", ""),
-                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-                },
-            )
-        deleted, archived, failed = [], [], []
-        for program in programs:
-            try:
-                (archived if campaign_delete(campaign=program) else deleted).append(str(program))
-            except (DomainError, Campaign.DoesNotExist) as error:
-                failed.append(f"{program}: {getattr(error, 'message', 'it no longer exists.')}")
-        if deleted:
-            self.message_user(request, f"Deleted: {names_shown(deleted)}.", messages.SUCCESS)
-        if archived:
-            self.message_user(
-                request,
-                f"Archived, not deleted (they have members, kept with their points history): {names_shown(archived)}.",
-                messages.WARNING,
-            )
-        if failed:
-            self.message_user(request, f"Not done for {names_shown(failed)}", messages.ERROR)
-        return None
-
-    def get_deleted_objects(self, objs, request):
-        """What deleting means here: a program with members is archived, not erased."""
-        programs = list(objs)
-        with_members = set(
-            LoyaltyAccount.objects.filter(program__in=programs).values_list("program_id", flat=True).distinct()
-        )
-        described = [
-            f"{program}: it has members, so it will be archived (switched off, kept with their points history)"
-            if program.pk in with_members
-            else f"{program}, with its settings, earning rules and tiers"
-            for program in programs
-        ]
-        return described, {"loyalty programs": len(programs)}, set(), []
-
-    def delete_model(self, request, obj: Campaign) -> None:
-        request.program_archived = campaign_delete(campaign=obj)
-
-    def delete_queryset(self, request, queryset) -> None:
-        for program in queryset:
-            campaign_delete(campaign=program)
-
-    def response_delete(self, request, obj_display, obj_id):
-        if getattr(request, "program_archived", False):
-            self.message_user(request, f"“{obj_display}” has members: it was archived, not deleted.", messages.WARNING)
-            return HttpResponseRedirect(reverse("admin:loyalty_loyaltyprogram_changelist"))
-        return super().response_delete(request, obj_display, obj_id)

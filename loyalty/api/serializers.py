@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from campaigns.api.serializers import CampaignBaseInput, NotificationOutput, StrictInput
+from campaigns.api.serializers import CampaignBaseInput, CartCustomerInput, NotificationOutput, StrictInput
 from campaigns.models import Campaign
 from lms.api.fields import DateTimeField
 from loyalty.models import EarningRule, PointsTransaction, Rounding, Tier, TierBasis
@@ -176,15 +176,8 @@ class TransactionOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class RedeemCustomerInput(StrictInput):
-    id = serializers.IntegerField(min_value=1, required=False)
-    external_id = serializers.CharField(max_length=64, required=False)
-    email = serializers.EmailField(max_length=254, required=False)
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Identify the customer by id, external_id or email.")
-        return attrs
+class RedeemCustomerInput(StrictInput, CartCustomerInput):
+    """The cart's customer reference, refusing keys it does not know (``phone`` names nobody)."""
 
 
 class RedeemInput(StrictInput):

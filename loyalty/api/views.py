@@ -19,20 +19,18 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts.models import User, normalize_email
 from campaigns.api.serializers import CampaignStatusInput
-from campaigns.api.views import CampaignFilter
+from campaigns.api.views import CampaignFilter, customer_for
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
 from commerce.api.authentication import (
     ApiKeyAuthentication,
     IntegrationRateThrottle,
     IsIntegrationOrAdmin,
-    is_integration,
 )
 from commerce.models import Order
-from commerce.services.customers import CustomerResolver
-from lms.api.permissions import IsAdminOrModelPermission, is_admin_role
+from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
-from lms.errors import Forbidden, Invalid, NotFound
+from lms.errors import Invalid, NotFound
 from loyalty import engine as e
 from loyalty.api import serializers as s
 from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, PointsTransaction
@@ -260,18 +258,6 @@ class MyTransactionsView(ListAPIView):
         return transactions_of(self.request.user.pk)
 
 
-def _customer_ref(ref: dict[str, Any]) -> User:
-    if "id" in ref:
-        found = User.objects.filter(pk=ref["id"]).first()
-        if found is None:
-            raise NotFound("customer_not_found", f"No customer with id {ref['id']}.", path="customer.id")
-        return found
-    found = CustomerResolver([ref]).resolve().find(ref)
-    if found is None:
-        raise NotFound("customer_not_found", "No such customer.", path="customer")
-    return found
-
-
 class LoyaltyView(APIView):
     authentication_classes = [ApiKeyAuthentication, JWTAuthentication]
     throttle_classes = [IntegrationRateThrottle]
@@ -288,20 +274,11 @@ class RedeemView(LoyaltyView):
     )
     def post(self, request: Request) -> Response:
         data = validated(s.RedeemInput, request.data)
-        user = request.user
-        if is_integration(request) or is_admin_role(user):
-            if not data.get("customer"):
-                raise Invalid("customer_required", "Name the customer whose points are spent.", path="customer")
-            customer = _customer_ref(data["customer"])
-        else:
-            ref = data.get("customer")
-            if ref and not (
-                ref.get("id", user.pk) == user.pk
-                and ref.get("external_id", user.external_id) == user.external_id
-                and normalize_email(ref.get("email", user.email)) == user.email
-            ):
-                raise Forbidden("customer_mismatch", "A customer spends their own points only.")
-            customer = user
+        customer, named = customer_for(request, data.get("customer"), create=False)
+        if not named:
+            raise Invalid("customer_required", "Name the customer whose points are spent.", path="customer")
+        if customer is None:
+            raise NotFound("customer_not_found", "No such customer.", path="customer")
         redeemed = points_redeem(
             customer=customer, program_id=data["program_id"], points=data["points"], order_id=data["order_id"]
         )

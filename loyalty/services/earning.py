@@ -18,6 +18,7 @@ from django.db.models import Min
 from accounts.hooks import Login
 from accounts.models import User
 from campaigns.engine.schedule import local
+from campaigns.selectors import category_ancestors
 from commerce.hooks import OrderChange
 from commerce.models import Order, OrderLine, OrderStatus
 from lms.db import bulk_set, one_of
@@ -27,7 +28,6 @@ from loyalty.selectors import (
     COUNTED,
     Program,
     Where,
-    ancestors,
     memberships,
     runs_at,
     snapshot_get,
@@ -143,7 +143,7 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
         account = accounts[(order.customer_id, program.id)]
         tier = program.tier(account.tier_id)
         facts = [
-            e.OrderLineFact(line.sku, line.line_total, ancestors(line.category_id, parents))
+            e.OrderLineFact(line.sku, line.line_total, category_ancestors(line.category_id, parents))
             for line in lines.get(order.pk, ())
         ]
         earnings = e.order_earnings(

@@ -482,8 +482,8 @@ def action(console, url: str, name: str, objects, follow: bool = False, **extra)
 def test_switch_off_and_on_go_through_the_service(console):
     on, off = program_make(name="On"), program_make(name="Off", status="INACTIVE")
 
-    action(console, PROGRAMS, "switch_off", [on])
-    action(console, PROGRAMS, "switch_on", [off])
+    action(console, PROGRAMS, "deactivate", [on])
+    action(console, PROGRAMS, "activate", [off])
 
     assert Campaign.objects.get(pk=on.pk).status == "INACTIVE"
     assert Campaign.objects.get(pk=off.pk).status == "ACTIVE"
