@@ -9,6 +9,7 @@ from campaigns.points import POINTS_REASONS, PointsQuote, PointsRequest
 from lms.errors import Conflict
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount
+from loyalty.selectors import overdue_points
 from loyalty.services.ledger import points_give_back, points_redeem, program_get
 
 
@@ -27,11 +28,9 @@ class LoyaltyPoints:
             return _rejected(
                 program.id, "points_unavailable", f"The program's points pay in {program.campaign.currency}."
             )
-        balance = (
-            LoyaltyAccount.objects.filter(customer_id=customer_id, program_id=program.id)
-            .values_list("balance", flat=True)
-            .first()
-        ) or 0
+        account = LoyaltyAccount.objects.filter(customer_id=customer_id, program_id=program.id).only("balance").first()
+        # Points past their date are not spendable even before the nightly run expires them.
+        balance = account.balance - overdue_points([account.pk], now=at).get(account.pk, 0) if account else 0
         if request.points < program.min_redeem_points:
             return _rejected(
                 program.id, "below_min_points", f"At least {program.min_redeem_points} points are redeemed at once."

@@ -237,5 +237,15 @@ def expiring_points(account_ids: Iterable[int], *, now: dt.datetime, days: int =
     return {row["account_id"]: row["points"] for row in rows}
 
 
+def overdue_points(account_ids: Iterable[int], *, now: dt.datetime) -> dict[int, int]:
+    """Points past their date the nightly expiry has not taken yet, per account."""
+    rows = (
+        PointsTransaction.objects.filter(account_id__in=list(account_ids), remaining__gt=0, expires_at__lte=now)
+        .values("account_id")
+        .annotate(points=Sum("remaining"))
+    )
+    return {row["account_id"]: row["points"] for row in rows}
+
+
 def live_programs_q() -> Q:
     return Q(kind=CampaignKind.LOYALTY_PROGRAM, status=CampaignStatus.ACTIVE, archived=False)

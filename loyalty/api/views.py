@@ -40,6 +40,7 @@ from loyalty.selectors import (
     expiring_points,
     liability,
     live_programs_q,
+    overdue_points,
     programs_load,
     spend_in_window,
     takes,
@@ -169,12 +170,13 @@ def memberships(customer: User, now: dt.datetime) -> list[dict[str, Any]]:
             if p.id in accounts or takes(p, where=where, has_earlier_order=has_orders, segment_ids=segment_ids)
         ]
     expiring = expiring_points([a.pk for a in accounts.values()], now=now)
+    overdue = overdue_points([a.pk for a in accounts.values()], now=now)  # expired, not yet by the nightly run
     windows = {p.tier_window_days for p in programs if p.tier_basis == "SPEND" and p.tier_window_days}
     spends = {days: spend_in_window([customer.pk], days, now) for days in windows}
     answer = []
     for program in programs:
         account = accounts.get(program.id)
-        balance = account.balance if account else 0
+        balance = account.balance - overdue.get(account.pk, 0) if account else 0
         lifetime = account.lifetime_earned if account else 0
         measure = (
             spends.get(program.tier_window_days, {}).get(customer.pk, Decimal("0"))

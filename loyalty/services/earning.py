@@ -204,10 +204,15 @@ def _refunded_basis(earning: PointsTransaction, lines: dict[str, OrderLine]) -> 
 
 def order_reverse(change: OrderChange) -> None:
     """Take back what the order earned: all of it on a cancel or a full refund, else in
-    proportion to the refunded units of the lines each earning was made on. Points already
-    spent cannot be taken: a reversal takes what the balance holds and records the rest as
-    ``detail.unrecovered`` (a row of 0 points when nothing was left); the whole due stops
-    counting in ``lifetime_earned``. A cancelled or refunded order's point redemption is given back."""
+    proportion to the refunded units of the lines each earning was made on.
+
+    Each reversal *claims* its share (``detail.due``: it stops counting in ``lifetime_earned``,
+    spent or not) and *asks* the balance for it (``detail.asked``), the order's own lot first,
+    then the oldest. Points already spent cannot be taken: what the balance could not give is
+    ``detail.unrecovered`` (a row of 0 points when nothing was left). A cancel or full refund
+    asks for everything not yet taken, so an order refunded in steps ends where one refunded
+    at once does. Points of the earning that expired are never asked for (they are gone
+    already). A cancelled or refunded order's point redemption is given back first."""
     order = change.order
     full = change.to_status in ENDED
     if full:
@@ -219,11 +224,14 @@ def order_reverse(change: OrderChange) -> None:
         return
     accounts = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in={t.account_id for t in earnings})
     accounts = {a.pk: a for a in accounts.order_by("id")}
-    claimed: dict[int, int] = defaultdict(int)  # per earning: what earlier reversals took back, or found spent
-    for earning_id, detail in PointsTransaction.objects.filter(
-        reverses_id__in=[t.pk for t in earnings], kind=TransactionKind.REVERSAL
-    ).values_list("reverses_id", "detail"):
-        claimed[earning_id] += int(detail.get("due", 0))
+    claimed: dict[int, int] = defaultdict(int)  # per earning: the shares earlier reversals claimed
+    gone: dict[int, int] = defaultdict(int)  # per earning: points taken back or expired
+    for earning_id, kind, points, detail in PointsTransaction.objects.filter(
+        reverses_id__in=[t.pk for t in earnings], kind__in=[TransactionKind.REVERSAL, TransactionKind.EXPIRE]
+    ).values_list("reverses_id", "kind", "points", "detail"):
+        gone[earning_id] += -points
+        if kind == TransactionKind.REVERSAL:
+            claimed[earning_id] += int(detail.get("due", 0))
     lines = {line.sku: line for line in OrderLine.objects.filter(order=order)}
     lots = open_lots(accounts)
     entries, now = Entries(), dt.datetime.now(dt.UTC)
@@ -236,22 +244,24 @@ def order_reverse(change: OrderChange) -> None:
             already=claimed[earning.pk],
             full=full,
         )
-        if not due:
+        left = max(earning.points - gone[earning.pk], 0)
+        asked = left if full else min(due, left)
+        if not due and not asked:
             continue
         # The order's own lot first (its points are the ones being taken back), then oldest first.
         own = [lot for lot in lots[account.pk] if lot.pk == earning.pk]
         others = [lot for lot in lots[account.pk] if lot.pk != earning.pk]
-        taken = entries.consume(account, due, own + others)
+        taken = entries.consume(account, asked, own + others)
         entries.add(
             account,
             kind=TransactionKind.REVERSAL,
             points=-taken,
             source=Source.ORDER,
             reference=order.external_id,
-            idempotency_key=f"reverse:{earning.pk}:{claimed[earning.pk] + due}",
+            idempotency_key=f"reverse:{earning.pk}:{claimed[earning.pk] + due}:{gone[earning.pk] + taken}",
             reverses=earning,
             rule_id=earning.rule_id,
-            detail={"due": due, "unrecovered": due - taken, "refund": "full" if full else "partial"},
+            detail={"due": due, "asked": asked, "unrecovered": asked - taken, "refund": "full" if full else "partial"},
             reason=f"order {order.external_id} {'cancelled or refunded' if full else 'partly refunded'}",
             occurred_at=change.occurred_at or now,
         )

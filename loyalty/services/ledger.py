@@ -203,10 +203,10 @@ def points_redeem(
         if existing is not None:
             existing.account = account
             return _replayed(existing, points)
+    now, entries = timezone.now(), Entries()
+    lots = spendable_lots(entries, account, now) if account is not None else []
     redeem_check(program, points, account.balance if account else 0)
-    now = timezone.now()
-    entries = Entries()
-    entries.consume(account, points, open_lots([account.pk])[account.pk])
+    entries.consume(account, points, lots)
     row = entries.add(
         account,
         kind=TransactionKind.REDEEM,
@@ -281,14 +281,15 @@ def points_adjust(
         if existing.points != points:
             raise Conflict("idempotency_conflict", "This idempotency key adjusted by other points.")
         return existing
+    now, entries = timezone.now(), Entries()
+    lots = spendable_lots(entries, account, now) if points < 0 else []
     if points < 0 and -points > account.balance:
         raise Conflict(
             "insufficient_points", f"The balance is {account.balance} points; {-points} cannot be taken.",
             balance=account.balance,
         )  # fmt: skip
-    now, entries = timezone.now(), Entries()
     if points < 0:
-        entries.consume(account, -points, open_lots([account.pk])[account.pk])
+        entries.consume(account, -points, lots)
     row = entries.add(
         account,
         kind=TransactionKind.ADJUST,
@@ -316,6 +317,33 @@ class ExpiryReport:
     accounts: int = 0
     lots: int = 0
     points: int = 0
+
+
+def lot_expire(entries: Entries, account: LoyaltyAccount, lot: PointsTransaction, now: dt.datetime) -> None:
+    """What is left of a lot past its date leaves the balance: one EXPIRE transaction."""
+    points = lot.remaining
+    entries.consume(account, points, [lot])
+    entries.add(
+        account,
+        kind=TransactionKind.EXPIRE,
+        points=-points,
+        source=Source.EXPIRY,
+        reference=f"lot:{lot.pk}",
+        idempotency_key=f"expire:{lot.pk}",
+        reverses=lot,
+        occurred_at=now,
+    )
+    _stamp(account)
+
+
+def spendable_lots(entries: Entries, account: LoyaltyAccount, now: dt.datetime) -> list[PointsTransaction]:
+    """The account's open lots, oldest first, after expiring those past their date (the nightly
+    run may not have come yet: points past their date are never spent)."""
+    lots = open_lots([account.pk])[account.pk]
+    for lot in lots:
+        if lot.expires_at is not None and lot.expires_at <= now:
+            lot_expire(entries, account, lot, now)
+    return [lot for lot in lots if lot.remaining]
 
 
 def points_expire(*, now: dt.datetime | None = None, batch: int = 500, dry_run: bool = False) -> ExpiryReport:
@@ -347,19 +375,7 @@ def points_expire(*, now: dt.datetime | None = None, batch: int = 500, dry_run: 
                 report.points += lot.remaining
                 if dry_run:
                     continue
-                points = lot.remaining
-                entries.consume(account, points, [lot])
-                entries.add(
-                    account,
-                    kind=TransactionKind.EXPIRE,
-                    points=-points,
-                    source=Source.EXPIRY,
-                    reference=f"lot:{lot.pk}",
-                    idempotency_key=f"expire:{lot.pk}",
-                    reverses=lot,
-                    occurred_at=now,
-                )
-                _stamp(account)
+                lot_expire(entries, account, lot, now)
             report.accounts += len(accounts)
             entries.write()
 

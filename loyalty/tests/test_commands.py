@@ -1,6 +1,7 @@
 """Ops commands (expire_points, rebuild_balances), the expiry task on a real worker, and the
 PostgreSQL trigger that keeps the points ledger append-only."""
 
+import datetime as dt
 import io
 import time
 
@@ -32,16 +33,26 @@ def ingest(client, external_id: str, amount: str, placed_at: str, who=ASHA) -> N
     assert response.status_code == 201, response.content
 
 
+# The fixture's orders are placed 10 and 1 days ago, so their lots are live now (points past
+# their date are never spent, even before the run) and the runs below judge times around them.
+BASE = (dt.datetime.now(dt.UTC) - dt.timedelta(days=10)).replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+def at(days: int, seconds: int = 0) -> str:
+    """BASE plus a number of days (and seconds), as an ISO time with its offset."""
+    return (BASE + dt.timedelta(days=days, seconds=seconds)).isoformat()
+
+
 def lot(reference: str) -> PointsTransaction:
     return PointsTransaction.objects.get(kind="EARN", reference=reference)
 
 
 @pytest.fixture
 def expiring(integration_client):
-    """Asha: OLD (100 points, expires 31 May 2025; 30 of them spent) and NEW (200, expires 10 July)."""
+    """Asha: OLD (100 points, expires at BASE + 30 days; 30 of them spent) and NEW (200, expires at BASE + 39)."""
     program = program_make(settings={"expiry_days": 30})
-    ingest(integration_client, "OLD", "100.00", "2025-05-01T10:00:00Z")
-    ingest(integration_client, "NEW", "200.00", "2025-06-10T10:00:00Z")
+    ingest(integration_client, "OLD", "100.00", at(0))
+    ingest(integration_client, "NEW", "200.00", at(9))
     account = LoyaltyAccount.objects.get(program=program)
     points_redeem(customer=account.customer, program_id=program.pk, points=30, order_id="SPEND")
     return program
@@ -52,7 +63,7 @@ def expiring(integration_client):
 
 @pytest.mark.django_db
 def test_expire_points_expires_what_is_left_of_lots_past_their_date(expiring):
-    output = run("expire_points", "--now", "2025-06-15T00:00:00+00:00")
+    output = run("expire_points", "--now", at(35))
 
     assert output.strip() == "expired 70 points in 1 lots of 1 accounts"
     expired = PointsTransaction.objects.get(kind="EXPIRE")
@@ -64,10 +75,10 @@ def test_expire_points_expires_what_is_left_of_lots_past_their_date(expiring):
 
 @pytest.mark.django_db
 def test_expire_points_run_again_is_a_no_op(expiring):
-    run("expire_points", "--now", "2025-06-15T00:00:00+00:00")
+    run("expire_points", "--now", at(35))
     rows = PointsTransaction.objects.count()
 
-    output = run("expire_points", "--now", "2025-06-15T00:00:00+00:00")
+    output = run("expire_points", "--now", at(35))
 
     assert output.strip() == "expired 0 points in 0 lots of 0 accounts"
     assert PointsTransaction.objects.count() == rows
@@ -76,7 +87,7 @@ def test_expire_points_run_again_is_a_no_op(expiring):
 
 @pytest.mark.django_db
 def test_expire_points_dry_run_counts_and_writes_nothing(expiring):
-    output = run("expire_points", "--dry-run", "--now", "2025-07-15T00:00:00+00:00")
+    output = run("expire_points", "--dry-run", "--now", at(45))
 
     assert output.strip() == "would expire 270 points in 2 lots of 1 accounts"
     assert not PointsTransaction.objects.filter(kind="EXPIRE").exists()
@@ -85,18 +96,22 @@ def test_expire_points_dry_run_counts_and_writes_nothing(expiring):
 
 
 @pytest.mark.django_db
-def test_expire_points_without_now_judges_at_the_present(expiring):
+def test_expire_points_without_now_judges_at_the_present(integration_client):
+    program_make(settings={"expiry_days": 30})
+    ingest(integration_client, "LAPSED", "100.00", at(-30))  # expired ten days ago
+    ingest(integration_client, "LIVE", "200.00", at(9))
+
     output = run("expire_points")
 
-    assert output.strip() == "expired 270 points in 2 lots of 1 accounts"
-    assert LoyaltyAccount.objects.get().balance == 0
-    assert sorted(PointsTransaction.objects.filter(kind="EXPIRE").values_list("points", flat=True)) == [-200, -70]
+    assert output.strip() == "expired 100 points in 1 lots of 1 accounts"
+    assert LoyaltyAccount.objects.get().balance == 200
+    assert list(PointsTransaction.objects.filter(kind="EXPIRE").values_list("points", flat=True)) == [-100]
 
 
 @pytest.mark.django_db
 def test_a_lot_expires_at_its_exact_time_not_before(expiring):
-    just_before = run("expire_points", "--now", "2025-05-31T09:59:59+00:00")
-    at_the_time = run("expire_points", "--now", "2025-05-31T10:00:00+00:00")
+    just_before = run("expire_points", "--now", at(30, seconds=-1))
+    at_the_time = run("expire_points", "--now", at(30))
 
     assert just_before.startswith("expired 0 points")
     assert at_the_time.startswith("expired 70 points")
