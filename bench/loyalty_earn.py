@@ -308,7 +308,7 @@ def ledger_check(off_ids: list[str], on_ids: list[str]) -> list[str]:
     from commerce.models import Order
     from loyalty.models import LoyaltyAccount, PointsTransaction, Source, TransactionKind
     from loyalty.selectors import COUNTED
-    from loyalty.services.ledger import balances_check
+    from loyalty.services.upkeep import balances_check
 
     problems = []
     mismatches = balances_check()

@@ -4,7 +4,7 @@ from celery import shared_task
 @shared_task
 def points_expire_task() -> dict[str, int]:
     """Daily: expire every lot past its date (safe to re-run; batches of accounts)."""
-    from loyalty.services.ledger import points_expire
+    from loyalty.services.upkeep import points_expire
 
     report = points_expire()
     return {"accounts": report.accounts, "lots": report.lots, "points": report.points}

@@ -14,7 +14,8 @@ from django.db.models import ProtectedError, RestrictedError
 from accounts.tests.factories import UserFactory
 from lms.celery import app
 from loyalty.models import LoyaltyAccount, PointsTransaction
-from loyalty.services.ledger import balances_check, points_adjust, points_redeem
+from loyalty.services.ledger import points_adjust, points_redeem
+from loyalty.services.upkeep import balances_check
 from loyalty.tests.factories import order_for, program_make
 
 ORDERS = "/api/v1/commerce/orders/"

@@ -17,7 +17,8 @@ from lms.errors import Conflict
 from lms.testing import run_concurrently
 from loyalty import selectors
 from loyalty.models import LoyaltyAccount, PointsTransaction, TransactionKind
-from loyalty.services.ledger import balances_check, points_expire, points_redeem
+from loyalty.services.ledger import points_redeem
+from loyalty.services.upkeep import balances_check, points_expire
 from loyalty.tests.factories import order_for, program_make
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,8 @@ from commerce.tests.factories import CategoryFactory, ProductFactory
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, PointsTransaction
 from loyalty.services.earning import tiers_reevaluate
-from loyalty.services.ledger import balances_check, points_adjust, points_redeem
+from loyalty.services.ledger import points_adjust, points_redeem
+from loyalty.services.upkeep import balances_check
 from loyalty.tests.factories import order_for, program_make
 from segments.models import CustomerMembership
 from segments.tests.factories import StaticSegmentFactory

@@ -8,7 +8,8 @@ from commerce.api.serializers import OrderInput
 from commerce.services.orders import order_ingest, order_status_change
 from lms.errors import Conflict
 from loyalty.models import LoyaltyAccount, PointsTransaction
-from loyalty.services.ledger import balances_check, points_expire, points_redeem
+from loyalty.services.ledger import points_redeem
+from loyalty.services.upkeep import balances_check, points_expire
 from loyalty.tests.factories import order_for, program_make
 
 pytestmark = pytest.mark.django_db

@@ -29,7 +29,8 @@ from commerce.services.orders import order_ingest, order_status_change
 from lms.errors import DomainError
 from loyalty import selectors
 from loyalty.models import EarningRule, LoyaltyAccount, PointsTransaction, Source, TransactionKind
-from loyalty.services.ledger import balances_check, points_expire, points_redeem
+from loyalty.services.ledger import points_redeem
+from loyalty.services.upkeep import balances_check, points_expire
 from loyalty.tests.factories import order_for, program_make
 
 CUSTOMERS = 3

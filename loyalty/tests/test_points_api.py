@@ -14,7 +14,8 @@ from campaigns.models import OrderRedemption
 from campaigns.tests.factories import CampaignFactory
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, PointsTransaction
-from loyalty.services.ledger import balances_check, points_adjust, points_redeem
+from loyalty.services.ledger import points_adjust, points_redeem
+from loyalty.services.upkeep import balances_check
 from loyalty.tests.factories import order_for, program_make
 from segments.models import CustomerMembership, Segment
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from loyalty.models import LoyaltyAccount, PointsTransaction
-from loyalty.services.ledger import balances_check
+from loyalty.services.upkeep import balances_check
 from loyalty.tests.factories import order_for, program_make
 
 pytestmark = pytest.mark.django_db

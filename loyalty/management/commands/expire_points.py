@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from loyalty.services.ledger import points_expire
+from loyalty.services.upkeep import points_expire
 
 
 class Command(BaseCommand):

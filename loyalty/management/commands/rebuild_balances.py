@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from loyalty.services.ledger import balances_check
+from loyalty.services.upkeep import balances_check
 
 
 class Command(BaseCommand):

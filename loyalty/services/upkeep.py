@@ -1,0 +1,93 @@
+"""The ledger's upkeep, for ops and the nightly jobs: expiring points past their date, and
+checking (or repairing) every balance against its transactions."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from loyalty.models import LoyaltyAccount, PointsTransaction
+from loyalty.services.ledger import Entries, lot_expire
+
+
+@dataclass
+class ExpiryReport:
+    accounts: int = 0
+    lots: int = 0
+    points: int = 0
+
+
+def points_expire(*, now: dt.datetime | None = None, batch: int = 500, dry_run: bool = False) -> ExpiryReport:
+    """Expire every lot past its date, one EXPIRE transaction per lot, in batches of accounts
+    (each batch its own transaction, so a long run holds no lock for long). Safe to re-run."""
+    now = now or timezone.now()
+    report = ExpiryReport()
+    last_id = 0
+    while True:
+        account_ids = list(
+            PointsTransaction.objects.filter(remaining__gt=0, expires_at__lte=now, account_id__gt=last_id)
+            .order_by("account_id")
+            .values_list("account_id", flat=True)
+            .distinct()[:batch]
+        )
+        if not account_ids:
+            return report
+        last_id = account_ids[-1]
+        with transaction.atomic():
+            accounts = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in=account_ids).order_by("id")
+            accounts = {a.pk: a for a in accounts}
+            lots = PointsTransaction.objects.filter(
+                account_id__in=account_ids, remaining__gt=0, expires_at__lte=now
+            ).order_by("account_id", "id")
+            entries = Entries()
+            for lot in lots:
+                account = accounts[lot.account_id]
+                report.lots += 1
+                report.points += lot.remaining
+                if dry_run:
+                    continue
+                lot_expire(entries, account, lot, now)
+            report.accounts += len(accounts)
+            entries.write()
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    account_id: int
+    customer_id: int
+    program_id: int
+    balance: int
+    ledger: int
+    open_lots: int
+
+
+def balances_check(*, fix: bool = False) -> list[Mismatch]:
+    """Every account whose balance differs from the sum of its transactions (or from what its
+    open lots hold). ``fix`` sets such balances to the ledger's sum, under the row lock."""
+    sums = dict(
+        PointsTransaction.objects.order_by()
+        .values("account_id")
+        .annotate(total=Sum("points"))
+        .values_list("account_id", "total")
+    )
+    lots = dict(
+        PointsTransaction.objects.filter(remaining__gt=0)
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("remaining"))
+        .values_list("account_id", "total")
+    )
+    found = []
+    for account in LoyaltyAccount.objects.only("id", "customer_id", "program_id", "balance").iterator(chunk_size=5000):
+        ledger, held = sums.get(account.pk, 0), lots.get(account.pk, 0)
+        if account.balance != ledger or held != ledger:
+            found.append(Mismatch(account.pk, account.customer_id, account.program_id, account.balance, ledger, held))
+    if fix:
+        with transaction.atomic():
+            for mismatch in found:
+                LoyaltyAccount.objects.select_for_update().filter(pk=mismatch.account_id).update(
+                    balance=mismatch.ledger
+                )
+    return found
