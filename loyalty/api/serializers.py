@@ -9,6 +9,8 @@ from loyalty.models import EarningRule, PointsTransaction, Rounding, Tier, TierB
 
 RATE = {"max_digits": 12, "decimal_places": 4}
 MONEY = {"max_digits": 12, "decimal_places": 2}
+# What points are worth can pass a cart's 12 digits (a billion points at up to ₹100 each).
+POINTS_MONEY = {"max_digits": 14, "decimal_places": 2}
 MAX_POINTS = 1_000_000_000
 
 
@@ -93,7 +95,7 @@ class LoyaltyTierOutput(serializers.ModelSerializer):
 class LiabilityOutput(serializers.Serializer):
     members = serializers.IntegerField()
     outstanding_points = serializers.IntegerField()
-    outstanding_value = serializers.DecimalField(**MONEY, help_text="What the outstanding points are worth.")
+    outstanding_value = serializers.DecimalField(**POINTS_MONEY, help_text="What the outstanding points are worth.")
 
 
 class ProgramOutput(serializers.ModelSerializer):
@@ -147,7 +149,7 @@ class MembershipOutput(serializers.Serializer):
     program_name = serializers.CharField()
     member = serializers.BooleanField(help_text="False: a live program the customer has not earned in yet.")
     balance = serializers.IntegerField()
-    balance_value = serializers.DecimalField(**MONEY)
+    balance_value = serializers.DecimalField(**POINTS_MONEY)
     lifetime_earned = serializers.IntegerField()
     point_value = serializers.DecimalField(**RATE)
     min_redeem_points = serializers.IntegerField()
@@ -193,7 +195,7 @@ class RedeemOutput(serializers.Serializer):
     program_id = serializers.IntegerField()
     order_id = serializers.CharField()
     points = serializers.IntegerField()
-    value = serializers.DecimalField(**MONEY, help_text="Rupees the points pay.")
+    value = serializers.DecimalField(**POINTS_MONEY, help_text="Rupees the points pay.")
     balance = serializers.IntegerField(help_text="After the redemption.")
     transaction_id = serializers.IntegerField()
 

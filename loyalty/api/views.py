@@ -300,7 +300,11 @@ class RedeemView(LoyaltyView):
 def _customer_in_path(request: Request, customer: str) -> User:
     by = request.query_params.get("by", "id")
     if by == "id":
-        found = User.objects.filter(pk=int(customer)).first() if customer.isdigit() and len(customer) < 19 else None
+        found = (
+            User.objects.filter(pk=int(customer)).first()
+            if customer.isascii() and customer.isdigit() and len(customer) < 19
+            else None
+        )
     elif by == "external_id":
         found = User.objects.filter(external_id=customer).first()
     elif by == "email":

@@ -34,10 +34,22 @@ from loyalty.selectors import (
     spend_in_window,
     takes,
 )
-from loyalty.services.ledger import Entries, accounts_lock, expiry_for, open_lots, points_give_back, tier_upgrade
+from loyalty.services.ledger import (
+    Entries,
+    accounts_lock,
+    expiry_for,
+    lot_expire,
+    open_lots,
+    points_give_back,
+    tier_upgrade,
+)
 
 ENDED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
 ACCOUNT_FIELDS = ("balance", "lifetime_earned", "tier", "tier_since")
+
+
+def login_key(day: dt.date, rule_id: int) -> str:
+    return f"login:{day.isoformat()}:{rule_id}"
 
 
 def order_key(external_id: str, rule_id: int) -> str:
@@ -134,7 +146,13 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
     # this batch, then the batch's own orders added one by one as they are earned on.
     batch_ids = [c.order.pk for c in changes]
     windows = {p.tier_window_days for _, p, _ in eligible if p.tier_basis == TierBasis.SPEND and p.tiers}
-    spend = {days: spend_in_window(customers, days, now, exclude=batch_ids) for days in windows}
+    before = {days: spend_in_window(customers, days, now, exclude=batch_ids) for days in windows}
+    # Each program adds the batch's orders to its own copy (two programs may share a window).
+    spend = {
+        p.id: dict(before[p.tier_window_days])
+        for _, p, _ in eligible
+        if p.tier_basis == TierBasis.SPEND and p.tier_window_days in before
+    }
     lines = _lines([c for c, _, _ in eligible])
     parents = snapshot.category_parents
     entries = Entries()
@@ -181,7 +199,7 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
                 occurred_at=order.placed_at,
             )
             account.lifetime_earned += earning.points
-        window_spend = spend.get(program.tier_window_days)
+        window_spend = spend.get(program.id)
         if window_spend is not None and order.placed_at > now - dt.timedelta(days=program.tier_window_days):
             window_spend[order.customer_id] = window_spend.get(order.customer_id, Decimal("0")) + order.total
         tier_upgrade(program, account, _tier_measure(program, account, window_spend or {}), now)
@@ -215,26 +233,43 @@ def order_reverse(change: OrderChange) -> None:
     already). A cancelled or refunded order's point redemption is given back first."""
     order = change.order
     full = change.to_status in ENDED
+    rows = PointsTransaction.objects.filter(reference=order.external_id)
+    earnings = list(rows.filter(kind=TransactionKind.EARN, source=Source.ORDER))
+    # Every account this change touches (earned in, or spent for this order) locked at once, in
+    # id order: giving back and then reversing would otherwise lock them out of order.
+    touched = {t.account_id for t in earnings}
+    if full:
+        touched |= set(rows.filter(kind=TransactionKind.REDEEM).values_list("account_id", flat=True))
+    if not touched:
+        return
+    locked = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in=touched).order_by("id")
+    accounts = {a.pk: a for a in locked}
     if full:
         points_give_back(order_id=order.external_id, reason=f"order {change.to_status.lower()}")
-    earnings = list(
-        PointsTransaction.objects.filter(reference=order.external_id, kind=TransactionKind.EARN, source=Source.ORDER)
-    )
+        for account in LoyaltyAccount.objects.filter(pk__in=touched):  # balances as the give-back left them
+            accounts[account.pk].balance = account.balance
     if not earnings:
         return
-    accounts = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in={t.account_id for t in earnings})
-    accounts = {a.pk: a for a in accounts.order_by("id")}
     claimed: dict[int, int] = defaultdict(int)  # per earning: the shares earlier reversals claimed
     gone: dict[int, int] = defaultdict(int)  # per earning: points taken back or expired
+    reversals: dict[int, int] = defaultdict(int)  # per earning: reversal rows so far (for unique keys)
     for earning_id, kind, points, detail in PointsTransaction.objects.filter(
         reverses_id__in=[t.pk for t in earnings], kind__in=[TransactionKind.REVERSAL, TransactionKind.EXPIRE]
     ).values_list("reverses_id", "kind", "points", "detail"):
         gone[earning_id] += -points
         if kind == TransactionKind.REVERSAL:
             claimed[earning_id] += int(detail.get("due", 0))
+            reversals[earning_id] += 1
     lines = {line.sku: line for line in OrderLine.objects.filter(order=order)}
-    lots = open_lots(accounts)
     entries, now = Entries(), dt.datetime.now(dt.UTC)
+    # Points past their date leave first (the nightly run may not have come): a reversal never
+    # takes them, and an earning whose own points expired is not asked for them again.
+    lots = open_lots([t.account_id for t in earnings])
+    for account_id, account_lots in lots.items():
+        for lot in account_lots:
+            if lot.expires_at is not None and lot.expires_at <= now:
+                gone[lot.pk] += lot.remaining
+                lot_expire(entries, accounts[account_id], lot, now)
     for earning in sorted(earnings, key=lambda t: t.pk):
         account = accounts[earning.account_id]
         due = e.reversal_due(
@@ -249,8 +284,8 @@ def order_reverse(change: OrderChange) -> None:
         if not due and not asked:
             continue
         # The order's own lot first (its points are the ones being taken back), then oldest first.
-        own = [lot for lot in lots[account.pk] if lot.pk == earning.pk]
-        others = [lot for lot in lots[account.pk] if lot.pk != earning.pk]
+        own = [lot for lot in lots[account.pk] if lot.pk == earning.pk and lot.remaining]
+        others = [lot for lot in lots[account.pk] if lot.pk != earning.pk and lot.remaining]
         taken = entries.consume(account, asked, own + others)
         entries.add(
             account,
@@ -258,7 +293,7 @@ def order_reverse(change: OrderChange) -> None:
             points=-taken,
             source=Source.ORDER,
             reference=order.external_id,
-            idempotency_key=f"reverse:{earning.pk}:{claimed[earning.pk] + due}:{gone[earning.pk] + taken}",
+            idempotency_key=f"reverse:{earning.pk}:{reversals[earning.pk] + 1}",
             reverses=earning,
             rule_id=earning.rule_id,
             detail={"due": due, "asked": asked, "unrecovered": asked - taken, "refund": "full" if full else "partial"},
@@ -305,10 +340,18 @@ def logins_award(logins: Sequence[Login]) -> None:
     if not eligible:
         return
     accounts = accounts_lock({(login.customer_id, program.id) for login, program in eligible})
+    days = [local(login.occurred_at, program.campaign).date() for login, program in eligible]
+    keys = {login_key(day, program.streak_rule.id) for day, (_, program) in zip(days, eligible, strict=True)}
+    # Days awarded before, read once for the batch; the set then takes this batch's awards too.
+    taken = set(
+        PointsTransaction.objects.filter(
+            account_id__in=one_of(sorted(a.pk for a in accounts.values())),
+            idempotency_key__in=one_of(sorted(keys), "text"),
+        ).values_list("account_id", "idempotency_key")
+    )
     entries = Entries()
-    for login, program in eligible:
+    for day, (login, program) in zip(days, eligible, strict=True):
         account, rule = accounts[(login.customer_id, program.id)], program.streak_rule
-        day = local(login.occurred_at, program.campaign).date()
         award = e.streak_award(rule, day=day, last_day=account.streak_last_day, streak_days=account.streak_days)
         if award is None:
             continue
@@ -317,9 +360,10 @@ def logins_award(logins: Sequence[Login]) -> None:
         entries.accounts[account.pk] = account
         if award.points <= 0:
             continue
-        key = f"login:{day.isoformat()}:{rule.id}"
-        if PointsTransaction.objects.filter(account=account, idempotency_key=key).exists():
-            continue  # a late event for a day awarded before the streak moved on
+        key = login_key(day, rule.id)
+        if (account.pk, key) in taken:
+            continue  # a late event for a day awarded before (or earlier in this batch)
+        taken.add((account.pk, key))
         entries.add(
             account,
             kind=TransactionKind.EARN,

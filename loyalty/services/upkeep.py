@@ -85,9 +85,12 @@ def balances_check(*, fix: bool = False) -> list[Mismatch]:
         if account.balance != ledger or held != ledger:
             found.append(Mismatch(account.pk, account.customer_id, account.program_id, account.balance, ledger, held))
     if fix:
-        with transaction.atomic():
-            for mismatch in found:
-                LoyaltyAccount.objects.select_for_update().filter(pk=mismatch.account_id).update(
-                    balance=mismatch.ledger
-                )
+        for mismatch in found:
+            with transaction.atomic():
+                # Summed again under the row lock: a write that committed since the first read
+                # is counted, so a live system's correct balance is never set to a stale sum.
+                account = LoyaltyAccount.objects.select_for_update().get(pk=mismatch.account_id)
+                ledger = account.transactions.aggregate(total=Sum("points"))["total"] or 0
+                if account.balance != ledger:
+                    LoyaltyAccount.objects.filter(pk=account.pk).update(balance=ledger)
     return found

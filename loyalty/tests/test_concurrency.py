@@ -196,18 +196,21 @@ def test_concurrent_batches_sharing_customers_do_not_deadlock(integration_key):
 
 def test_expiry_running_while_customers_redeem_and_orders_are_refunded_keeps_the_ledger_whole():
     program = program_make(rules=RATE, settings={"expiry_days": 30, "min_redeem_points": 1})
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     for c in (1, 2):
-        for n in range(3):  # expired by March: 3 x 100 points each
-            ingest(f"OLD-{c}-{n}", c, [("A", 1, "100.00")], placed_at="2025-01-10T10:00:00Z", status="PAID")
-        for n in range(3):  # still good in March: 3 x 50 points each
-            ingest(f"NEW-{c}-{n}", c, [("A", 1, "50.00")], placed_at="2025-02-25T10:00:00Z", status="PAID")
+        for n in range(3):  # expired ten days ago (not yet by a run): 3 x 100 points each
+            placed = (now - dt.timedelta(days=40)).isoformat()
+            ingest(f"OLD-{c}-{n}", c, [("A", 1, "100.00")], placed_at=placed, status="PAID")
+        for n in range(3):  # still good: 3 x 50 points each
+            placed = (now - dt.timedelta(days=5)).isoformat()
+            ingest(f"NEW-{c}-{n}", c, [("A", 1, "50.00")], placed_at=placed, status="PAID")
     customers = {c: User.objects.get(external_id=f"C-{c}") for c in (1, 2)}
-    march = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    run_at = now  # the expiry run's time (redemptions and refunds expire what is past it too)
 
     def act(i: int):
         c = 1 + i % 2
         if i < 2:
-            return points_expire(now=march).points
+            return points_expire(now=run_at).points
         if i < 8:  # one refund of each new order
             return order_status_change(external_id=f"NEW-{c}-{(i - 2) // 2}", status="REFUNDED").replayed
         return redeem(program, customers[c], 40, f"R-{i}")
@@ -215,7 +218,7 @@ def test_expiry_running_while_customers_redeem_and_orders_are_refunded_keeps_the
     results = run_concurrently(24, act)
 
     assert set(results[8:]) <= {"ok", "insufficient_points"}
-    assert not PointsTransaction.objects.filter(remaining__gt=0, expires_at__lte=march).exists()
+    assert not PointsTransaction.objects.filter(remaining__gt=0, expires_at__lte=run_at).exists()
     for c in (1, 2):
         account = account_of(program, c)
         assert_ledger_adds_up(account)
