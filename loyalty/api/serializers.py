@@ -9,8 +9,8 @@ from loyalty.models import EarningRule, PointsTransaction, Rounding, Tier, TierB
 
 RATE = {"max_digits": 12, "decimal_places": 4}
 MONEY = {"max_digits": 12, "decimal_places": 2}
-# What points are worth can pass a cart's 12 digits (a billion points at up to ₹100 each).
-POINTS_MONEY = {"max_digits": 14, "decimal_places": 2}
+# What points are worth has no fixed size: balances add up without bound (a program's liability).
+POINTS_MONEY = {"max_digits": None, "decimal_places": 2}
 MAX_POINTS = 1_000_000_000
 
 
@@ -154,9 +154,7 @@ class MembershipOutput(serializers.Serializer):
     point_value = serializers.DecimalField(**RATE)
     min_redeem_points = serializers.IntegerField()
     tier_basis = serializers.CharField()
-    tier_measure = serializers.DecimalField(
-        max_digits=14, decimal_places=2, help_text="Lifetime points or window spend."
-    )
+    tier_measure = serializers.DecimalField(**POINTS_MONEY, help_text="Lifetime points or window spend.")
     tier = TierBriefOutput(allow_null=True)
     next_tier = NextTierOutput(allow_null=True)
     expiring_30_days = serializers.IntegerField(help_text="Points expiring in the next 30 days.")

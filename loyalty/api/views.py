@@ -1,6 +1,7 @@
 """Loyalty over HTTP: programs (CRUD and status), a customer's points, redemption, adjustments."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -300,11 +301,7 @@ class RedeemView(LoyaltyView):
 def _customer_in_path(request: Request, customer: str) -> User:
     by = request.query_params.get("by", "id")
     if by == "id":
-        found = (
-            User.objects.filter(pk=int(customer)).first()
-            if customer.isascii() and customer.isdigit() and len(customer) < 19
-            else None
-        )
+        found = User.objects.filter(pk=int(customer)).first() if re.fullmatch(r"[0-9]{1,18}", customer) else None
     elif by == "external_id":
         found = User.objects.filter(external_id=customer).first()
     elif by == "email":
