@@ -14,14 +14,12 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-from campaigns.models import Campaign, CampaignKind
+from campaigns.models import Campaign, CampaignKind, CampaignQuerySet
 
 
-class ProgramQuerySet(models.QuerySet):
-    pass
+class ProgramManager(models.Manager.from_queryset(CampaignQuerySet)):
+    """The loyalty programs among the campaigns, with the campaigns' vocabulary (``active(at)``)."""
 
-
-class ProgramManager(models.Manager.from_queryset(ProgramQuerySet)):
     def get_queryset(self):
         return super().get_queryset().filter(kind=CampaignKind.LOYALTY_PROGRAM)
 

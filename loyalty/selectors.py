@@ -6,9 +6,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, Sum
 
+from accounts.models import User
 from campaigns.engine import types as ct
 from campaigns.engine.schedule import schedule_failure
 from campaigns.models import Audience, CampaignKind, CampaignStatus
@@ -16,7 +18,15 @@ from campaigns.selectors import SNAPSHOT_TTL, engine_campaign, snapshot_version
 from commerce.models import Category, Order, OrderStatus
 from lms.db import one_of
 from loyalty import engine as e
-from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, PointsTransaction, ProgramSettings, Tier
+from loyalty.models import (
+    EarningRule,
+    LoyaltyAccount,
+    LoyaltyProgram,
+    PointsTransaction,
+    ProgramSettings,
+    Tier,
+    TierBasis,
+)
 from segments.models import CustomerMembership
 
 COUNTED = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.FULFILLED)
@@ -249,3 +259,71 @@ def overdue_points(account_ids: Iterable[int], *, now: dt.datetime) -> dict[int,
 
 def live_programs_q() -> Q:
     return Q(kind=CampaignKind.LOYALTY_PROGRAM, status=CampaignStatus.ACTIVE, archived=False)
+
+
+def account_summaries(customer: User, now: dt.datetime) -> list[dict[str, Any]]:
+    """Per program the customer is in, or that is live: balance, tier, progress, expiring points."""
+    accounts = {a.program_id: a for a in LoyaltyAccount.objects.filter(customer=customer).select_related("tier")}
+    rows = list(
+        LoyaltyProgram.objects.filter(pk__in=list(accounts))
+        | LoyaltyProgram.objects.filter(live_programs_q()).exclude(ends_at__lte=now)
+    )
+    programs = programs_load(sorted(rows, key=lambda p: p.pk))
+    if any(p.id not in accounts for p in programs):  # live programs the customer may join: only those that take them
+        where = Where(customer.country or "", customer.state or "", customer.city or "")
+        has_orders = Order.objects.filter(customer=customer, status__in=COUNTED).exists()
+        segment_ids = memberships([customer.pk], programs).get(customer.pk, frozenset())
+        programs = [
+            p
+            for p in programs
+            if p.id in accounts or takes(p, where=where, has_earlier_order=has_orders, segment_ids=segment_ids)
+        ]
+    expiring = expiring_points([a.pk for a in accounts.values()], now=now)
+    overdue = overdue_points([a.pk for a in accounts.values()], now=now)  # expired, not yet by the nightly run
+    windows = {p.tier_window_days for p in programs if p.tier_basis == TierBasis.SPEND and p.tier_window_days}
+    spends = {days: spend_in_window([customer.pk], days, now) for days in windows}
+    answer = []
+    for program in programs:
+        account = accounts.get(program.id)
+        balance = account.balance - overdue.get(account.pk, 0) if account else 0
+        lifetime = account.lifetime_earned if account else 0
+        measure = (
+            spends.get(program.tier_window_days, {}).get(customer.pk, Decimal("0"))
+            if program.tier_basis == TierBasis.SPEND
+            else Decimal(lifetime)
+        )
+        tier = program.tier(account.tier_id) if account else None
+        upcoming = e.tier_next(program.tiers, max(measure, tier.threshold if tier else Decimal("-1")))
+        next_tier = None
+        if upcoming is not None:
+            start = tier.threshold if tier else Decimal("0")
+            span = upcoming.threshold - start
+            progress = (measure - start) / span * 100 if span > 0 else Decimal("0")
+            next_tier = {
+                "name": upcoming.name,
+                "threshold": upcoming.threshold,
+                "multiplier": upcoming.multiplier,
+                "missing": max(upcoming.threshold - measure, Decimal("0")),
+                "progress_percent": min(max(progress, Decimal("0")), Decimal("100")).quantize(Decimal("0.1")),
+            }
+        answer.append(
+            {
+                "program_id": program.id,
+                "program_name": program.name,
+                "member": account is not None,
+                "balance": balance,
+                "balance_value": e.points_value(balance, program.point_value),
+                "lifetime_earned": lifetime,
+                "point_value": program.point_value,
+                "min_redeem_points": program.min_redeem_points,
+                "tier_basis": program.tier_basis,
+                "tier_measure": measure,
+                "tier": None
+                if tier is None
+                else {"name": tier.name, "threshold": tier.threshold, "multiplier": tier.multiplier},
+                "next_tier": next_tier,
+                "expiring_30_days": expiring.get(account.pk, 0) if account else 0,
+                "streak_days": account.streak_days if account else 0,
+            }
+        )
+    return answer

@@ -1,8 +1,6 @@
 """Loyalty over HTTP: programs (CRUD and status), a customer's points, redemption, adjustments."""
 
-import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch
@@ -27,26 +25,13 @@ from commerce.api.authentication import (
     IntegrationRateThrottle,
     IsIntegrationOrAdmin,
 )
-from commerce.models import Order
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
 from lms.errors import Invalid, NotFound
-from loyalty import engine as e
 from loyalty.api import serializers as s
-from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, PointsTransaction
-from loyalty.selectors import (
-    COUNTED,
-    Where,
-    expiring_points,
-    liability,
-    live_programs_q,
-    overdue_points,
-    programs_load,
-    spend_in_window,
-    takes,
-)
-from loyalty.selectors import memberships as memberships_of
+from loyalty.models import EarningRule, LoyaltyProgram, PointsTransaction
+from loyalty.selectors import account_summaries, liability
 from loyalty.services.ledger import points_adjust, points_redeem
 from loyalty.services.programs import program_create, program_update
 
@@ -153,74 +138,6 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 # --- A customer's points -------------------------------------------------------------------------
 
 
-def memberships(customer: User, now: dt.datetime) -> list[dict[str, Any]]:
-    """Per program the customer is in, or that is live: balance, tier, progress, expiring points."""
-    accounts = {a.program_id: a for a in LoyaltyAccount.objects.filter(customer=customer).select_related("tier")}
-    rows = list(
-        LoyaltyProgram.objects.filter(pk__in=list(accounts))
-        | LoyaltyProgram.objects.filter(live_programs_q()).exclude(ends_at__lte=now)
-    )
-    programs = programs_load(sorted(rows, key=lambda p: p.pk))
-    if any(p.id not in accounts for p in programs):  # live programs the customer may join: only those that take them
-        where = Where(customer.country or "", customer.state or "", customer.city or "")
-        has_orders = Order.objects.filter(customer=customer, status__in=COUNTED).exists()
-        segment_ids = memberships_of([customer.pk], programs).get(customer.pk, frozenset())
-        programs = [
-            p
-            for p in programs
-            if p.id in accounts or takes(p, where=where, has_earlier_order=has_orders, segment_ids=segment_ids)
-        ]
-    expiring = expiring_points([a.pk for a in accounts.values()], now=now)
-    overdue = overdue_points([a.pk for a in accounts.values()], now=now)  # expired, not yet by the nightly run
-    windows = {p.tier_window_days for p in programs if p.tier_basis == "SPEND" and p.tier_window_days}
-    spends = {days: spend_in_window([customer.pk], days, now) for days in windows}
-    answer = []
-    for program in programs:
-        account = accounts.get(program.id)
-        balance = account.balance - overdue.get(account.pk, 0) if account else 0
-        lifetime = account.lifetime_earned if account else 0
-        measure = (
-            spends.get(program.tier_window_days, {}).get(customer.pk, Decimal("0"))
-            if program.tier_basis == "SPEND"
-            else Decimal(lifetime)
-        )
-        tier = program.tier(account.tier_id) if account else None
-        upcoming = e.tier_next(program.tiers, max(measure, tier.threshold if tier else Decimal("-1")))
-        next_tier = None
-        if upcoming is not None:
-            start = tier.threshold if tier else Decimal("0")
-            span = upcoming.threshold - start
-            progress = (measure - start) / span * 100 if span > 0 else Decimal("0")
-            next_tier = {
-                "name": upcoming.name,
-                "threshold": upcoming.threshold,
-                "multiplier": upcoming.multiplier,
-                "missing": max(upcoming.threshold - measure, Decimal("0")),
-                "progress_percent": min(max(progress, Decimal("0")), Decimal("100")).quantize(Decimal("0.1")),
-            }
-        answer.append(
-            {
-                "program_id": program.id,
-                "program_name": program.name,
-                "member": account is not None,
-                "balance": balance,
-                "balance_value": e.points_value(balance, program.point_value),
-                "lifetime_earned": lifetime,
-                "point_value": program.point_value,
-                "min_redeem_points": program.min_redeem_points,
-                "tier_basis": program.tier_basis,
-                "tier_measure": measure,
-                "tier": None
-                if tier is None
-                else {"name": tier.name, "threshold": tier.threshold, "multiplier": tier.multiplier},
-                "next_tier": next_tier,
-                "expiring_30_days": expiring.get(account.pk, 0) if account else 0,
-                "streak_days": account.streak_days if account else 0,
-            }
-        )
-    return answer
-
-
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -230,7 +147,7 @@ class MeView(APIView):
         responses={200: s.LoyaltyMeOutput, **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
-        return Response(s.LoyaltyMeOutput({"programs": memberships(request.user, timezone.now())}).data)
+        return Response(s.LoyaltyMeOutput({"programs": account_summaries(request.user, timezone.now())}).data)
 
 
 class TransactionFilter(filters.FilterSet):

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from campaigns.models import Campaign
 from lms.db import bulk_insert, bulk_set, one_of
 from lms.errors import Conflict, Invalid, NotFound
 from loyalty import engine as e
@@ -147,8 +148,6 @@ def _stamp(account: LoyaltyAccount) -> None:
 def program_get(program_id: int, *, path: str = "program_id") -> Program:
     program = LoyaltyProgram.objects.filter(pk=program_id).first()
     if program is None:
-        from campaigns.models import Campaign
-
         if Campaign.objects.filter(pk=program_id).exists():
             raise Invalid("not_a_loyalty_program", f"Campaign {program_id} is not a loyalty program.", path=path)
         raise NotFound("program_not_found", f"No loyalty program {program_id}.", path=path)

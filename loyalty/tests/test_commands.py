@@ -9,7 +9,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
-from django.db.models import ProtectedError, RestrictedError
+from django.db.models import ProtectedError
 
 from accounts.tests.factories import UserFactory
 from lms.celery import app
@@ -270,19 +270,15 @@ def test_the_orm_cannot_delete_a_transaction_either(credit):
 
 
 @pytest.mark.django_db
-def test_deleting_the_admin_who_made_an_adjustment_is_refused_cleanly_or_keeps_the_adjustment(credit):
+def test_deleting_the_admin_who_made_an_adjustment_is_refused_cleanly_and_keeps_the_adjustment(credit):
     admin = UserFactory(role="ADMIN", is_staff=True, password=None)
     made = points_adjust(
         customer=credit.account.customer, program_id=credit.account.program_id, points=5, reason="goodwill", by=admin
     )
 
-    # Either Django refuses (PROTECT/RESTRICT: the console says why), or the author is let go and
-    # the row kept; never the trigger's error half way through the delete.
-    try:
-        with transaction.atomic():
-            admin.delete()
-    except (ProtectedError, RestrictedError):
-        pass
+    # Django refuses (PROTECT: the console says why), never the trigger's error half way through.
+    with pytest.raises(ProtectedError), transaction.atomic():
+        admin.delete()
 
     made = PointsTransaction.objects.get(pk=made.pk)
     assert (made.points, made.reason) == (5, "goodwill")
