@@ -144,10 +144,17 @@ CELERY_TASK_ROUTES = {
     "accounts.tasks.password_reset_email_send_task": {"queue": "otp"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A dead broker fails a publish at once; the outbox (lms/outbox.py) keeps the task.
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1),
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Publishes the outbox rows whose on-commit dispatch found the broker down.
+    "outbox-sweep": {"task": "lms.tasks.outbox_sweep_task", "schedule": 60.0},
     "auth-records-prune": {"task": "accounts.tasks.auth_records_prune_task", "schedule": crontab(hour=3, minute=10)},
     "segments-refresh": {
         "task": "segments.tasks.segments_refresh_all_task",
