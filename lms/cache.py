@@ -5,9 +5,10 @@ dropped and ``add`` answers "written" (its callers then do their work rather tha
 Only ``incr``/``decr``, whose callers count something (the throttles), raise
 :class:`CacheUnavailable` so that the caller decides (the throttles let the request through).
 
-After a failure the process leaves that Redis alone for ``PAUSE`` seconds (every operation
-answers at once), so a Redis that times out costs one timeout per pause, not one per cache
-call; failures are logged, at most one line per kind every ``PAUSE`` seconds.
+After a failure the process leaves that Redis alone for a few seconds (``FAILURE_PAUSE`` in
+the cache's OPTIONS, default ``PAUSE``): every operation answers at once, so a Redis that
+times out costs one timeout per pause, not one per cache call. Failures are logged, at most
+one line per kind every ``PAUSE`` seconds.
 """
 
 import logging
@@ -43,15 +44,16 @@ def cache_failure_log(operation: str, exc: BaseException) -> None:
 class _Pause:
     """Per process and Redis location: until when to leave Redis alone."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
         self.until = 0.0
 
     def active(self) -> bool:
         return time.monotonic() < self.until
 
     def failed(self, operation: str, exc: BaseException) -> None:
-        self.until = time.monotonic() + PAUSE  # a float store: no lock needed between threads
-        cache_failure_log(f"{operation} answered as a miss or no-op for {PAUSE:g} s", exc)
+        self.until = time.monotonic() + self.seconds  # a float store: no lock needed between threads
+        cache_failure_log(f"{operation} answered as a miss or no-op for {self.seconds:g} s", exc)
 
 
 _pauses: dict[str, _Pause] = {}
@@ -63,8 +65,11 @@ class _Paused(RedisConnectionError):
 
 class RedisCache(DjangoRedisCache):
     def __init__(self, server, params) -> None:
-        super().__init__(server, params)
-        self.pause = _pauses.setdefault(repr(self._servers), _Pause())
+        # OPTIONS["FAILURE_PAUSE"] (seconds, default PAUSE) is ours; the rest go to redis-py.
+        options = dict(params.get("OPTIONS") or {})
+        seconds = float(options.pop("FAILURE_PAUSE", PAUSE))
+        super().__init__(server, {**params, "OPTIONS": options})
+        self.pause = _pauses.setdefault(repr(self._servers), _Pause(seconds))
 
     def _soft(self, operation: str, call: Callable[[], Any], fallback: Any) -> Any:
         try:
