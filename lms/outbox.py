@@ -54,8 +54,10 @@ def _task(name: str):
 
 
 def _publish(row: OutboxTask) -> None:
-    # One quick reconnect covers a connection the broker dropped; beyond that the sweeper
-    # retries, so a request never waits on a dead broker.
+    # One immediate reconnect covers a pooled connection the broker dropped when it restarted.
+    # A refused connection fails at once and a broker that does not answer within the socket
+    # timeout (CELERY_BROKER_TIMEOUT) is not retried: the sweeper does that, not the request.
+    # (retry=False would be slower: it leaves reconnecting to redis-py's own backoff.)
     _task(row.task).apply_async(
         args=row.args,
         kwargs=row.kwargs,

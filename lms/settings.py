@@ -165,8 +165,10 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
-    # A dead broker fails a publish at once; the outbox (lms/outbox.py) keeps the task.
+    # A dead or hung broker fails a publish within seconds and the outbox (lms/outbox.py)
+    # keeps the task. The socket timeout must exceed the workers' 1 s BRPOP poll.
     "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1),
+    "socket_timeout": env.float("CELERY_BROKER_TIMEOUT", default=2),
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

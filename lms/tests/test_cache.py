@@ -9,6 +9,7 @@ from django.core.cache import cache
 from accounts.tests.factories import DEFAULT_PASSWORD
 from campaigns.tests.factories import CampaignFactory
 from lms.cache import CacheUnavailable
+from lms.tests.proxy import SilentServer
 
 FAST = 2.0  # seconds a request may take with Redis down
 
@@ -57,6 +58,20 @@ def test_with_redis_down_throttled_reads_and_writes_that_need_only_postgresql_wo
         assert response.status_code == expected, (path, response.content)
         assert elapsed < FAST, f"{path} took {elapsed:.1f} s with Redis down"
     assert integration_client.post("/api/v1/cart/evaluate", cart, format="json").json()["total_discount"] == "100.00"
+
+
+def test_a_redis_that_never_answers_costs_one_timeout_then_misses_at_once(settings):
+    silent = SilentServer()
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{silent.port}/0"}}
+    try:
+        started = time.monotonic()
+        answers = [cache.get(f"key-{n}", "miss") for n in range(20)]
+        elapsed = time.monotonic() - started
+    finally:
+        silent.stop()
+
+    assert answers == ["miss"] * 20
+    assert elapsed < 2 * settings.REDIS_TIMEOUT, f"20 reads took {elapsed:.1f} s"
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from lms.celery import app
 from lms.models import OutboxTask
 from lms.outbox import outbox_enqueue, outbox_sweep
 from lms.testing import run_concurrently
-from lms.tests.proxy import TcpProxy
+from lms.tests.proxy import SilentServer, TcpProxy
 from segments.models import Segment
 from segments.tests.factories import CustomerFactory
 
@@ -99,6 +99,22 @@ def test_writes_answer_their_own_status_with_the_broker_down_and_their_tasks_run
     assert [message.to for message in mailoutbox] == [["asha@example.com"]]
     segment = Segment.objects.get()
     assert (segment.status, segment.member_count) == (Segment.Status.READY, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_never_answers_holds_a_write_for_seconds_at_most(broker, admin_client):
+    silent = SilentServer()
+    _broker_use(f"redis://127.0.0.1:{silent.port}/0")
+    try:
+        started = time.monotonic()
+        response = admin_client.post("/api/v1/segments/", SEGMENT, format="json")
+        elapsed = time.monotonic() - started
+    finally:
+        silent.stop()
+
+    assert response.status_code == 201, response.content
+    assert elapsed < 4, f"the write took {elapsed:.1f} s"
+    assert OutboxTask.objects.get().attempts == 1
 
 
 @pytest.mark.django_db(transaction=True)
