@@ -38,6 +38,7 @@ BACKOFF_MAX = timedelta(hours=1)
 def outbox_enqueue(task: str, *args: Any, **kwargs: Any) -> OutboxTask:
     """Record ``task(*args, **kwargs)`` in the current transaction (or its own) and publish it
     on commit. Arguments must be JSON values (ids, strings), as Celery's would be."""
+    _task(task)  # a misspelt name fails the write now, not every sweep from now on
     with transaction.atomic():
         row = OutboxTask.objects.create(task=task, args=list(args), kwargs=kwargs)
         transaction.on_commit(lambda: outbox_dispatch(task_id=row.pk))
@@ -45,7 +46,7 @@ def outbox_enqueue(task: str, *args: Any, **kwargs: Any) -> OutboxTask:
 
 
 def _backoff(attempts: int) -> timedelta:
-    return min(BACKOFF_BASE * 2 ** (attempts - 1), BACKOFF_MAX)
+    return min(BACKOFF_BASE * 2 ** min(attempts - 1, 16), BACKOFF_MAX)  # 2**16 * 30 s > BACKOFF_MAX
 
 
 def _task(name: str):

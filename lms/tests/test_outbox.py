@@ -118,6 +118,24 @@ def test_a_broker_that_never_answers_holds_a_write_for_seconds_at_most(broker, a
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_row_that_keeps_failing_is_retried_at_most_hourly(broker):
+    broker.stop()
+    row = outbox_enqueue("segments.tasks.segment_refresh_task", 1)
+    OutboxTask.objects.filter(pk=row.pk).update(attempts=500)
+    assert outbox_sweep(now=timezone.now() + LATER) == 0
+
+    row.refresh_from_db()
+    assert row.attempts == 501
+    later = row.available_at - timezone.now()
+    assert timedelta(minutes=59) < later <= timedelta(hours=1)
+
+
+def test_enqueueing_a_task_that_does_not_exist_fails_the_write():
+    with pytest.raises(ImportError):
+        outbox_enqueue("segments.tasks.no_such_task", 1)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_sweepers_publish_each_row_once(broker):
     broker.stop()
     rows = [outbox_enqueue("segments.tasks.segment_refresh_task", n) for n in range(40)]
