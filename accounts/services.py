@@ -60,9 +60,9 @@ def otp_send(*, email: str, ip: str | None = None) -> EmailOTP:
             expires_at=now + settings.OTP_TTL,
             requested_ip=ip,
         )
-        from accounts.tasks import otp_email_send_task
+        from lms.outbox import outbox_enqueue
 
-        otp_email_send_task.delay_on_commit(otp.pk, code)
+        outbox_enqueue("accounts.tasks.otp_email_send_task", otp.pk, code)
     return otp
 
 
@@ -327,9 +327,9 @@ def password_forgot(*, email: str) -> None:
     The request does the same work either way (it enqueues a task with the address), so
     neither its answer nor its timing says whether the account exists; the worker looks.
     """
-    from accounts.tasks import password_reset_email_send_task
+    from lms.outbox import outbox_enqueue
 
-    password_reset_email_send_task.delay_on_commit(normalize_email(email))
+    outbox_enqueue("accounts.tasks.password_reset_email_send_task", normalize_email(email))
 
 
 def password_reset_email_send(*, email: str) -> bool:

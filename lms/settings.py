@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "lms.middleware.DatabaseUnavailableMiddleware",  # 503 when PostgreSQL is down, outside DRF too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -90,14 +91,23 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request in seconds (503 unavailable), not after
+    # the kernel's TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+    )
     # Django's own psycopg 3 pool; CONN_MAX_AGE must stay 0 with it. A pool per process:
     # size it to the threads a process runs (gunicorn threads, Celery concurrency).
     if env.bool("DATABASE_POOL", default=True):
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # The pool hands out only connections that answer (one empty round trip), so the first
+        # requests after a database restart do not fail on connections it dropped.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_HEALTH_CHECKS", default=True)
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
-            "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+            # How long a request waits for a connection (all busy, or the database down).
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3),
         }
 else:
     VAR_DIR.mkdir(exist_ok=True)
@@ -113,12 +123,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache, broker, Celery ------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=1)  # seconds, to connect and per command
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, failing soft: with Redis down reads miss, writes are
+            # dropped (logged), and throttles let requests through (lms/api/throttling.py).
+            "BACKEND": "lms.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="lms"),
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+                # After a failure, answer misses without trying Redis for this many seconds.
+                "FAILURE_PAUSE": env.float("REDIS_FAILURE_PAUSE", default=5),
+            },
         }
     }
 else:
@@ -144,10 +163,19 @@ CELERY_TASK_ROUTES = {
     "accounts.tasks.password_reset_email_send_task": {"queue": "otp"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # A dead or hung broker fails a publish within seconds and the outbox (lms/outbox.py)
+    # keeps the task. The socket timeout must exceed the workers' 1 s BRPOP poll.
+    "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1),
+    "socket_timeout": env.float("CELERY_BROKER_TIMEOUT", default=2),
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Publishes the outbox rows whose on-commit dispatch found the broker down.
+    "outbox-sweep": {"task": "lms.tasks.outbox_sweep_task", "schedule": 60.0},
     "auth-records-prune": {"task": "accounts.tasks.auth_records_prune_task", "schedule": crontab(hour=3, minute=10)},
     "segments-refresh": {
         "task": "segments.tasks.segments_refresh_all_task",

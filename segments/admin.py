@@ -9,10 +9,10 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from lms.errors import DomainError
+from lms.outbox import outbox_enqueue
 from segments import services
 from segments.models import Segment
 from segments.selectors import segment_preview
-from segments.tasks import segment_refresh_task
 
 CRITERIA_EXAMPLE = (
     '{"all": [{"field": "total_spend", "op": "gte", "value": 5000, "window_days": 90}, '
@@ -146,5 +146,5 @@ class SegmentAdmin(admin.ModelAdmin):
     def refresh_now(self, request, queryset) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         for segment_id in ids:
-            segment_refresh_task.delay_on_commit(segment_id)
+            outbox_enqueue("segments.tasks.segment_refresh_task", segment_id)
         self.message_user(request, f"Refresh queued for {len(ids)} segment(s).")

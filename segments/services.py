@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User, normalize_email
 from commerce.models import Product
 from lms.errors import Conflict, Invalid
+from lms.outbox import outbox_enqueue
 from segments.criteria import CriteriaError, criteria_json, criteria_validate
 from segments.models import CustomerMembership, ProductMembership, Segment
 from segments.selectors import segment_queryset
@@ -168,9 +169,7 @@ def segment_members_replace(*, segment: Segment, members: list[str]) -> StaticMe
 
 
 def _refresh_later(segment: Segment) -> None:
-    from segments.tasks import segment_refresh_task
-
-    segment_refresh_task.delay_on_commit(segment.pk)
+    outbox_enqueue("segments.tasks.segment_refresh_task", segment.pk)
 
 
 def segment_refresh(*, segment_id: int, at=None) -> Segment:

@@ -6,11 +6,12 @@ views (errors raised before a DRF view runs: unknown URLs, oversized bodies, bad
 """
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -25,6 +26,37 @@ logger = logging.getLogger(__name__)
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"code": code, "message": message, "details": details or {}}
+
+
+# SQLSTATE classes and codes that mean "the database cannot serve us now", not "this request
+# is wrong": connection exceptions, too many connections, the server shutting down or starting.
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")
+UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03")
+UNAVAILABLE_RETRY_AFTER = "5"
+UNAVAILABLE_MESSAGE = "The database is unavailable; retry shortly."
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Did ``exc`` come from a database we could not reach (down, refusing, the pool timing out)?
+
+    Deadlocks, integrity and data errors are the request's own and answer otherwise."""
+    from psycopg_pool import PoolTimeout
+
+    if isinstance(exc, (PoolTimeout, InterfaceError)):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__ or exc
+    if isinstance(cause, PoolTimeout):
+        return True
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is None:
+        return True  # no answer from a server at all: the connection failed or was lost
+    return sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in UNAVAILABLE_SQLSTATES
+
+
+def database_unavailable_log(exc: BaseException) -> None:
+    logger.error("Database unavailable, answered 503: %r", exc)
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -99,7 +131,9 @@ def _api_exception_response(exc: exceptions.APIException, context: dict) -> Resp
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, (DomainError, DjangoValidationError, IntegrityError, DataError, OperationalError)):
+    if isinstance(
+        exc, (DomainError, DjangoValidationError, IntegrityError, DataError, OperationalError, InterfaceError)
+    ):
         set_rollback()
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
@@ -121,6 +155,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
         response["Retry-After"] = "1"
+        return response
+    if database_unavailable(exc):
+        database_unavailable_log(exc)
+        response = Response(error_body("unavailable", UNAVAILABLE_MESSAGE), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        response["Retry-After"] = UNAVAILABLE_RETRY_AFTER
         return response
     if isinstance(exc, DataError):
         # A value the database cannot hold (too long, out of range) that validation let through.
@@ -154,5 +193,16 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return _json_error(404, "not_found", f"No route matches {request.path}.")
 
 
+def unavailable_response() -> JsonResponse:
+    response = _json_error(503, "unavailable", UNAVAILABLE_MESSAGE)
+    response["Retry-After"] = UNAVAILABLE_RETRY_AFTER
+    return response
+
+
 def server_error(request: HttpRequest) -> JsonResponse:
+    # Django calls this while handling the exception (outside a view too: a middleware's
+    # session save), so the exception is at hand.
+    exc = sys.exc_info()[1]
+    if exc is not None and database_unavailable(exc):
+        return unavailable_response()
     return _json_error(500, "server_error", "An unexpected error occurred; it has been logged.")

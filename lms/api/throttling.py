@@ -6,6 +6,10 @@ against mail-bombing and guessing, so they count with an atomic increment per fi
 instead (:class:`AtomicRateThrottle`). Sign-in must only count failures (a person who types
 the right password is never locked out by their own successes): :class:`FailureThrottle`
 takes a slot before the attempt and gives it back after a success.
+
+With the cache down every throttle lets requests through (fail open, logged): the cache
+(:mod:`lms.cache`) answers DRF's history reads as empty, and the window counters below
+treat a count that could not be taken as under the limit.
 """
 
 import hashlib
@@ -18,6 +22,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 from lms.api.requests import client_ip
+from lms.cache import CacheUnavailable, cache_failure_log
 
 
 class SafeIdentMixin:
@@ -44,12 +49,16 @@ def _window_take(throttle: SimpleRateThrottle, ident_key: str) -> tuple[str, flo
     now = time.time()
     window = int(now // throttle.duration)
     key = f"{ident_key}:{window}"
-    cache.add(key, 0, timeout=throttle.duration + 1)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: a new window has started
-        cache.add(key, 1, timeout=throttle.duration + 1)
-        count = 1
+        cache.add(key, 0, timeout=throttle.duration + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr: a new window has started
+            cache.add(key, 1, timeout=throttle.duration + 1)
+            count = 1
+    except CacheUnavailable as exc:
+        cache_failure_log(f"throttle {throttle.scope} (let through)", exc)
+        return key, None
     if count > throttle.num_requests:
         return key, (window + 1) * throttle.duration - now
     return key, None
@@ -60,6 +69,8 @@ def _window_give_back(key: str) -> None:
         cache.decr(key)
     except ValueError:  # the window ended meanwhile and its counter expired
         pass
+    except CacheUnavailable as exc:  # nothing was counted while the cache was down
+        cache_failure_log("throttle give-back", exc)
 
 
 class AtomicRateThrottle(SimpleRateThrottle):

@@ -13,6 +13,7 @@ from lms.api.csv import csv_lines
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
+from lms.outbox import outbox_enqueue
 from segments import services
 from segments.api import serializers as s
 from segments.criteria import PRODUCT, USER, catalogue
@@ -166,10 +167,8 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk: str | None = None) -> Response:
-        from segments.tasks import segment_refresh_task
-
         segment = self.get_object()
-        segment_refresh_task.delay_on_commit(segment.pk)
+        outbox_enqueue("segments.tasks.segment_refresh_task", segment.pk)
         return Response({"status": "refresh queued"}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
