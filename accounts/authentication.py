@@ -5,6 +5,8 @@ two revocation claims every token of ours carries.
   deactivation or a role change bumps the version, ending every session at once.
 - ``fam``: the token family (one sign-in's chain of refresh tokens). Signing out, or reusing
   a refresh token that was already rotated, revokes the family and so its access tokens.
+- ``hash_password`` (simplejwt's ``CHECK_REVOKE_TOKEN``): a digest of the password hash, so a
+  password changed any way at all, even outside our services, ends the tokens issued before.
 
 Both are read from the one query that loads the user, so a request costs no extra query.
 """
@@ -17,6 +19,7 @@ from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import TokenFamily, User
 
@@ -54,9 +57,18 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise AuthenticationFailed("User not found", code="user_not_found")
         if not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
-        if validated_token.get(VERSION_CLAIM, 0) != user.token_version or not user.session_live:
+        if not token_is_current(validated_token, user) or not user.session_live:
             raise InvalidToken("The session has ended; sign in again.")
         return user
+
+
+def token_is_current(token: Token, user: User) -> bool:
+    """The token was issued under the user's present token version and password."""
+    if token.get(VERSION_CLAIM, 0) != user.token_version:
+        return False
+    if api_settings.CHECK_REVOKE_TOKEN:
+        return token.get(api_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(user.password)
+    return True
 
 
 class JWTAuthenticationScheme(SimpleJWTScheme):

@@ -22,7 +22,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 
-from accounts.authentication import FAMILY_CLAIM, VERSION_CLAIM, token_family_id
+from accounts.authentication import FAMILY_CLAIM, VERSION_CLAIM, token_family_id, token_is_current
 from accounts.hooks import Login, logins_emit
 from accounts.models import EmailOTP, LoginEvent, Role, TokenFamily, User, normalize_email
 from accounts.tokens import EMAIL_CLAIM, EmailVerificationToken
@@ -254,7 +254,7 @@ def session_refresh(*, refresh: str) -> Session:
         outstanding = (
             OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token[jwt_settings.JTI_CLAIM]).first()
         )
-        if token.get(VERSION_CLAIM, 0) != user.token_version or (family_id and family is None):
+        if not token_is_current(token, user) or (family_id and family is None):
             failure = Unauthorized("token_not_valid", "The session has ended; sign in again.")
         elif family is not None and family.revoked_at is not None:
             failure = Unauthorized("token_not_valid", "Token is blacklisted")
