@@ -13,10 +13,10 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.models import LoginEvent, User
+from accounts.models import LoginEvent, TokenFamily, User
 from accounts.services import session_start
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
-from lms.testing import assert_error
+from lms.testing import assert_error, run_concurrently
 
 SIGNIN = "/api/v1/auth/signin"
 REFRESH = "/api/v1/auth/token/refresh"
@@ -435,6 +435,32 @@ def test_concurrent_refreshes_of_one_token_succeed_exactly_once():
     # original by the rotation, the successor when the original came back (a reuse).
     assert OutstandingToken.objects.filter(user=user).count() == 2
     assert BlacklistedToken.objects.filter(token__user=user).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signout_racing_refreshes_of_its_session_leaves_no_live_token():
+    user = UserFactory(email="racer@example.com")
+    session = session_start(user=user)
+
+    def act(n: int):
+        client = APIClient()
+        if n == 0:
+            return client.post(SIGNOUT, {"refresh": session.refresh})
+        return client.post(REFRESH, {"refresh": session.refresh})
+
+    responses = run_concurrently(5, act)
+
+    assert responses[0].status_code == 204
+    # Whichever came first, the family is revoked and every token it issued is dead.
+    issued = [r.json() for r in responses[1:] if r.status_code == 200]
+    assert len(issued) <= 1
+    client = APIClient()
+    for tokens in issued:
+        assert_error(client.post(REFRESH, {"refresh": tokens["refresh"]}), 401, "token_not_valid")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        assert_error(client.get(ME), 401, "token_not_valid")
+        client.credentials()
+    assert not TokenFamily.objects.filter(user=user, revoked_at__isnull=True).exists()
 
 
 # --- Sign-out ---------------------------------------------------------------------------------
