@@ -68,7 +68,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Every access and refresh token carries the version it was issued under; bumping it
     # (password reset, deactivation, role change) ends every session at once, access tokens
     # included, without a lookup of its own per request.
-    token_version = models.PositiveIntegerField(default=0, editable=False)
+    token_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     is_staff = models.BooleanField("console access", default=False, help_text="May log into the admin console.")
     date_joined = models.DateTimeField(default=timezone.now, db_index=True)  # the console lists newest first
     updated_at = models.DateTimeField(auto_now=True)
