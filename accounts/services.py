@@ -291,6 +291,7 @@ def session_end(*, refresh: str) -> None:
         BlacklistedToken.objects.get_or_create(token=outstanding)
 
 
+@transaction.atomic
 def sessions_end_all(*, user: User) -> int:
     """End every session of the user, access tokens included (password reset, deactivation,
     role change): bump the token version, revoke the families, blacklist the refresh tokens."""
@@ -319,13 +320,7 @@ def _password_check(password: str, user: User) -> None:
 def _claimable(user: User) -> bool:
     """A customer record the e-commerce integration created: no password yet, and nothing
     that sign-up could use to gain more than a customer's access."""
-    return (
-        not user.has_usable_password()
-        and user.is_active
-        and not user.is_staff
-        and not user.is_superuser
-        and user.role == Role.USER
-    )
+    return not user.has_usable_password() and user.is_active and user.is_plain_customer
 
 
 def user_signup(
