@@ -5,6 +5,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import EmailOTP, LoginEvent, User
+from accounts.services import sessions_end_all
+
+# Console edits that change what an account's tokens may do end its sessions.
+ACCESS_FIELDS = frozenset({"email", "role", "is_active", "is_staff", "is_superuser", "groups", "user_permissions"})
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -49,6 +53,12 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),)
     list_per_page = 50
     show_full_result_count = False
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and ACCESS_FIELDS & set(form.changed_data):
+            # Tokens carry the role and stand for the access granted: none outlives a change.
+            sessions_end_all(user=obj)
 
     @admin.display(description="login events")
     def login_events_link(self, obj: User) -> str:

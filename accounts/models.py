@@ -1,5 +1,6 @@
 """People and their authentication records: User, email OTPs, login events."""
 
+import uuid
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -64,6 +65,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     external_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     platform_signed_up_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    # Every access and refresh token carries the version it was issued under; bumping it
+    # (password reset, deactivation, role change) ends every session at once, access tokens
+    # included, without a lookup of its own per request.
+    token_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     is_staff = models.BooleanField("console access", default=False, help_text="May log into the admin console.")
     date_joined = models.DateTimeField(default=timezone.now, db_index=True)  # the console lists newest first
     updated_at = models.DateTimeField(auto_now=True)
@@ -100,6 +105,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def is_plain_customer(self) -> bool:
+        """A customer and nothing more: no console access, no ADMIN role, not a superuser."""
+        return not self.is_staff and not self.is_superuser and self.role == Role.USER
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -164,3 +174,23 @@ class LoginEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class TokenFamily(models.Model):
+    """One sign-in's chain of refresh tokens. Its id is the ``fam`` claim of every access and
+    refresh token the chain issued; revoking it (sign-out, reuse of a rotated refresh token)
+    ends those tokens, access tokens included."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The one refresh token of the chain that may still be rotated.
+    current_jti = models.CharField(max_length=255)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "token families"
+        indexes = [models.Index(fields=["user", "revoked_at"], name="accounts_tokenfamily_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"

@@ -2,32 +2,32 @@
 
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.tokens import default_token_generator
-from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 
+from accounts.authentication import FAMILY_CLAIM, VERSION_CLAIM, token_family_id, token_is_current
 from accounts.hooks import Login, logins_emit
-from accounts.models import EmailOTP, LoginEvent, Role, User, normalize_email
+from accounts.models import EmailOTP, LoginEvent, Role, TokenFamily, User, normalize_email
+from accounts.tokens import EMAIL_CLAIM, EmailVerificationToken
 from lms.errors import Conflict, Forbidden, Invalid, Unauthorized
 from lms.mail import templated_mail_send
-
-EMAIL_TOKEN_SALT = "accounts.email-verified"
-
 
 # --- OTP --------------------------------------------------------------------------------------
 
@@ -130,21 +130,36 @@ def otp_verify(*, email: str, code: str) -> EmailVerification:
             otp.save(update_fields=["consumed_at"])
     if failure is not None:
         raise failure
-    ttl = int(settings.EMAIL_VERIFICATION_TOKEN_TTL.total_seconds())
-    return EmailVerification(token=signing.dumps({"email": email}, salt=EMAIL_TOKEN_SALT), expires_in=ttl)
+    return email_token_make(email=email)
+
+
+def email_token_make(*, email: str) -> EmailVerification:
+    """A JWT of type ``email_verification`` proving ``email`` (seed: verify-otp "gets a JWT")."""
+    token = EmailVerificationToken()
+    token[EMAIL_CLAIM] = normalize_email(email)
+    return EmailVerification(token=str(token), expires_in=int(token.lifetime.total_seconds()))
 
 
 def email_token_read(*, token: str) -> str:
-    """The address a verification token proves; 400 when it is expired or tampered with."""
+    """The address a verification token proves; 400 when it is expired, tampered with, or
+    another kind of token (an access or refresh token proves no address)."""
+    expired = Invalid(
+        "verification_token_expired", "The email verification token has expired; verify the address again."
+    )
     try:
-        payload = signing.loads(token, salt=EMAIL_TOKEN_SALT, max_age=settings.EMAIL_VERIFICATION_TOKEN_TTL)
-    except signing.SignatureExpired:
-        raise Invalid(
-            "verification_token_expired", "The email verification token has expired; verify the address again."
-        )
-    except signing.BadSignature:
+        claims = EmailVerificationToken(token)  # signature, expiry and token type
+    except ExpiredTokenError:
+        raise expired
+    except TokenError:
         raise Invalid("verification_token_invalid", "The email verification token is invalid.")
-    return payload["email"]
+    # A lifetime shortened since the token was issued applies to it too.
+    issued_at = claims.get("iat")
+    if not isinstance(issued_at, int | float) or issued_at + claims.lifetime.total_seconds() <= time.time():
+        raise expired
+    email = claims.get(EMAIL_CLAIM)
+    if not isinstance(email, str) or not email:
+        raise Invalid("verification_token_invalid", "The email verification token is invalid.")
+    return email
 
 
 # --- Sessions ---------------------------------------------------------------------------------
@@ -157,24 +172,31 @@ class Session:
     refresh: str
 
 
-def _refresh_token_for(user: User) -> RefreshToken:
+def _refresh_token_for(user: User, family: TokenFamily) -> RefreshToken:
+    """A refresh token of ``family``; its access tokens copy every claim but type and expiry."""
     refresh = RefreshToken.for_user(user)  # records an OutstandingToken, so it can be blacklisted
     refresh["role"] = user.role
     refresh["email"] = user.email
+    refresh[VERSION_CLAIM] = user.token_version
+    refresh[FAMILY_CLAIM] = str(family.pk)
+    family.current_jti = refresh[jwt_settings.JTI_CLAIM]
+    family.save()
     return refresh
 
 
 def session_start(
     *, user: User, method: str = LoginEvent.Method.PASSWORD, ip: str | None = None, user_agent: str = ""
 ) -> Session:
-    """Record the login event and issue an access + refresh pair (role in the claims)."""
+    """Record the login event and issue an access + refresh pair (role in the claims) of a new
+    token family."""
     with transaction.atomic():
         now = timezone.now()
         LoginEvent.objects.create(user=user, occurred_at=now, method=method, ip=ip, user_agent=user_agent[:256])
         logins_emit([Login(customer_id=user.pk, occurred_at=now)])
         User.objects.filter(pk=user.pk).update(last_login=now)
         user.last_login = now
-        refresh = _refresh_token_for(user)
+        user.token_version = User.objects.values_list("token_version", flat=True).get(pk=user.pk)
+        refresh = _refresh_token_for(user, TokenFamily(user=user, created_at=now))
     return Session(user=user, access=str(refresh.access_token), refresh=str(refresh))
 
 
@@ -187,54 +209,98 @@ def user_signin(*, email: str, password: str, ip: str | None = None, user_agent:
     return session_start(user=user, ip=ip, user_agent=user_agent)
 
 
-def _refresh_token_read(raw: str) -> RefreshToken:
+def _refresh_claims_read(raw: str) -> UntypedToken:
+    """Signature, expiry and type of a refresh token; the blacklist is the caller's to judge."""
     try:
-        return RefreshToken(raw)  # checks signature, expiry, type and the blacklist
+        token = UntypedToken(raw)
     except TokenError as exc:
         raise Unauthorized("token_not_valid", str(exc))
+    if token.get(jwt_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
+        raise Unauthorized("token_not_valid", "Token has wrong type; a refresh token is required.")
+    return token
 
 
-@transaction.atomic
+def _family_revoke(family: TokenFamily, *, at: datetime) -> None:
+    """End a token family: its refresh token may not rotate, its access tokens are refused."""
+    outstanding = OutstandingToken.objects.filter(jti=family.current_jti).first()
+    if outstanding is not None:
+        BlacklistedToken.objects.get_or_create(token=outstanding)
+    if family.revoked_at is None:
+        family.revoked_at = at
+        family.save(update_fields=["revoked_at"])
+
+
 def session_refresh(*, refresh: str) -> Session:
     """Rotate a refresh token: the old one is blacklisted, exactly once.
 
+    A refresh token that was already rotated and comes back has been copied: its whole family
+    is revoked (the thief's successor tokens and the owner's alike), and the call is refused.
+
     simplejwt's own rotation checks the blacklist and then inserts into it without a lock, so
-    two concurrent refreshes of one token would both succeed; here the outstanding-token row
-    is locked, and the second refresh finds it blacklisted.
+    two concurrent refreshes of one token would both succeed; here the family and the
+    outstanding-token rows are locked, and the second refresh finds the token blacklisted.
     """
-    token = _refresh_token_read(refresh)
-    # Locks are taken user first, then token, as password_reset and user_admin_update do
-    # (they lock the user, then blacklist its tokens): the other order deadlocks with them.
-    user = User.objects.select_for_update().filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
-    if user is None:
-        raise Unauthorized("token_not_valid", "The account behind this token is no longer active.")
-    outstanding = (
-        OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token[jwt_settings.JTI_CLAIM]).first()
-    )
-    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-        raise Unauthorized("token_not_valid", "Token is blacklisted")
-    BlacklistedToken.objects.create(token=outstanding)
-    new_refresh = _refresh_token_for(user)
+    token = _refresh_claims_read(refresh)
+    family_id = token_family_id(token)
+    failure: Unauthorized | None = None
+    # The revocation must be committed although the call fails: raised after the transaction.
+    with transaction.atomic():
+        # Locks are taken user, family, token, as password_reset and user_admin_update do (they
+        # lock the user, then revoke its families and tokens): another order deadlocks with them.
+        user = User.objects.select_for_update().filter(pk=token.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+        if user is None:
+            raise Unauthorized("token_not_valid", "The account behind this token is no longer active.")
+        family = TokenFamily.objects.select_for_update().filter(pk=family_id, user=user).first() if family_id else None
+        outstanding = (
+            OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token[jwt_settings.JTI_CLAIM]).first()
+        )
+        if not token_is_current(token, user) or (family_id and family is None):
+            failure = Unauthorized("token_not_valid", "The session has ended; sign in again.")
+        elif family is not None and family.revoked_at is not None:
+            failure = Unauthorized("token_not_valid", "Token is blacklisted")
+        elif outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+            if family is not None:
+                _family_revoke(family, at=timezone.now())
+            failure = Unauthorized("token_not_valid", "Token is blacklisted")
+        else:
+            BlacklistedToken.objects.create(token=outstanding)
+            family = family or TokenFamily(user=user)
+            new_refresh = _refresh_token_for(user, family)
+    if failure is not None:
+        raise failure
     return Session(user=user, access=str(new_refresh.access_token), refresh=str(new_refresh))
 
 
 @transaction.atomic
 def session_end(*, refresh: str) -> None:
-    """Sign out: blacklist the refresh token (idempotent for a token already blacklisted)."""
-    try:
-        token = UntypedToken(refresh)  # signature and expiry; a blacklisted token is fine here
-    except TokenError as exc:
-        raise Unauthorized("token_not_valid", str(exc))
-    if token.get(jwt_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
-        raise Unauthorized("token_not_valid", "A refresh token is required to sign out.")
+    """Sign out: end the refresh token's family, its access tokens included (idempotent for a
+    session already ended)."""
+    token = _refresh_claims_read(refresh)  # a blacklisted token is fine here
+    family_id = token_family_id(token)
+    family = (
+        TokenFamily.objects.select_for_update()
+        .filter(pk=family_id, user_id=token.get(jwt_settings.USER_ID_CLAIM))
+        .first()
+        if family_id
+        else None
+    )
+    if family is not None:
+        _family_revoke(family, at=timezone.now())
     outstanding = OutstandingToken.objects.filter(jti=token[jwt_settings.JTI_CLAIM]).first()
     if outstanding is not None:
         BlacklistedToken.objects.get_or_create(token=outstanding)
 
 
+@transaction.atomic
 def sessions_end_all(*, user: User) -> int:
-    """Blacklist every refresh token the user holds (after a password change)."""
-    pending = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now()).exclude(
+    """End every session of the user, access tokens included (password reset, deactivation,
+    role change): bump the token version, revoke the families, blacklist the refresh tokens."""
+    now = timezone.now()
+    # An increment in the UPDATE itself: two concurrent bumps both count, neither is lost.
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user.token_version = User.objects.values_list("token_version", flat=True).get(pk=user.pk)
+    TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    pending = OutstandingToken.objects.filter(user=user, expires_at__gt=now).exclude(
         pk__in=BlacklistedToken.objects.values("token_id")
     )
     BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in pending], ignore_conflicts=True)
@@ -254,13 +320,7 @@ def _password_check(password: str, user: User) -> None:
 def _claimable(user: User) -> bool:
     """A customer record the e-commerce integration created: no password yet, and nothing
     that sign-up could use to gain more than a customer's access."""
-    return (
-        not user.has_usable_password()
-        and user.is_active
-        and not user.is_staff
-        and not user.is_superuser
-        and user.role == Role.USER
-    )
+    return not user.has_usable_password() and user.is_active and user.is_plain_customer
 
 
 def user_signup(
@@ -316,9 +376,17 @@ def password_reset_user(*, token: str, lock: bool = False) -> User | None:
         return None
     users = User.objects.select_for_update() if lock else User.objects
     user = users.filter(pk=pk, is_active=True).first()
-    if user is None or not default_token_generator.check_token(user, inner):
+    if user is None or not _may_reset(user) or not default_token_generator.check_token(user, inner):
         return None
     return user
+
+
+def _may_reset(user: User) -> bool:
+    # Only someone who has set a password may reset it by mail. An account without one is
+    # either a customer record nobody has claimed (its owner signs up instead) or a console
+    # account made without a password (`changepassword` sets it): a reset link for either
+    # would go to an address its owner never proved.
+    return user.is_active and user.has_usable_password()
 
 
 def password_forgot(*, email: str) -> None:
@@ -333,10 +401,10 @@ def password_forgot(*, email: str) -> None:
 
 
 def password_reset_email_send(*, email: str) -> bool:
-    """Mail a reset link to an active account's address; nothing for an unknown one. The
+    """Mail a reset link to an account that may reset; nothing for an unknown one. The
     token is made here, in the worker: no secret travels through the broker."""
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
-    if user is None:
+    if user is None or not _may_reset(user):
         return False
     token = password_reset_token_make(user=user)
     templated_mail_send(
@@ -409,14 +477,17 @@ def user_admin_update(*, user: User, by: User, role: str | None = None, is_activ
         raise Forbidden("superuser_protected", "Only a superuser may change a superuser's account.")
     if user.pk == by.pk and (role == Role.USER or is_active is False):
         raise Conflict("self_demotion", "You cannot demote or deactivate your own account.")
+    before_role = user.role
     if role is not None:
         if user.is_superuser and role != Role.ADMIN:
             raise Conflict("superuser_is_admin", "A superuser always has role ADMIN.")
         user.role = role
     if is_active is not None:
         user.is_active = is_active
+    role_changed = role is not None and role != before_role
     user.save(update_fields=["role", "is_active", "updated_at"])
-    if is_active is False:
+    if is_active is False or role_changed:
+        # Tokens carry the role: a session of the old role must not outlive the change.
         sessions_end_all(user=user)
     return user
 
@@ -426,9 +497,15 @@ def user_admin_update(*, user: User, by: User, role: str | None = None, is_activ
 
 @transaction.atomic
 def auth_records_prune(*, otp_older_than: timedelta = timedelta(days=7)) -> dict[str, int]:
-    """Delete OTP rows past their audit window and refresh tokens past their expiry."""
+    """Delete OTP rows past their audit window, refresh tokens past their expiry and the token
+    families that can no longer issue any."""
     now = timezone.now()
     otps, _ = EmailOTP.objects.filter(created_at__lt=now - otp_older_than).delete()
+    # A family whose current refresh token has expired can issue nothing more, and its access
+    # tokens (shorter-lived, issued no later than that refresh token) have expired too.
+    families, _ = TokenFamily.objects.exclude(
+        current_jti__in=OutstandingToken.objects.filter(expires_at__gt=now).values("jti")
+    ).delete()
     # Blacklist rows cascade with their outstanding token.
     _, deleted = OutstandingToken.objects.filter(expires_at__lte=now).delete()
-    return {"otps": otps, "tokens": deleted.get(OutstandingToken._meta.label, 0)}
+    return {"otps": otps, "tokens": deleted.get(OutstandingToken._meta.label, 0), "token_families": families}

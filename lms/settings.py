@@ -220,6 +220,9 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    # Tokens carry a digest of the password hash: a password changed any way at all (reset,
+    # console, `manage.py changepassword`) ends every token issued before.
+    "CHECK_REVOKE_TOKEN": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
@@ -227,7 +230,8 @@ SIMPLE_JWT = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's, refusing the tokens of a session that was signed out, reset or revoked.
+        "accounts.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["lms.api.parsers.JSONParser"],
@@ -248,7 +252,10 @@ REST_FRAMEWORK = {
         "otp_send_email": env.str("THROTTLE_OTP_SEND_EMAIL", default="5/h"),
         "otp_send_ip": env.str("THROTTLE_OTP_SEND_IP", default="30/h"),
         "otp_verify_ip": env.str("THROTTLE_OTP_VERIFY_IP", default="60/h"),
-        "signin_failure_email": env.str("THROTTLE_SIGNIN_FAILURE_EMAIL", default="10/h"),
+        # Wrong passwords: per address from one IP (the lockout), per address from anywhere
+        # (looser: a stranger alone cannot reach it from one client), per IP.
+        "signin_failure_email_ip": env.str("THROTTLE_SIGNIN_FAILURE_EMAIL_IP", default="10/h"),
+        "signin_failure_email": env.str("THROTTLE_SIGNIN_FAILURE_EMAIL", default="100/h"),
         "signin_failure_ip": env.str("THROTTLE_SIGNIN_FAILURE_IP", default="50/h"),
         "password_forgot_email": env.str("THROTTLE_PASSWORD_FORGOT_EMAIL", default="5/h"),
         "password_forgot_ip": env.str("THROTTLE_PASSWORD_FORGOT_IP", default="30/h"),

@@ -44,7 +44,9 @@ class OtpVerifyInput(EmailInput):
 
 
 class OtpVerifyOutput(serializers.Serializer):
-    token = serializers.CharField(help_text="Proves the address; pass it to sign-up.")
+    token = serializers.CharField(
+        help_text="A JWT (type `email_verification`, the address in `email`) that proves the address; pass it to sign-up."
+    )
     expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
 
 

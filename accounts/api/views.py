@@ -18,8 +18,9 @@ from accounts.models import Role, User
 from lms.api.permissions import IsAdminRole
 from lms.api.requests import client_ip, user_agent
 from lms.api.schema import error_responses
-from lms.api.throttling import EmailRateThrottle, FailureThrottle, IPRateThrottle, scoped
+from lms.api.throttling import EmailIPRateThrottle, EmailRateThrottle, FailureThrottle, IPRateThrottle, scoped
 from lms.api.validation import validated
+from lms.errors import Unauthorized
 
 
 def _session_body(session: services.Session) -> dict:
@@ -95,8 +96,14 @@ class SignupView(PublicAPIView):
 
 
 class SigninView(PublicAPIView):
-    # Only failed sign-ins count, per address and per IP.
-    failure_scopes = (scoped(EmailRateThrottle, "signin_failure_email"), scoped(IPRateThrottle, "signin_failure_ip"))
+    # Only wrong guesses count: per address from one IP (the lockout a stranger cannot impose
+    # on the owner's own device), per address from anywhere (a looser cap on spread-out
+    # guessing) and per IP (one client guessing many addresses).
+    failure_scopes = (
+        scoped(EmailIPRateThrottle, "signin_failure_email_ip"),
+        scoped(EmailRateThrottle, "signin_failure_email"),
+        scoped(IPRateThrottle, "signin_failure_ip"),
+    )
 
     @extend_schema(
         tags=["auth"],
@@ -109,9 +116,15 @@ class SigninView(PublicAPIView):
         data = validated(s.SigninInput, request.data)
         failures = FailureThrottle(request, self, *(throttle() for throttle in self.failure_scopes))
         failures.acquire()
-        session = services.user_signin(
-            email=data["email"], password=data["password"], ip=client_ip(request), user_agent=user_agent(request)
-        )
+        try:
+            session = services.user_signin(
+                email=data["email"], password=data["password"], ip=client_ip(request), user_agent=user_agent(request)
+            )
+        except Unauthorized:
+            raise  # a wrong guess keeps its slots: that is the count
+        except Exception:
+            failures.release()  # the server failed (database down...), not the guess
+            raise
         failures.release()
         return Response(_session_body(session))
 

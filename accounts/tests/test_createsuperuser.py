@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import EmailOTP, LoginEvent, Role, User
+from accounts.services import session_start
 from accounts.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +155,48 @@ def test_console_adds_a_user_with_a_normalised_address_once(console):
     assert duplicate.status_code == 200
     assert "email" in duplicate.context["adminform"].form.errors
     assert User.objects.filter(email__iexact="new.person@example.com").count() == 1
+
+
+def _change_form(user: User, **changes) -> dict:
+    data = {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "phone": "",
+        "country": user.country,
+        "state": "",
+        "city": "",
+        "email_verified_at_0": "",
+        "email_verified_at_1": "",
+        "role": user.role,
+        "is_active": "on",
+    }
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "ends"),
+    [({"role": Role.ADMIN}, True), ({"is_staff": "on"}, True), ({"first_name": "Asha R"}, False)],
+    ids=["role", "staff", "name-only"],
+)
+def test_a_console_change_of_access_ends_the_accounts_sessions(console, asha, api_client, changes, ends):
+    session = session_start(user=User.objects.get(pk=asha.pk))
+
+    saved = console.post(f"/admin/accounts/user/{asha.pk}/change/", _change_form(asha, **changes))
+
+    assert saved.status_code == 302, saved.context["adminform"].form.errors if saved.context else saved
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {session.access}")
+    assert api_client.get("/api/v1/me").status_code == (401 if ends else 200)
+
+
+def test_a_password_changed_outside_the_api_ends_every_session(asha, api_client):
+    session = session_start(user=User.objects.get(pk=asha.pk))
+
+    changed = User.objects.get(pk=asha.pk)
+    changed.set_password("Changed-In-Console-8")
+    changed.save()
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {session.access}")
+    assert api_client.get("/api/v1/me").status_code == 401
+    api_client.credentials()
+    assert api_client.post("/api/v1/auth/token/refresh", {"refresh": session.refresh}).status_code == 401

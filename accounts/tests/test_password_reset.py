@@ -76,6 +76,29 @@ def test_forgot_sends_nothing_for_an_inactive_account(api_client, mailoutbox, dj
     assert mailoutbox == []
 
 
+@pytest.mark.parametrize(
+    "fields", [{}, {"is_staff": True}, {"role": "ADMIN", "is_staff": True}], ids=["customer-record", "staff", "admin"]
+)
+def test_forgot_sends_nothing_for_an_account_without_a_password(
+    api_client, mailoutbox, django_capture_on_commit_callbacks, fields
+):
+    User.objects.create_user("nopass@example.com", None, **fields)
+
+    response = _forgot(api_client, django_capture_on_commit_callbacks, "nopass@example.com")
+
+    assert response.status_code == 202
+    assert mailoutbox == []
+
+
+def test_reset_token_of_an_account_without_a_password_is_invalid(api_client):
+    user = User.objects.create_superuser("root@example.com", None)
+    token = password_reset_token_make(user=user)
+
+    assert api_client.get(RESET, {"token": token}).json() == {"valid": False}
+    assert_error(api_client.post(RESET, {"token": token, "password": NEW_PASSWORD}), 400, "reset_token_invalid")
+    assert not User.objects.get(pk=user.pk).has_usable_password()
+
+
 def test_forgot_with_a_malformed_address_is_a_validation_error(api_client):
     response = api_client.post(FORGOT, {"email": "not-an-address"})
 
@@ -212,6 +235,17 @@ def test_reset_ends_every_session_of_the_user(api_client, customer):
         assert_error(
             api_client.post("/api/v1/auth/token/refresh", {"refresh": session.refresh}), 401, "token_not_valid"
         )
+
+
+def test_reset_ends_the_access_tokens_of_every_session(api_client, customer):
+    sessions = [session_start(user=customer) for _ in range(2)]
+    token = password_reset_token_make(user=User.objects.get(pk=customer.pk))
+
+    assert api_client.post(RESET, {"token": token, "password": NEW_PASSWORD}).status_code == 200
+
+    for session in sessions:
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {session.access}")
+        assert_error(api_client.get("/api/v1/me"), 401, "token_not_valid")
 
 
 def test_weak_new_password_is_refused_and_the_token_survives(api_client, customer):

@@ -7,20 +7,21 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.hashers import ScryptPasswordHasher
-from django.db import connection
+from django.db import OperationalError, connection
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.models import LoginEvent, User
+from accounts.models import LoginEvent, TokenFamily, User
 from accounts.services import session_start
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
-from lms.testing import assert_error
+from lms.testing import assert_error, run_concurrently
 
 SIGNIN = "/api/v1/auth/signin"
 REFRESH = "/api/v1/auth/token/refresh"
 SIGNOUT = "/api/v1/auth/signout"
+ME = "/api/v1/me"
 
 pytestmark = pytest.mark.django_db
 
@@ -199,6 +200,49 @@ def test_failed_signins_throttle_the_address_even_for_the_right_password(api_cli
     assert api_client.post(SIGNIN, {"email": other.email, "password": DEFAULT_PASSWORD}).status_code == 200
 
 
+def test_a_strangers_wrong_guesses_do_not_lock_the_owner_out(api_client, customer, monkeypatch):
+    _throttle_rates(monkeypatch, signin_failure_email_ip="3/h", signin_failure_email="100/h", signin_failure_ip="100/h")
+    stranger = {"REMOTE_ADDR": "203.0.113.9"}
+    for _ in range(3):
+        assert_error(
+            api_client.post(SIGNIN, {"email": customer.email, "password": "Wrong-Guess-1"}, **stranger),
+            401,
+            "invalid_credentials",
+        )
+
+    strangers_fourth = api_client.post(SIGNIN, {"email": customer.email, "password": DEFAULT_PASSWORD}, **stranger)
+    owner = api_client.post(SIGNIN, {"email": customer.email, "password": DEFAULT_PASSWORD})
+
+    assert_error(strangers_fourth, 429, "throttled")
+    assert owner.status_code == 200, owner.json()
+
+
+def test_guesses_spread_over_many_ips_meet_the_per_address_cap(api_client, customer, monkeypatch):
+    _throttle_rates(monkeypatch, signin_failure_email_ip="3/h", signin_failure_email="4/h", signin_failure_ip="100/h")
+    for n in range(4):
+        wrong = {"email": customer.email, "password": "Wrong-Guess-1"}
+        assert_error(api_client.post(SIGNIN, wrong, REMOTE_ADDR=f"203.0.113.{n}"), 401, "invalid_credentials")
+
+    response = api_client.post(SIGNIN, {"email": customer.email, "password": DEFAULT_PASSWORD})
+
+    assert_error(response, 429, "throttled")
+
+
+def test_a_database_failure_during_signin_is_not_counted_as_a_guess(customer, monkeypatch):
+    _throttle_rates(monkeypatch, signin_failure_email_ip="2/h", signin_failure_email="2/h", signin_failure_ip="2/h")
+    client = APIClient(raise_request_exception=False)
+
+    def database_down(execute, sql, params, many, context):
+        raise OperationalError("connection to server at 127.0.0.1 failed: server closed the connection")
+
+    with connection.execute_wrapper(database_down):
+        failed = [client.post(SIGNIN, {"email": customer.email, "password": DEFAULT_PASSWORD}) for _ in range(3)]
+    response = client.post(SIGNIN, {"email": customer.email, "password": DEFAULT_PASSWORD})
+
+    assert all(r.status_code >= 500 for r in failed)
+    assert response.status_code == 200, response.json()
+
+
 def test_successful_signins_are_never_throttled(api_client, customer, monkeypatch):
     _throttle_rates(monkeypatch, signin_failure_email="3/h", signin_failure_ip="3/h")
 
@@ -273,10 +317,27 @@ def test_refresh_rotates_and_blacklists_the_old_token(api_client, customer):
     assert body["refresh"] != old.refresh
     assert AccessToken(body["access"])["role"] == "USER"
     assert BlacklistedToken.objects.filter(token__jti=RefreshToken(old.refresh, verify=False)["jti"]).exists()
-    reuse = api_client.post(REFRESH, {"refresh": old.refresh})
-    assert_error(reuse, 401, "token_not_valid")
     again = api_client.post(REFRESH, {"refresh": body["refresh"]})
     assert again.status_code == 200, again.json()
+
+
+def test_reuse_of_a_rotated_refresh_token_revokes_its_whole_family(api_client, customer):
+    stolen = session_start(user=customer)
+    other_device = session_start(user=customer)
+    rotated = api_client.post(REFRESH, {"refresh": stolen.refresh}).json()
+
+    reuse = api_client.post(REFRESH, {"refresh": stolen.refresh})
+
+    assert_error(reuse, 401, "token_not_valid")
+    assert_error(api_client.post(REFRESH, {"refresh": rotated["refresh"]}), 401, "token_not_valid")
+    assert BlacklistedToken.objects.filter(token__jti=RefreshToken(rotated["refresh"], verify=False)["jti"]).exists()
+    for access in (stolen.access, rotated["access"]):
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert_error(api_client.get(ME), 401, "token_not_valid")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {other_device.access}")
+    assert api_client.get(ME).status_code == 200
+    api_client.credentials()
+    assert api_client.post(REFRESH, {"refresh": other_device.refresh}).status_code == 200
 
 
 def test_refresh_of_a_deactivated_user_is_refused(api_client, customer):
@@ -370,9 +431,36 @@ def test_concurrent_refreshes_of_one_token_succeed_exactly_once():
 
     assert sorted(statuses) == [200] + [401] * (threads_count - 1)
     assert codes == ["token_not_valid"] * (threads_count - 1)
-    # The original token plus exactly one rotated successor; the original blacklisted once.
+    # The original token plus exactly one rotated successor, each blacklisted once: the
+    # original by the rotation, the successor when the original came back (a reuse).
     assert OutstandingToken.objects.filter(user=user).count() == 2
-    assert BlacklistedToken.objects.filter(token__user=user).count() == 1
+    assert BlacklistedToken.objects.filter(token__user=user).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signout_racing_refreshes_of_its_session_leaves_no_live_token():
+    user = UserFactory(email="racer@example.com")
+    session = session_start(user=user)
+
+    def act(n: int):
+        client = APIClient()
+        if n == 0:
+            return client.post(SIGNOUT, {"refresh": session.refresh})
+        return client.post(REFRESH, {"refresh": session.refresh})
+
+    responses = run_concurrently(5, act)
+
+    assert responses[0].status_code == 204
+    # Whichever came first, the family is revoked and every token it issued is dead.
+    issued = [r.json() for r in responses[1:] if r.status_code == 200]
+    assert len(issued) <= 1
+    client = APIClient()
+    for tokens in issued:
+        assert_error(client.post(REFRESH, {"refresh": tokens["refresh"]}), 401, "token_not_valid")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        assert_error(client.get(ME), 401, "token_not_valid")
+        client.credentials()
+    assert not TokenFamily.objects.filter(user=user, revoked_at__isnull=True).exists()
 
 
 # --- Sign-out ---------------------------------------------------------------------------------
@@ -386,6 +474,46 @@ def test_signout_blacklists_the_refresh_token(api_client, customer):
     assert response.status_code == 204
     assert BlacklistedToken.objects.filter(token__user=customer).count() == 1
     assert_error(api_client.post(REFRESH, {"refresh": session.refresh}), 401, "token_not_valid")
+
+
+def test_signout_ends_that_sessions_access_tokens_and_no_others(api_client, customer):
+    leaving = session_start(user=customer)
+    staying = session_start(user=customer)
+    rotated = api_client.post(REFRESH, {"refresh": leaving.refresh}).json()
+
+    assert api_client.post(SIGNOUT, {"refresh": rotated["refresh"]}).status_code == 204
+
+    for access in (leaving.access, rotated["access"]):
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert_error(api_client.get(ME), 401, "token_not_valid")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {staying.access}")
+    assert api_client.get(ME).status_code == 200
+
+
+def test_checking_the_session_costs_no_extra_query(api_client, customer, django_assert_max_num_queries):
+    session = session_start(user=customer)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {session.access}")
+
+    with django_assert_max_num_queries(1):
+        response = api_client.get(ME)
+
+    assert response.status_code == 200
+
+
+def test_a_role_change_or_deactivation_ends_every_session(api_client, admin_client, customer):
+    session = session_start(user=customer)
+
+    changed = admin_client.patch(f"/api/v1/users/{customer.pk}/", {"role": "ADMIN"}, format="json")
+
+    assert changed.status_code == 200, changed.json()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {session.access}")
+    assert_error(api_client.get(ME), 401, "token_not_valid")
+    api_client.credentials()
+    assert_error(api_client.post(REFRESH, {"refresh": session.refresh}), 401, "token_not_valid")
+    fresh = session_start(user=User.objects.get(pk=customer.pk))
+    admin_client.patch(f"/api/v1/users/{customer.pk}/", {"is_active": False}, format="json")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {fresh.access}")
+    assert api_client.get(ME).status_code == 401
 
 
 def test_signing_out_twice_is_harmless(api_client, customer):

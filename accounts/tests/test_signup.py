@@ -7,9 +7,12 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.settings import api_settings
 
 from accounts.models import EmailOTP, LoginEvent, Role, User
-from accounts.tests.factories import DEFAULT_PASSWORD
+from accounts.services import session_start
+from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from lms.testing import assert_error
 
 SIGNUP = "/api/v1/auth/signup"
@@ -120,8 +123,13 @@ def test_customer_record_without_password_is_claimed(api_client, verified_token)
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "record_fields",
-    [{"is_active": False}, {"is_staff": True}, {"role": Role.ADMIN}],
-    ids=["inactive", "staff", "admin"],
+    [
+        {"is_active": False},
+        {"is_staff": True},
+        {"role": Role.ADMIN},
+        {"is_superuser": True, "is_staff": True, "role": Role.ADMIN},
+    ],
+    ids=["inactive", "staff", "admin", "superuser"],
 )
 def test_only_plain_customer_records_can_be_claimed(api_client, verified_token, record_fields):
     record = User.objects.create_user(email="asha@example.com", password=None, **record_fields)
@@ -135,6 +143,46 @@ def test_only_plain_customer_records_can_be_claimed(api_client, verified_token, 
 
 
 # --- the verification token -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_verification_token_is_a_jwt_for_email_verification_signed_like_the_others(verified_token):
+    token = verified_token("Asha@Example.com")
+
+    claims = TokenBackend(api_settings.ALGORITHM, api_settings.SIGNING_KEY, api_settings.VERIFYING_KEY).decode(
+        token, verify=True
+    )
+
+    assert claims["token_type"] == "email_verification"
+    assert claims["email"] == "asha@example.com"
+    assert claims["exp"] - claims["iat"] == 30 * 60
+    assert "user_id" not in claims
+
+
+@pytest.mark.django_db
+def test_verification_token_is_refused_where_a_session_token_is_expected(api_client, verified_token):
+    token = verified_token("asha@example.com")
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    as_access = api_client.get("/api/v1/me")
+    api_client.credentials()
+    as_refresh = api_client.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")
+    as_signout = api_client.post("/api/v1/auth/signout", {"refresh": token}, format="json")
+
+    assert_error(as_access, 401, "token_not_valid")
+    assert_error(as_refresh, 401, "token_not_valid")
+    assert_error(as_signout, 401, "token_not_valid")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_session_tokens_are_refused_by_signup(api_client, kind):
+    holder = UserFactory(email="holder@example.com")
+    token = getattr(session_start(user=holder), kind)
+
+    response = api_client.post(SIGNUP, signup_body(token, email="holder@example.com"), format="json")
+
+    assert_error(response, 400, "verification_token_invalid")
 
 
 @pytest.mark.django_db

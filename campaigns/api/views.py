@@ -14,8 +14,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from accounts.authentication import JWTAuthentication
 from accounts.models import User, normalize_email
 from campaigns.api import serializers as s
 from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedemption

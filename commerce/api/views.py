@@ -11,8 +11,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from accounts.authentication import JWTAuthentication
 from accounts.models import normalize_email
 from commerce.api import serializers as s
 from commerce.api.authentication import ApiKeyAuthentication, IntegrationRateThrottle, IsIntegrationOrAdmin

@@ -43,7 +43,7 @@ class CustomerResolver:
         if not external_ids and not emails:
             return
         found = User.objects.filter(Q(external_id__in=external_ids) | Q(email__in=emails)).only(
-            "id", "email", "external_id"
+            "id", "email", "external_id", "is_staff", "is_superuser", "role"
         )
         for user in found:
             if user.external_id:
@@ -83,18 +83,21 @@ class CustomerResolver:
         return self
 
     def find(self, ref: dict[str, Any]) -> User | None:
-        """The customer for a reference, None when there is none; 409 when the reference contradicts itself."""
+        """The customer for a reference, None when there is none; 409 when the reference
+        contradicts itself or names a console account."""
+        user = None
         if ref.get("external_id") and ref["external_id"] in self.by_external_id:
-            return self.by_external_id[ref["external_id"]]
-        if ref.get("email"):
+            user = self.by_external_id[ref["external_id"]]
+        elif ref.get("email"):
             user = self.by_email.get(normalize_email(ref["email"]))
             if user is not None and ref.get("external_id") and user.external_id not in (None, ref["external_id"]):
                 raise Conflict(
                     "customer_conflict",
                     f"{user.email} is the customer with external_id {user.external_id!r}, not {ref['external_id']!r}.",
                 )
-            return user
-        return None
+        if user is not None and not user.is_plain_customer:
+            raise _protected()
+        return user
 
     def get(self, ref: dict[str, Any]) -> User:
         """The customer for a reference, or a domain error naming what is missing."""
@@ -109,20 +112,27 @@ class CustomerResolver:
         )
 
 
-def _customer_apply(user: User, item: dict[str, Any]) -> list[str]:
-    changed = []
-    for name in CUSTOMER_FIELDS:
-        if name in item and getattr(user, name) != item[name]:
-            setattr(user, name, item[name])
-            changed.append(name)
-    return changed
+def _protected() -> Conflict:
+    # An integration key must never reach a console account: attaching an external_id or a
+    # new login email to a staff/ADMIN record without a password, then asking for a reset
+    # link, would hand the account to whoever holds the key.
+    return Conflict(
+        "customer_protected",
+        "This email or external_id belongs to a staff or ADMIN account, which is not a customer record.",
+    )
+
+
+def _customer_changes(user: User, item: dict[str, Any]) -> dict[str, Any]:
+    return {name: item[name] for name in CUSTOMER_FIELDS if name in item and getattr(user, name) != item[name]}
 
 
 def customers_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
     """Create or update customers by external_id, else email; each item is whole or not at all.
 
-    An account whose owner has signed up (has a password) keeps its login email: the
-    integration cannot move someone's login to another address.
+    Only records nobody has claimed change: a staff or ADMIN account is never a customer
+    record (``customer_protected``), and an account whose owner has signed up (has a
+    password) changes only through them (``email_locked`` for its login email,
+    ``customer_claimed`` for the rest); sending it unchanged is fine.
     """
     results = []
     with transaction.atomic():
@@ -146,7 +156,8 @@ def customers_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
                             raise Invalid("customer_email_required", "A new customer needs an email.")
                         user = User(email=email, external_id=item.get("external_id") or None)
                         user.set_unusable_password()
-                        _customer_apply(user, item)
+                        for name, value in _customer_changes(user, item).items():
+                            setattr(user, name, value)
                         user.save()
                         result.outcome = "created"
                     else:
@@ -156,26 +167,33 @@ def customers_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
                                 f"external_id {item['external_id']!r} and email {email!r} name two different customers.",
                             )
                         user = locked[user.pk]
-                        changed = _customer_apply(user, item)
+                        if not user.is_plain_customer:
+                            raise _protected()
+                        changes = _customer_changes(user, item)
                         if item.get("external_id") and user.external_id != item["external_id"]:
                             if user.external_id:
                                 raise Conflict(
                                     "customer_conflict",
                                     f"{email} already has external_id {user.external_id!r}.",
                                 )
-                            user.external_id = item["external_id"]
-                            changed.append("external_id")
+                            changes["external_id"] = item["external_id"]
                         if email and user.email != email:
-                            if user.has_usable_password():
+                            changes["email"] = email
+                        if changes and user.has_usable_password():
+                            if "email" in changes:
                                 raise Conflict(
                                     "email_locked",
                                     "This customer has signed up; their login email changes only through them.",
                                 )
-                            user.email = email
-                            changed.append("email")
-                        if changed:
-                            user.save(update_fields=[*changed, "updated_at"])
-                        result.outcome = "updated" if changed else "unchanged"
+                            raise Conflict(
+                                "customer_claimed",
+                                "This customer has signed up; their record changes only through them.",
+                            )
+                        for name, value in changes.items():
+                            setattr(user, name, value)
+                        if changes:
+                            user.save(update_fields=[*changes, "updated_at"])
+                        result.outcome = "updated" if changes else "unchanged"
                     result.obj = user
                     for key_map, key in ((resolver.by_external_id, user.external_id), (resolver.by_email, user.email)):
                         if key:

@@ -3,10 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.core import signing
 
 from accounts.models import User
-from accounts.services import EMAIL_TOKEN_SALT, user_signup
+from accounts.services import email_token_make, user_signup
 from accounts.tests.factories import UserFactory
 from commerce.models import EventKind, InteractionEvent
 from commerce.tests.factories import ProductFactory
@@ -59,7 +58,7 @@ def test_a_new_customer_is_created_without_a_usable_password(integration_client)
 
 def test_a_customer_the_integration_created_can_sign_up_and_claim_the_record(integration_client):
     _customers(integration_client, {"external_id": "C-1", "email": "nia@example.com"})
-    token = signing.dumps({"email": "nia@example.com"}, salt=EMAIL_TOKEN_SALT)
+    token = email_token_make(email="nia@example.com").token
 
     user_signup(
         email="nia@example.com",
@@ -74,8 +73,16 @@ def test_a_customer_the_integration_created_can_sign_up_and_claim_the_record(int
     assert user.check_password("Correct-Horse-42")
 
 
+def _unclaimed(**fields) -> User:
+    """A customer record the integration created: nobody has signed up with it yet."""
+    user = UserFactory(**fields)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    return user
+
+
 def test_a_customer_is_updated_by_external_id(integration_client):
-    UserFactory(external_id="C-1", email="asha@example.com", first_name="Asha", city="Pune")
+    _unclaimed(external_id="C-1", email="asha@example.com", first_name="Asha", city="Pune")
 
     body = _customers(integration_client, {"external_id": "C-1", "first_name": "Asha R", "city": "Mumbai"})
 
@@ -85,7 +92,7 @@ def test_a_customer_is_updated_by_external_id(integration_client):
 
 
 def test_a_customer_found_by_email_gets_the_external_id(integration_client):
-    user = UserFactory(email="asha@example.com", external_id=None)
+    user = _unclaimed(email="asha@example.com", external_id=None)
 
     body = _customers(integration_client, {"external_id": "C-7", "email": "ASHA@example.com"})
 
@@ -106,9 +113,7 @@ def test_a_customer_sent_again_unchanged_is_unchanged(integration_client):
 
 
 def test_an_email_that_is_not_yet_claimed_may_change(integration_client):
-    user = UserFactory(external_id="C-1", email="old@example.com")
-    user.set_unusable_password()
-    user.save()
+    user = _unclaimed(external_id="C-1", email="old@example.com")
 
     body = _customers(integration_client, {"external_id": "C-1", "email": "new@example.com"})
 
@@ -135,6 +140,70 @@ def test_a_customer_who_signed_up_keeps_their_login_email(integration_client):
     assert _codes(body) == ["email_locked"]
     user = User.objects.get(external_id="C-1")
     assert (user.email, user.first_name) == ("asha@example.com", "Asha")
+
+
+def test_a_customer_who_signed_up_is_never_changed_by_the_integration(integration_client):
+    UserFactory(external_id=None, email="asha@example.com", first_name="Asha", city="Pune")
+
+    body = _customers(
+        integration_client,
+        {"email": "asha@example.com", "first_name": "X"},
+        {"external_id": "C-1", "email": "asha@example.com"},
+        {"email": "asha@example.com", "first_name": "Asha", "city": "Pune"},
+    )
+
+    assert _codes(body) == ["customer_claimed", "customer_claimed", None]
+    assert _outcomes(body) == ["rejected", "rejected", "unchanged"]
+    user = User.objects.get()
+    assert (user.first_name, user.external_id) == ("Asha", None)
+
+
+def _staff_without_password(kind: str) -> User:
+    """Console accounts made without a password ("usable password: no", createsuperuser --noinput)."""
+    if kind == "superuser":
+        return User.objects.create_superuser("root@example.com", None)
+    fields = {"staff": {"is_staff": True}, "admin": {"role": "ADMIN"}}[kind]
+    return User.objects.create_user("root@example.com", None, **fields)
+
+
+@pytest.mark.parametrize("kind", ["superuser", "staff", "admin"])
+def test_the_integration_cannot_take_over_a_console_account(
+    integration_client, api_client, mailoutbox, django_capture_on_commit_callbacks, kind
+):
+    root = _staff_without_password(kind)
+
+    attach = _customers(integration_client, {"external_id": "EVIL-1", "email": "root@example.com"})
+    rename = _customers(integration_client, {"email": "root@example.com", "first_name": "Mallory"})
+    with django_capture_on_commit_callbacks(execute=True):
+        forgot = api_client.post("/api/v1/auth/password/forgot", {"email": "root@example.com"})
+
+    assert _codes(attach) == _codes(rename) == ["customer_protected"]
+    root.refresh_from_db()
+    assert (root.email, root.external_id, root.first_name) == ("root@example.com", None, "")
+    assert forgot.status_code == 202
+    assert mailoutbox == []
+
+
+@pytest.mark.parametrize("kind", ["superuser", "staff", "admin"])
+def test_a_console_account_with_an_external_id_is_not_changed_either(integration_client, kind):
+    root = _staff_without_password(kind)
+    User.objects.filter(pk=root.pk).update(external_id="C-1")
+
+    body = _customers(integration_client, {"external_id": "C-1", "email": "evil@example.com"})
+
+    assert _codes(body) == ["customer_protected"]
+    assert User.objects.get(pk=root.pk).email == "root@example.com"
+
+
+@pytest.mark.parametrize("kind", ["superuser", "staff", "admin"])
+def test_events_are_never_bound_to_a_console_account(integration_client, kind):
+    _staff_without_password(kind)
+    ProductFactory(sku="PH-1")
+
+    body = _events(integration_client, {**_event(sku="PH-1"), "customer": {"email": "root@example.com"}})
+
+    assert _codes(body) == ["customer_protected"]
+    assert not InteractionEvent.objects.exists()
 
 
 def test_a_new_customer_needs_an_email(integration_client):

@@ -112,6 +112,19 @@ def test_a_known_customer_is_found_by_external_id(integration_client, phone):
     assert User.objects.count() == 1
 
 
+@pytest.mark.parametrize("fields", [{"is_staff": True}, {"role": "ADMIN"}], ids=["staff", "admin"])
+def test_an_order_is_never_bound_to_a_console_account(integration_client, phone, fields):
+    root = User.objects.create_user("root@example.com", None, external_id="C-1", **fields)
+
+    by_email = integration_client.post(ORDERS, order_body("ORD-1", customer={"email": "ROOT@example.com"}))
+    by_external_id = integration_client.post(ORDERS, order_body("ORD-2", customer={"external_id": "C-1"}))
+
+    assert_error(by_email, 409, "customer_protected")
+    assert_error(by_external_id, 409, "customer_protected")
+    assert not Order.objects.exists()
+    assert list(User.objects.values_list("pk", flat=True)) == [root.pk]
+
+
 def test_an_unknown_sku_is_accepted_and_flagged(integration_client, phone):
     body = order_body(
         lines=[

@@ -145,3 +145,15 @@ class FailureThrottle:
         for key in self.taken:
             _window_give_back(key)
         self.taken = []
+
+
+class EmailIPRateThrottle(SafeIdentMixin, AtomicRateThrottle):
+    """Counts requests per (email address in the body, client IP) pair, hashed together: a
+    stranger's guesses at someone's password fill the stranger's count, not the owner's."""
+
+    def get_cache_key(self, request, view):
+        email = _email_ident(request)
+        if email is None:
+            return None
+        pair = hashlib.sha256(f"{email}:{self.get_ident(request)}".encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": pair}
