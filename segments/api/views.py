@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from lms.api.csv import csv_lines
+from lms.api.csv import csv_response
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
@@ -154,9 +154,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             else ("id", "email", "external_id", "first_name", "last_name")
         )
         rows = segment_members(segment).values_list(*fields).iterator(chunk_size=2000)
-        response = StreamingHttpResponse(csv_lines(fields, rows), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-members.csv"'
-        return response
+        return csv_response(fields, rows, filename=f"segment-{segment.pk}-members.csv")
 
     @extend_schema(
         tags=["segments"],
