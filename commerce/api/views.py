@@ -18,6 +18,7 @@ from commerce.api import serializers as s
 from commerce.api.authentication import ApiKeyAuthentication, IntegrationRateThrottle, IsIntegrationOrAdmin
 from commerce.api.batch import ingest_items
 from commerce.models import Order, OrderStatus, OrderStatusChange, Product
+from commerce.selectors import brands_named, categories_named, category_ids_below
 from commerce.services import MAX_BATCH, ItemResult, summarize
 from commerce.services.catalogue import products_upsert
 from commerce.services.customers import customers_upsert
@@ -58,8 +59,11 @@ BULK_RESPONSES = {200: s.BulkResultOutput, **error_responses(400, 401, 403)}
 class ProductFilter(filters.FilterSet):
     sku = filters.BaseInFilter(field_name="sku", help_text="One sku or several, comma-separated.")
     q = filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Name contains.")
-    category = filters.NumberFilter(field_name="category_id")
-    brand = filters.NumberFilter(field_name="brand_id")
+    category = filters.CharFilter(
+        method="filter_category",
+        help_text="A category id, name or path from the root (`Electronics > Phones`), with every category below it.",
+    )
+    brand = filters.CharFilter(method="filter_brand", help_text="A brand id or name.")
     active = filters.BooleanFilter()
     price_min = filters.NumberFilter(field_name="price", lookup_expr="gte")
     price_max = filters.NumberFilter(field_name="price", lookup_expr="lte")
@@ -70,6 +74,12 @@ class ProductFilter(filters.FilterSet):
     class Meta:
         model = Product
         fields = ["sku", "q", "category", "brand", "active"]
+
+    def filter_category(self, queryset, name: str, value: str):
+        return queryset.filter(category_id__in=category_ids_below(categories_named(value)))
+
+    def filter_brand(self, queryset, name: str, value: str):
+        return queryset.filter(brand_id__in=brands_named(value))
 
 
 @extend_schema_view(
