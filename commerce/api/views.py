@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts.models import normalize_email
+from commerce.api import examples
 from commerce.api import serializers as s
 from commerce.api.authentication import ApiKeyAuthentication, IntegrationRateThrottle, IsIntegrationOrAdmin
 from commerce.api.batch import ingest_items
@@ -100,6 +101,7 @@ class ProductsBulkView(IntegrationView, APIView):
         operation_id="commerce_products_bulk",
         summary=f"Upsert up to {MAX_BATCH} products by sku; categories and brands by name, path or id",
         request=s.ProductsBulkInput,
+        examples=examples.PRODUCTS_BULK,
         responses=BULK_RESPONSES,
     )
     def post(self, request: Request) -> Response:
@@ -112,6 +114,7 @@ class CustomersBulkView(IntegrationView, APIView):
         operation_id="commerce_customers_bulk",
         summary=f"Upsert up to {MAX_BATCH} customers by external_id, else email",
         request=s.CustomersBulkInput,
+        examples=examples.CUSTOMERS_BULK,
         responses=BULK_RESPONSES,
     )
     def post(self, request: Request) -> Response:
@@ -173,6 +176,7 @@ class OrderViewSet(IntegrationView, mixins.ListModelMixin, mixins.RetrieveModelM
             "A line with an unknown sku is stored with its captured data and flagged in `warnings`."
         ),
         request=s.OrderInput,
+        examples=examples.ORDER,
         responses={201: s.OrderIngestOutput, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:

@@ -14,6 +14,7 @@ from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
 from segments import services
+from segments.api import examples
 from segments.api import serializers as s
 from segments.criteria import PRODUCT, USER, catalogue
 from segments.models import Segment
@@ -81,6 +82,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         tags=["segments"],
         summary="Create a segment (seed: POST /segment/create): dynamic with criteria, or static with members",
         request=s.SegmentCreateInput,
+        examples=examples.SEGMENT_CREATE,
         responses={201: s.SegmentCreateOutput, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
