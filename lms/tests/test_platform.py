@@ -201,6 +201,15 @@ def test_docs_pages_static_assets_exist_and_are_served(api_client, page):
         served.close()
 
 
+@pytest.mark.django_db
+def test_redoc_asks_for_no_web_font_and_shows_the_favicon(api_client):
+    html = api_client.get("/api/redoc/").content.decode()
+
+    assert "Montserrat" not in html and "fonts.g" not in html
+    assert "system-ui" in html
+    assert 'rel="icon" href="/static/lms/favicon.ico"' in html
+
+
 # --- Routes -------------------------------------------------------------------------------------
 
 
