@@ -1,10 +1,15 @@
-"""Swagger's example bodies are valid requests: each is sent to its route on ``make run``'s demo
-data (a fresh database, so the demo program gets the id the examples name).
+"""Swagger's example bodies and the README's curl are valid requests: each is sent to its route
+on ``make run``'s demo data (a fresh database, so the demo program gets the id the examples name).
 
 An example added to a route this table does not know fails the test: say how to send it.
 """
 
+import json
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
@@ -12,6 +17,7 @@ from rest_framework.test import APIClient
 from accounts.api.serializers import SignupInput
 from accounts.models import User
 from campaigns.api.examples import DEMO_PROGRAM_ID
+from conftest import client_with_key
 
 ADMIN = "admin"  # the development admin's bearer token (the integration routes take it too)
 ANONYMOUS = "anonymous"
@@ -52,8 +58,22 @@ def demo_data(settings):
     settings.DEBUG = False
 
 
+def _readme_curl() -> tuple[str, dict]:
+    readme = (Path(django_settings.BASE_DIR) / "README.md").read_text()
+    curl = re.search(r"^curl -s http://127\.0\.0\.1:8000(\S+) .*?-d '([^']+)'", readme, re.M | re.S)
+    return curl.group(1), json.loads(curl.group(2))
+
+
+# One test: seeding the demo data is most of its time.
 @pytest.mark.django_db(transaction=True, reset_sequences=True)
-def test_every_swagger_example_body_is_a_valid_request_on_the_demo_data(demo_data):
+def test_the_readme_curl_and_every_swagger_example_are_valid_requests_on_the_demo_data(demo_data, integration_key):
+    path, body = _readme_curl()
+    curl = client_with_key(integration_key).post(path, body, format="json")
+
+    assert curl.status_code == 200, curl.content
+    diwali = [d for d in curl.json()["discounts"] if d["code"] == "DIWALI20"]
+    assert [d["amount"] for d in diwali] == ["500.00"]  # 20%, capped at ₹500
+
     examples = _request_examples(SchemaGenerator().get_schema(request=None, public=True))
     admin = APIClient()
     signin = admin.post("/api/v1/auth/signin", {"email": "admin@lms.local", "password": "admin"}, format="json")
