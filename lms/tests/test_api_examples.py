@@ -32,6 +32,7 @@ SENDERS = {
     ("post", "/api/v1/commerce/products/bulk"): ADMIN,
     ("post", "/api/v1/commerce/customers/bulk"): ADMIN,
     ("post", "/api/v1/campaigns/discounts/"): ADMIN,
+    ("post", "/api/v1/loyalty/programs/"): ADMIN,
     ("post", "/api/v1/segments/"): ADMIN,
     ("post", "/api/v1/auth/signin"): ANONYMOUS,
     ("post", "/api/v1/auth/signup"): SERIALIZER,

@@ -98,6 +98,7 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         tags=["loyalty"],
         summary="Create a loyalty program (seed: POST /campaigns/loyaltyprogram/create)",
         request=s.ProgramCreateInput,
+        examples=examples.PROGRAM_CREATE,
         responses={201: s.ProgramOutput, **error_responses(400, 401, 403)},
     )
     def create(self, request: Request) -> Response:
