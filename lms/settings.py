@@ -31,10 +31,12 @@ JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
 if not DEBUG:
     if not SECRET_KEY:
         raise ImproperlyConfigured("DEBUG is off and SECRET_KEY is not set: set SECRET_KEY (or DEBUG=true to develop).")
-    if DEV_SECRET_KEY in (SECRET_KEY, JWT_SIGNING_KEY):
+    if SECRET_KEY == DEV_SECRET_KEY:
         raise ImproperlyConfigured("DEBUG is off but SECRET_KEY is the development key: set SECRET_KEY.")
-    if not JWT_SIGNING_KEY:
-        raise ImproperlyConfigured("DEBUG is off and JWT_SIGNING_KEY is empty: unset it (SECRET_KEY signs) or set it.")
+    if JWT_SIGNING_KEY in (DEV_SECRET_KEY, ""):
+        raise ImproperlyConfigured(
+            "DEBUG is off but JWT_SIGNING_KEY is the development key or empty: set it, or unset it (SECRET_KEY signs)."
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -69,7 +69,7 @@ def test_the_development_key_is_refused_without_debug_even_when_set_explicitly()
     assert as_secret.returncode != 0
     assert "SECRET_KEY is the development key" in as_secret.stderr
     assert as_jwt_key.returncode != 0
-    assert "development key" in as_jwt_key.stderr
+    assert "JWT_SIGNING_KEY is the development key" in as_jwt_key.stderr
 
 
 def test_the_development_key_signs_only_with_debug_on():
