@@ -9,10 +9,14 @@ PORT   ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lms
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 TEST_BROKER_URL   ?= redis://127.0.0.1:6379/14
+# DEBUG=true: the settings refuse to start without a SECRET_KEY when DEBUG is off (production),
+# and the tests speak plain http (no https redirect, no secure-only cookies).
 TEST_ENV := env DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-	CACHE_KEY_PREFIX=lms-test EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend
+	CACHE_KEY_PREFIX=lms-test EMAIL_BACKEND=django.core.mail.backends.locmem.EmailBackend DEBUG=true
+# make run is development: DEBUG on (tracebacks, the public development SECRET_KEY, http).
+RUN_ENV := env DEBUG=true
 
-.PHONY: run test check worker beat clean
+.PHONY: run api-key test check worker beat clean
 
 $(VENV)/.run-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,12 +30,16 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt
 
 ## run: the embedded default (SQLite in var/, eager Celery, console email) on http://127.0.0.1:$(PORT)
 run: $(VENV)/.run-installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --if-empty
-	$(PY) manage.py seed_demo_campaigns --if-empty
-	$(PY) manage.py seed_demo_loyalty --if-empty
-	$(PY) manage.py dev_bootstrap --port $(PORT)
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py seed_demo --if-empty
+	$(RUN_ENV) $(PY) manage.py seed_demo_campaigns --if-empty
+	$(RUN_ENV) $(PY) manage.py seed_demo_loyalty --if-empty
+	$(RUN_ENV) $(PY) manage.py dev_bootstrap --port $(PORT)
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## api-key: print a new integration API key for make run's database (KEY=$$(make -s api-key))
+api-key: $(VENV)/.run-installed
+	@$(RUN_ENV) $(PY) manage.py create_api_key demo-$$(date +%Y%m%d-%H%M%S)
 
 ## test: lint, the migration check, the schema check and the whole suite on PostgreSQL + Redis
 test: $(VENV)/.dev-installed
@@ -44,10 +52,10 @@ test: $(VENV)/.dev-installed
 
 ## worker / beat: the production processes, for a local try with REDIS_URL set
 worker: $(VENV)/.run-installed
-	$(VENV)/bin/celery -A lms worker -Q otp,notifications,default -l info
+	$(RUN_ENV) $(VENV)/bin/celery -A lms worker -Q otp,notifications,default -l info
 
 beat: $(VENV)/.run-installed
-	$(VENV)/bin/celery -A lms beat -l info
+	$(RUN_ENV) $(VENV)/bin/celery -A lms beat -l info
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -19,6 +19,7 @@ def configure_environment(default_url: str, **settings: str) -> str:
     # Production settings for what is measured: no per-query debug recording.
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # plain http on 127.0.0.1
     for name, value in settings.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms.settings")

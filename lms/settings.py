@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -21,11 +22,21 @@ env = environ.Env()
 
 # --- Core -----------------------------------------------------------------------------------
 
+# The development key is public (it is in this file): it signs nothing outside DEBUG, and a
+# deployment that forgets DEBUG gets no tracebacks and no default key. `make run` sets DEBUG.
 DEV_SECRET_KEY = "dev-insecure-lms-secret-key-change-me-in-production-0123456789"
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
-    raise ImproperlyConfigured("DEBUG is off but SECRET_KEY is the development key: set SECRET_KEY.")
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default=SECRET_KEY)
+if not DEBUG:
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("DEBUG is off and SECRET_KEY is not set: set SECRET_KEY (or DEBUG=true to develop).")
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured("DEBUG is off but SECRET_KEY is the development key: set SECRET_KEY.")
+    if JWT_SIGNING_KEY in (DEV_SECRET_KEY, ""):
+        raise ImproperlyConfigured(
+            "DEBUG is off but JWT_SIGNING_KEY is the development key or empty: set it, or unset it (SECRET_KEY signs)."
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -38,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
@@ -57,6 +69,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
     "django.middleware.security.SecurityMiddleware",
     "lms.middleware.DatabaseUnavailableMiddleware",  # 503 when PostgreSQL is down, outside DRF too
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -219,7 +232,7 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     # Tokens carry a digest of the password hash: a password changed any way at all (reset,
     # console, `manage.py changepassword`) ends every token issued before.
     "CHECK_REVOKE_TOKEN": True,
@@ -275,6 +288,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # ReDoc's default theme asks for Montserrat and Roboto, which only a font CDN would supply.
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": "system-ui, -apple-system, 'Segoe UI', sans-serif",
+                "headings": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', sans-serif"},
+            }
+        }
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "PREPROCESSING_HOOKS": ["lms.api.schema.canonical_only"],
@@ -320,17 +342,34 @@ STORAGES = {
 # Serve from the apps' static folders when collectstatic has not run (make run, tests).
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-if REST_FRAMEWORK["NUM_PROXIES"]:
-    # Only a proxy we sit behind may tell us the original scheme; without one a client could.
+# --- Security: production defaults; DEBUG (make run, http on 127.0.0.1) relaxes them ---------
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Probes inside the network speak plain http to the app.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Only a proxy we sit behind may tell us the original scheme; without one a client could.
+if env.bool("SECURE_PROXY_SSL_HEADER", default=REST_FRAMEWORK["NUM_PROXIES"] > 0):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Browser apps on these origins may call the API (django-cors-headers); none by default.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Retry-After", "Idempotent-Replayed"]
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Django's default config gives "django" a console handler of its own (with DEBUG on):
+        # beside ours on the root, every request warning printed twice. It propagates instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }

@@ -1,9 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from lms.api.seed_routes import seed_urlpatterns
 from lms.health import HealthView
+from lms.views import api_fallback, favicon
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -14,6 +16,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,6 +25,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", HealthView.as_view(), name="healthz"),
     *seed_urlpatterns(api_v1),
+    # Last: every other /api/ path (the other spelling of a route's slash, or a JSON 404).
+    re_path(r"^api/(?P<rest>.*)$", api_fallback, name="api-fallback"),
 ]
 
 handler400 = "lms.api.exceptions.bad_request"

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.api import examples
 from accounts.api import serializers as s
 from accounts.models import Role, User
 from lms.api.permissions import IsAdminRole
@@ -73,6 +74,7 @@ class SignupView(PublicAPIView):
         operation_id="auth_signup",
         summary="Create the account of a verified address (seed: POST /user/signup)",
         request=s.SignupInput,
+        examples=examples.SIGNUP,
         responses={201: s.SessionOutput, **error_responses(400, 409)},
     )
     def post(self, request: Request) -> Response:
@@ -110,6 +112,7 @@ class SigninView(PublicAPIView):
         operation_id="auth_signin",
         summary="Email + password -> access and refresh tokens (seed: POST /auth/signin)",
         request=s.SigninInput,
+        examples=examples.SIGNIN,
         responses={200: s.SessionOutput, **error_responses(400, 401, 429)},
     )
     def post(self, request: Request) -> Response:

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -15,7 +15,7 @@ from campaigns.forms import CodeGenerateForm, error_paths
 from campaigns.models import Campaign, CampaignStatus, Redemption
 from campaigns.services.campaigns import campaign_delete, campaign_duplicate, campaign_status_set
 from campaigns.services.codes import EXPORT_COLUMNS, codes_for_export, codes_generate
-from lms.api.csv import csv_lines
+from lms.api.csv import csv_response
 from lms.errors import DomainError
 
 NAMES_SHOWN = 10
@@ -204,8 +204,4 @@ class CampaignActions(ArchivingActions):
             self.message_user(request, "Select one campaign to export its codes.", messages.ERROR)
             return None
         campaign = campaigns[0]
-        response = StreamingHttpResponse(
-            csv_lines(EXPORT_COLUMNS, codes_for_export(campaign)), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-codes.csv"'
-        return response
+        return csv_response(EXPORT_COLUMNS, codes_for_export(campaign), filename=f"campaign-{campaign.pk}-codes.csv")

@@ -36,7 +36,7 @@ from campaigns.services.codes import (
     codes_generate,
     codes_import,
 )
-from lms.api.csv import csv_lines
+from lms.api.csv import csv_response
 from lms.api.parsers import JSONParser
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
@@ -211,9 +211,7 @@ class CampaignCodesExportView(_CampaignCodesView):
         # Checked before streaming: once the first line is out, an error can no longer be answered.
         query = validated(CodeExportQuery, request.query_params)
         rows = codes_for_export(campaign, batch=query.get("batch", ""))
-        response = StreamingHttpResponse(csv_lines(EXPORT_COLUMNS, rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-codes.csv"'
-        return response
+        return csv_response(EXPORT_COLUMNS, rows, filename=f"campaign-{campaign.pk}-codes.csv")
 
 
 class CampaignCodesImportView(_CampaignCodesView):

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from accounts.models import User, normalize_email
+from campaigns.api import examples
 from campaigns.api import serializers as s
 from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedemption
 from campaigns.points import PointsRequest
@@ -146,6 +147,7 @@ class DiscountCampaignViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         tags=["campaigns"],
         summary="Create a discount or free-shipping campaign (seed: POST /campaigns/discount-coupon/create)",
         request=s.CampaignCreateInput,
+        examples=examples.CAMPAIGN_CREATE,
         responses={201: s.CampaignOutput, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
@@ -249,6 +251,7 @@ class CartEvaluateView(CartView):
         tags=["cart"],
         summary="What applies to a cart, what does not and why, and what would unlock more",
         request=s.CartEvaluateInput,
+        examples=examples.CART_EVALUATE,
         responses={200: s.CartEvaluateOutput, **error_responses(400, 401, 403, 404)},
     )
     def post(self, request: Request) -> Response:
@@ -265,6 +268,7 @@ class RedemptionCreateView(CartView):
         tags=["cart"],
         summary="Redeem a checkout's campaigns for an order: consume codes, uses and budgets at once (idempotent on order_id)",
         request=s.RedemptionInput,
+        examples=examples.REDEMPTION,
         responses={201: s.RedemptionOutput, 200: s.RedemptionOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:

@@ -319,7 +319,7 @@ def test_export_streams_every_code_as_csv(admin_client, campaign):
     one_batch = admin_client.get(url(campaign, "export"), {"batch": "summer"})
 
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert f'filename="campaign-{campaign.pk}-codes.csv"' in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     created = first.created_at.astimezone(dt.UTC).isoformat()

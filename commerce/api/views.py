@@ -14,10 +14,12 @@ from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from accounts.models import normalize_email
+from commerce.api import examples
 from commerce.api import serializers as s
 from commerce.api.authentication import ApiKeyAuthentication, IntegrationRateThrottle, IsIntegrationOrAdmin
 from commerce.api.batch import ingest_items
 from commerce.models import Order, OrderStatus, OrderStatusChange, Product
+from commerce.selectors import brands_named, categories_named, category_ids_below
 from commerce.services import MAX_BATCH, ItemResult, summarize
 from commerce.services.catalogue import products_upsert
 from commerce.services.customers import customers_upsert
@@ -58,8 +60,11 @@ BULK_RESPONSES = {200: s.BulkResultOutput, **error_responses(400, 401, 403)}
 class ProductFilter(filters.FilterSet):
     sku = filters.BaseInFilter(field_name="sku", help_text="One sku or several, comma-separated.")
     q = filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Name contains.")
-    category = filters.NumberFilter(field_name="category_id")
-    brand = filters.NumberFilter(field_name="brand_id")
+    category = filters.CharFilter(
+        method="filter_category",
+        help_text="A category id, name or path from the root (`Electronics > Phones`), with every category below it.",
+    )
+    brand = filters.CharFilter(method="filter_brand", help_text="A brand id or name.")
     active = filters.BooleanFilter()
     price_min = filters.NumberFilter(field_name="price", lookup_expr="gte")
     price_max = filters.NumberFilter(field_name="price", lookup_expr="lte")
@@ -70,6 +75,12 @@ class ProductFilter(filters.FilterSet):
     class Meta:
         model = Product
         fields = ["sku", "q", "category", "brand", "active"]
+
+    def filter_category(self, queryset, name: str, value: str):
+        return queryset.filter(category_id__in=category_ids_below(categories_named(value)))
+
+    def filter_brand(self, queryset, name: str, value: str):
+        return queryset.filter(brand_id__in=brands_named(value))
 
 
 @extend_schema_view(
@@ -90,6 +101,7 @@ class ProductsBulkView(IntegrationView, APIView):
         operation_id="commerce_products_bulk",
         summary=f"Upsert up to {MAX_BATCH} products by sku; categories and brands by name, path or id",
         request=s.ProductsBulkInput,
+        examples=examples.PRODUCTS_BULK,
         responses=BULK_RESPONSES,
     )
     def post(self, request: Request) -> Response:
@@ -102,6 +114,7 @@ class CustomersBulkView(IntegrationView, APIView):
         operation_id="commerce_customers_bulk",
         summary=f"Upsert up to {MAX_BATCH} customers by external_id, else email",
         request=s.CustomersBulkInput,
+        examples=examples.CUSTOMERS_BULK,
         responses=BULK_RESPONSES,
     )
     def post(self, request: Request) -> Response:
@@ -163,6 +176,7 @@ class OrderViewSet(IntegrationView, mixins.ListModelMixin, mixins.RetrieveModelM
             "A line with an unknown sku is stored with its captured data and flagged in `warnings`."
         ),
         request=s.OrderInput,
+        examples=examples.ORDER,
         responses={201: s.OrderIngestOutput, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:

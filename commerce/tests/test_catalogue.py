@@ -330,6 +330,43 @@ def test_the_product_list_filters_by_category_and_brand_id(integration_client, c
     ) == ["D"]
 
 
+@pytest.fixture
+def catalogue_tree():
+    electronics = CategoryFactory(name="Electronics")
+    phones = CategoryFactory(name="Phones", parent=electronics)
+    audio = CategoryFactory(name="Audio", parent=electronics)
+    toys = CategoryFactory(name="Toys")
+    toy_phones = CategoryFactory(name="Phones", parent=toys)
+    samsung = BrandFactory(name="Samsung")
+    ProductFactory(sku="PHN-1", category=phones, brand=samsung)
+    ProductFactory(sku="AUD-1", category=audio)
+    ProductFactory(sku="TOY-1", category=toy_phones)
+    ProductFactory(sku="TOP-1", category=electronics, brand=samsung)
+
+
+@pytest.mark.parametrize(
+    ("category", "expected"),
+    [
+        ("Electronics", ["AUD-1", "PHN-1", "TOP-1"]),  # a name takes everything below it
+        ("electronics > PHONES", ["PHN-1"]),  # a path from the root, case-insensitive
+        ("Toys > Phones", ["TOY-1"]),
+        ("Phones", ["PHN-1", "TOY-1"]),  # a name alone: every category of that name
+        ("Audio > Phones", []),  # a path must start at the root
+        ("Garden", []),
+        ("99999999999999999999999", []),  # too long for an id: a name no category has
+    ],
+)
+def test_the_product_list_filters_by_category_name_or_path(integration_client, catalogue_tree, category, expected):
+    assert _skus(integration_client.get(PRODUCTS, {"category": category})) == expected
+
+
+def test_the_product_list_filters_by_brand_name(integration_client, catalogue_tree):
+    assert _skus(integration_client.get(PRODUCTS, {"brand": "samsung"})) == ["PHN-1", "TOP-1"]
+    assert _skus(integration_client.get(PRODUCTS, {"brand": "Samsung", "category": "Electronics > Phones"})) == [
+        "PHN-1"
+    ]
+
+
 def test_the_product_list_filters_by_updated_since(integration_client, catalogue):
     long_ago = timezone.now() - timedelta(days=30)
     Product.objects.exclude(sku="B").update(updated_at=long_ago)

@@ -36,6 +36,7 @@ PRODUCTION_SWITCHES = (
 def embedded_env(tmp_path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in PRODUCTION_SWITCHES}
     env.update(
+        DEBUG="true",  # as make run sets it: development, with the public development SECRET_KEY
         DJANGO_SETTINGS_MODULE="lms.settings",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",  # default: var/db.sqlite3
         PYTHONUNBUFFERED="1",  # the server's stdout (mail) is read after it is terminated
@@ -191,12 +192,24 @@ def test_dev_bootstrap_creates_one_admin_and_prints_the_login_and_docs_url(embed
     _manage(embedded_env, "migrate", "--noinput")
 
     first = _manage(embedded_env, "dev_bootstrap", "--port", "8123").stdout
-    second = _manage(embedded_env, "dev_bootstrap", "--port", "8123").stdout
 
     assert "http://127.0.0.1:8123/admin/" in first
     assert "admin@lms.local / admin" in first
     assert "http://127.0.0.1:8123/api/" in first
-    assert "admin@lms.local / (the password you set)" in second  # never prints a password it did not set
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         admins = db.execute("SELECT email, role, is_staff FROM accounts_user WHERE is_superuser").fetchall()
     assert admins == [("admin@lms.local", "ADMIN", 1)]
+
+
+def test_dev_bootstrap_prints_the_password_it_created_on_every_run_until_it_is_changed(embedded_env):
+    _manage(embedded_env, "migrate", "--noinput")
+    _manage(embedded_env, "dev_bootstrap")
+
+    second = _manage(embedded_env, "dev_bootstrap").stdout
+    change = "from accounts.models import User; u = User.objects.get(); u.set_password('s3cret-of-mine'); u.save()"
+    _manage(embedded_env, "shell", "-c", change)
+    after_change = _manage(embedded_env, "dev_bootstrap").stdout
+
+    assert "admin@lms.local / admin" in second
+    assert "admin@lms.local / (the password you set)" in after_change
+    assert "s3cret" not in after_change

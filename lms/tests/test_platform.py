@@ -1,13 +1,9 @@
 """The API platform: pagination, /healthz, the OpenAPI docs, settings, Celery, permissions."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,6 +19,7 @@ from rest_framework.test import APIRequestFactory, force_authenticate
 
 from accounts.models import Role, User
 from accounts.tests.factories import UserFactory
+from lms.api.csv import csv_response
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.celery import app as celery_app
 
@@ -204,36 +201,80 @@ def test_docs_pages_static_assets_exist_and_are_served(api_client, page):
         served.close()
 
 
-# --- Settings -----------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_redoc_asks_for_no_web_font_and_shows_the_favicon(api_client):
+    html = api_client.get("/api/redoc/").content.decode()
 
-REPO_ROOT = Path(django_settings.BASE_DIR)
-
-
-def _django_setup_in_subprocess(**env_changes: str) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
-    env.update(DJANGO_SETTINGS_MODULE="lms.settings", **env_changes)
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    assert "Montserrat" not in html and "fonts.g" not in html
+    assert "system-ui" in html
+    assert 'rel="icon" href="/static/lms/favicon.ico"' in html
 
 
-def test_production_refuses_to_start_with_the_development_secret_key():
-    result = _django_setup_in_subprocess(DEBUG="false")
-
-    assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
-    assert "DEBUG is off but SECRET_KEY is the development key" in result.stderr
+# --- Routes -------------------------------------------------------------------------------------
 
 
-def test_production_starts_with_a_secret_key():
-    result = _django_setup_in_subprocess(
-        DEBUG="false",
-        SECRET_KEY="a-real-production-secret-0123456789-abcdefghijklmnop",
-        ALLOWED_HOSTS="lms.example.com",
-    )
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/no-such-route", "/api/v1/me/extra/", "/api/nothing", "/api/v2/"])
+def test_an_unknown_api_route_answers_the_error_shape_even_with_debug_on(api_client, path, settings):
+    settings.DEBUG = True  # Django's own 404 page would be HTML with a URL list
 
-    assert result.returncode == 0, result.stderr
+    response = api_client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "message": f"No route matches {path}.", "details": {}}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/me/"])
+def test_me_answers_with_and_without_the_trailing_slash(customer_client, path):
+    response = customer_client.get(path)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["email"] == "asha@example.com"
+
+
+@pytest.mark.django_db
+def test_a_post_to_the_other_spelling_of_a_route_is_served_in_place_not_redirected(api_client, customer):
+    customer.set_password("a-long-passphrase-9")
+    customer.save()
+
+    response = api_client.post("/api/v1/auth/signin/", {"email": customer.email, "password": "a-long-passphrase-9"})
+
+    assert response.status_code == 200, response.content
+    assert "access" in response.json()
+
+
+@pytest.mark.django_db
+def test_the_other_spelling_still_refuses_what_the_route_refuses(api_client):
+    assert api_client.patch("/api/v1/me/", {"first_name": "X"}).status_code == 401
+    assert api_client.get("/api/v1/auth/signin/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_root_redirects_to_the_console(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+
+
+@pytest.mark.django_db
+def test_the_favicon_is_an_icon(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # the ICO header
+    assert "max-age" in response["Cache-Control"]
+
+
+def test_a_csv_answer_says_it_is_utf8():
+    response = csv_response(("name",), [("Zoë",)], filename="names.csv")
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="names.csv"'
+    assert b"".join(response.streaming_content).decode() == "name\r\nZoë\r\n"
 
 
 # --- Celery -------------------------------------------------------------------------------------

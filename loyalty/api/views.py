@@ -29,6 +29,7 @@ from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
 from lms.errors import Invalid, NotFound
+from loyalty.api import examples
 from loyalty.api import serializers as s
 from loyalty.models import EarningRule, LoyaltyProgram, PointsTransaction
 from loyalty.selectors import account_summaries, liability
@@ -97,6 +98,7 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         tags=["loyalty"],
         summary="Create a loyalty program (seed: POST /campaigns/loyaltyprogram/create)",
         request=s.ProgramCreateInput,
+        examples=examples.PROGRAM_CREATE,
         responses={201: s.ProgramOutput, **error_responses(400, 401, 403)},
     )
     def create(self, request: Request) -> Response:
@@ -190,6 +192,7 @@ class RedeemView(LoyaltyView):
         tags=["loyalty"],
         summary="Spend points for an order: answers their rupee value and the new balance (idempotent on order_id)",
         request=s.RedeemInput,
+        examples=examples.REDEEM,
         responses={201: s.RedeemOutput, 200: s.RedeemOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request) -> Response:

@@ -9,12 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from lms.api.csv import csv_lines
+from lms.api.csv import csv_response
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
 from lms.outbox import outbox_enqueue
 from segments import services
+from segments.api import examples
 from segments.api import serializers as s
 from segments.criteria import PRODUCT, USER, catalogue
 from segments.models import Segment
@@ -82,6 +83,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         tags=["segments"],
         summary="Create a segment (seed: POST /segment/create): dynamic with criteria, or static with members",
         request=s.SegmentCreateInput,
+        examples=examples.SEGMENT_CREATE,
         responses={201: s.SegmentCreateOutput, **error_responses(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
@@ -155,9 +157,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             else ("id", "email", "external_id", "first_name", "last_name")
         )
         rows = segment_members(segment).values_list(*fields).iterator(chunk_size=2000)
-        response = StreamingHttpResponse(csv_lines(fields, rows), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-members.csv"'
-        return response
+        return csv_response(fields, rows, filename=f"segment-{segment.pk}-members.csv")
 
     @extend_schema(
         tags=["segments"],

@@ -405,7 +405,7 @@ def test_members_export_streams_a_csv_with_one_row_per_member(admin_client):
     response = admin_client.get(f"{detail_url(segment)}members/export/")
 
     assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert f"segment-{segment.pk}-members.csv" in response["Content-Disposition"]
     assert response.streaming
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))

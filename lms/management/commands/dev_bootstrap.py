@@ -20,6 +20,9 @@ class Command(BaseCommand):
         admin = User.objects.filter(is_superuser=True).order_by("id").first()
         if admin is None:
             admin = User.objects.create_superuser(email=email, password=password, first_name="Admin")
+        # Every run prints the password this command set while it is still the admin's; one
+        # an operator changed is never printed (nor stored anywhere to print).
+        if admin.email.lower() == email.lower() and admin.check_password(password):
             login = f"{email} / {password}"
         else:
             login = f"{admin.email} / (the password you set)"

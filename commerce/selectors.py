@@ -1,0 +1,45 @@
+"""Catalogue reads: categories (a tree) and brands by id, name or path."""
+
+from django.db.models import Value
+from django.db.models.functions import Lower
+
+from commerce.models import Brand, Category
+from commerce.services.catalogue import category_path_parse
+
+
+def categories_named(value: str) -> set[int]:
+    """Category ids for a filter value: an id, a name (at any level, case-insensitive) or a
+    path from the root (``"Electronics > Phones"``), as the bulk upsert takes them."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:  # longer: no bigint, no id
+        return {int(value)}
+    names = category_path_parse(value)
+    named = Category.objects.alias(lowered=Lower("name"))
+    if not names:
+        return set()
+    if len(names) == 1:
+        return set(named.filter(lowered=Lower(Value(names[0]))).values_list("id", flat=True))
+    found: set[int] = set()
+    for depth, part in enumerate(names):
+        level = named.filter(lowered=Lower(Value(part)))
+        level = level.filter(parent__isnull=True) if depth == 0 else level.filter(parent_id__in=found)
+        found = set(level.values_list("id", flat=True))
+    return found
+
+
+def category_ids_below(ids: set[int]) -> set[int]:
+    """The categories and every category below them (the tree is shallow: one query a level)."""
+    found, frontier = set(ids), set(ids)
+    while frontier:
+        frontier = set(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
+        found |= frontier
+    return found
+
+
+def brands_named(value: str) -> set[int]:
+    """Brand ids for a filter value: an id, or a name (case-insensitive)."""
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 18:  # longer: no bigint, no id
+        return {int(value)}
+    named = Brand.objects.alias(lowered=Lower("name")).filter(lowered=Lower(Value(value)))
+    return set(named.values_list("id", flat=True))
