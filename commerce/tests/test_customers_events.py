@@ -247,6 +247,50 @@ def test_the_same_new_event_twice_in_a_batch_is_stored_once(integration_client, 
     assert InteractionEvent.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"kind": "CART_ADD"},
+        {"occurred_at": "2025-01-15T10:00:01Z"},
+        {"sku": "PH-2"},
+        {"customer": {"external_id": "C-2", "email": "other@example.com"}},
+    ],
+    ids=["kind", "time", "sku", "customer"],
+)
+def test_an_event_replayed_with_another_body_is_idempotency_conflict(integration_client, shopper, changed):
+    ProductFactory(sku="PH-1")
+    ProductFactory(sku="PH-2")
+    _events(integration_client, _event(sku="PH-1", external_id="EV-1"))
+
+    body = _events(integration_client, {"events": [{**_event(sku="PH-1", external_id="EV-1"), **changed}]})
+
+    (result,) = body["results"]
+    assert result["outcome"] == "rejected"
+    assert result["error"]["code"] == "idempotency_conflict"
+    assert "EV-1" in result["error"]["message"]
+    assert InteractionEvent.objects.count() == 1
+    assert not InteractionEvent.objects.filter(customer__email="other@example.com").exists()
+
+
+def test_an_event_replayed_naming_its_customer_another_way_is_a_replay(integration_client, shopper):
+    _events(integration_client, _event("LOGIN", external_id="EV-1"))
+
+    body = _events(integration_client, _event("LOGIN", external_id="EV-1", customer={"email": shopper.email}))
+
+    assert _outcomes(body) == ["replayed"]
+
+
+def test_one_external_id_twice_in_a_batch_with_two_bodies_rejects_the_second(integration_client, shopper):
+    body = _events(
+        integration_client,
+        {"events": [_event("LOGIN", external_id="EV-1"), _event("CART_ABANDON", external_id="EV-1")]},
+    )
+
+    assert _outcomes(body) == ["created", "rejected"]
+    assert body["results"][1]["error"]["code"] == "idempotency_conflict"
+    assert list(InteractionEvent.objects.values_list("kind", flat=True)) == ["LOGIN"]
+
+
 def test_a_product_event_without_a_sku_is_sku_required(integration_client, shopper):
     body = _events(integration_client, _event("PRODUCT_VIEW"))
 
