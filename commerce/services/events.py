@@ -45,6 +45,29 @@ def _body(item: dict[str, Any]) -> dict[str, Any]:
     return {"kind": item["kind"], "sku": item.get("sku") or None, "at": item["occurred_at"], "customer": customer}
 
 
+def _concurrent_conflicts_reject(events: list[InteractionEvent], results: list[ItemResult]) -> list[InteractionEvent]:
+    """The events that are stored as given. A concurrent call that stored another event under
+    the same external_id first (our insert waited for it, then skipped) rejects ours."""
+    keyed = {event.external_id: event for event in events if event.external_id}
+    if not keyed:
+        return events
+    stored = InteractionEvent.objects.filter(external_id__in=list(keyed)).only(
+        "external_id", "kind", "product_id", "occurred_at", "customer_id"
+    )
+    fields = ("kind", "product_id", "occurred_at", "customer_id")
+    lost = {
+        row.external_id
+        for row in stored
+        if tuple(getattr(row, name) for name in fields)
+        != tuple(getattr(keyed[row.external_id], name) for name in fields)
+    }
+    for result in results:
+        if result.obj is not None and result.obj.external_id in lost:
+            result.reject(_replay_conflict(result.obj.external_id))
+            result.obj = None
+    return [event for event in events if event.external_id not in lost]
+
+
 @transaction.atomic
 def events_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
     """Store validated events (``EventInput``); an event whose external_id was stored before
@@ -113,6 +136,7 @@ def events_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
     # Inserted in external_id order, so two batches sharing ids wait for each other instead of deadlocking.
     events.sort(key=lambda event: event.external_id or "")
     InteractionEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=2000)
+    events = _concurrent_conflicts_reject(events, results)
     # Streak awards are idempotent per local day, so an event a concurrent call stored too is harmless.
     logins_emit(
         [Login(customer_id=e.customer_id, occurred_at=e.occurred_at) for e in events if e.kind == EventKind.LOGIN]
