@@ -56,14 +56,11 @@ class CartCustomerRateThrottle(AtomicRateThrottle):
 
 
 class _Budget(SimpleRateThrottle):
-    """Only a rate holder: the budget below counts, never ``allow_request``."""
+    """A scope's rate (``num_requests`` per ``duration``); counted by ``UnknownCodeBudget``."""
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
         super().__init__()
-
-    def get_cache_key(self, request, view):
-        raise NotImplementedError("counted by UnknownCodeBudget")
 
 
 def _ident(value: str) -> str:
