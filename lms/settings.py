@@ -225,7 +225,7 @@ REST_FRAMEWORK = {
         "password_forgot_email": env.str("THROTTLE_PASSWORD_FORGOT_EMAIL", default="5/h"),
         "password_forgot_ip": env.str("THROTTLE_PASSWORD_FORGOT_IP", default="30/h"),
         "integration": env.str("THROTTLE_INTEGRATION", default="6000/m"),
-        # A customer's own token on cart/evaluate and redemptions (keys and ADMINs: "integration").
+        # A customer's own token on the cart routes (API keys and ADMINs have "integration").
         "cart_customer": env.str("THROTTLE_CART_CUSTOMER", default="60/m"),
         # Answers of code_unknown (a coupon code guessed wrong), per customer, client address, API key.
         "cart_unknown_code_customer": env.str("THROTTLE_CART_UNKNOWN_CODE_CUSTOMER", default="20/h"),
