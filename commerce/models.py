@@ -197,6 +197,13 @@ class OrderStatusChange(models.Model):
     external_id = models.CharField(
         max_length=64, blank=True, help_text="The platform's id of this change (e.g. its refund id)."
     )
+    request_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",  # rows COPYed without the column (the demo seed) get it too
+        help_text="Fingerprint of the body sent with the change_id (a retry must match).",
+    )
     reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -273,6 +273,12 @@ REST_FRAMEWORK = {
         "password_forgot_email": env.str("THROTTLE_PASSWORD_FORGOT_EMAIL", default="5/h"),
         "password_forgot_ip": env.str("THROTTLE_PASSWORD_FORGOT_IP", default="30/h"),
         "integration": env.str("THROTTLE_INTEGRATION", default="6000/m"),
+        # A customer's own token on the cart routes (API keys and ADMINs have "integration").
+        "cart_customer": env.str("THROTTLE_CART_CUSTOMER", default="60/m"),
+        # Answers of code_unknown (a coupon code guessed wrong), per customer, client address, API key.
+        "cart_unknown_code_customer": env.str("THROTTLE_CART_UNKNOWN_CODE_CUSTOMER", default="20/h"),
+        "cart_unknown_code_ip": env.str("THROTTLE_CART_UNKNOWN_CODE_IP", default="100/h"),
+        "cart_unknown_code_key": env.str("THROTTLE_CART_UNKNOWN_CODE_KEY", default="3000/h"),
     },
     # Proxies in front of the app; 0 trusts no X-Forwarded-For (a client cannot dodge IP throttles).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),

@@ -20,6 +20,11 @@ USER, PRODUCT = "USER", "PRODUCT"
 MAX_DEPTH = 6
 MAX_CONDITIONS = 50
 MAX_WINDOW_DAYS = 3650
+# Dates a criterion may name: a day either side still fits a datetime (and the local midnight
+# in UTC), and nothing a marketer means lies outside. Past year 9999 the SQL could not be built.
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+MAX_NUMBER = 10**12
+MAX_ID = 2**63 - 1  # bigint
 
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
 TEXT_OPS = ("eq", "ne", "in", "not_in")
@@ -70,6 +75,9 @@ class Field:
     default_window_days: int | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    # Inclusive bounds of a number's value (within +-MAX_NUMBER): outside is a 400, never clamped.
+    min_value: int | None = None
+    max_value: int | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -83,6 +91,8 @@ class Field:
             "default_window_days": self.default_window_days,
             "choices": list(self.choices),
             "help": self.help,
+            "min_value": self.min_value,
+            "max_value": self.max_value,
         }
 
 
@@ -114,7 +124,7 @@ def _parse_scalar(value_type: str, value: Any, path: str, choices: tuple[str, ..
     if value_type == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
             raise CriteriaError(path, "Expected a whole number.")
-        if abs(value) > 10**12:
+        if abs(value) > MAX_NUMBER:
             raise CriteriaError(path, "The number is out of range.")
         return value
     if value_type == "decimal":
@@ -124,7 +134,7 @@ def _parse_scalar(value_type: str, value: Any, path: str, choices: tuple[str, ..
             number = Decimal(str(value))
         except InvalidOperation:
             raise CriteriaError(path, "Expected a number.")
-        if not number.is_finite() or abs(number) > Decimal(10) ** 12:
+        if not number.is_finite() or abs(number) > MAX_NUMBER:
             raise CriteriaError(path, "The number is out of range.")
         return number
     if value_type == "boolean":
@@ -141,31 +151,50 @@ def _parse_scalar(value_type: str, value: Any, path: str, choices: tuple[str, ..
         if not isinstance(value, str):
             raise CriteriaError(path, "Expected a date as YYYY-MM-DD.")
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             raise CriteriaError(path, "Expected a date as YYYY-MM-DD.")
+        if not MIN_DATE <= day <= MAX_DATE:
+            raise CriteriaError(path, f"Expected a date from {MIN_DATE.isoformat()} to {MAX_DATE.isoformat()}.")
+        return day
     if value_type == "id":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
             raise CriteriaError(path, "Expected an id (a positive whole number).")
         return value
     raise AssertionError(value_type)
 
 
+def _in_bounds(definition: Field, number: Any, path: str) -> Any:
+    low, high = definition.min_value, definition.max_value
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = (
+            f"from {low} to {high}" if low is not None and high is not None
+            else f"at least {low}" if low is not None else f"at most {high}"
+        )  # fmt: skip
+        raise CriteriaError(path, f"{definition.name} takes a value {bounds}.")
+    return number
+
+
 def _parse_value(definition: Field, op: str, value: Any, path: str) -> Any:
     scalar = "id" if definition.value_type == "id_list" else definition.value_type
+
+    def parse(item: Any, item_path: str) -> Any:
+        parsed = _parse_scalar(scalar, item, item_path, definition.choices)
+        return _in_bounds(definition, parsed, item_path) if scalar in ("integer", "decimal") else parsed
+
     if op in ("between",):
         if not isinstance(value, list) or len(value) != 2:
             raise CriteriaError(path, "Expected [low, high].")
-        low = _parse_scalar(scalar, value[0], f"{path}[0]")
-        high = _parse_scalar(scalar, value[1], f"{path}[1]")
+        low = parse(value[0], f"{path}[0]")
+        high = parse(value[1], f"{path}[1]")
         if low > high:
             raise CriteriaError(path, "low is greater than high.")
         return [low, high]
     if op in ("in", "not_in", "any_of", "none_of"):
         if not isinstance(value, list) or not value or len(value) > 1000:
             raise CriteriaError(path, "Expected a non-empty list (at most 1,000 values).")
-        return [_parse_scalar(scalar, item, f"{path}[{n}]", definition.choices) for n, item in enumerate(value)]
-    return _parse_scalar(scalar, value, path, definition.choices)
+        return [parse(item, f"{path}[{n}]") for n, item in enumerate(value)]
+    return parse(value, path)
 
 
 def criteria_validate(kind: str, tree: Any, path: str = "criteria") -> dict[str, Any]:

@@ -160,7 +160,8 @@ USER_FIELDS = [
         "average_order_value", USER, "transaction", "Average order value (in the last N days)", "decimal", NUMBER_OPS,
         unit="INR", window="optional",
         build=lambda ctx, op, value: _average_order_value_compare(ctx, op, value),
-        help="A customer without orders matches no comparison.",
+        help="Order totals less refunds, averaged over orders not cancelled; a customer without orders matches "
+        "no comparison.",
     ),
     Field(
         "days_since_last_purchase", USER, "transaction", "Days since last purchase", "integer", NUMBER_OPS, unit="days",
@@ -202,9 +203,8 @@ def _signup_date_compare(ctx: Context, op: str, value) -> Q:
 def _average_order_value_compare(ctx: Context, op: str, value) -> Q:
     """No orders, no average: such a customer matches no comparison. Spelled out so that a
     ``not`` around it selects them (SQL's NOT of a NULL comparison would not)."""
-    rows = (
-        _orders(ctx).filter(customer=OuterRef("pk")).order_by().values("customer").annotate(a=Avg("total")).values("a")
-    )
+    net = Avg(F("total") - F("refunded_total"), output_field=MONEY_FIELD)  # net of refunds, like total_spend
+    rows = _orders(ctx).filter(customer=OuterRef("pk")).order_by().values("customer").annotate(a=net).values("a")
     has_orders = Q(Exists(_orders(ctx).filter(customer=OuterRef("pk"))))
     return has_orders & compare(Subquery(rows, output_field=MONEY_FIELD), op, value)
 

@@ -98,8 +98,7 @@ def _best_sellers(ctx: Context, op: str, percent: int) -> Q:
     cut is left out whole, so never more than ``percent``% are selected. A product that sold
     nothing in the window is never a best seller.
     """
-    assert op == "lte", op
-    percent = max(0, min(percent, 100))  # 0 selects nothing, 100 every product that sold
+    assert op == "lte", op  # percent is 1..100 (validated): 100 selects every product that sold
     ranked = (
         Product.objects.order_by()
         .annotate(
@@ -209,7 +208,7 @@ PRODUCT_FIELDS = [
     ),
     Field(
         "best_seller_percent", PRODUCT, "purchase_frequency", "Best seller: in the top N% by units sold", "integer",
-        ("lte",), unit="%", window="required", default_window_days=30, build=_best_sellers,
+        ("lte",), unit="%", window="required", default_window_days=30, build=_best_sellers, min_value=1, max_value=100,
         help="A value from 1 to 100. In the top N% of all products by units sold in the window (cumulative "
         "distribution: the products selling at least as many units, ties included, are at most N% of the "
         "catalogue; a tie across the cut is left out). A product that sold nothing is never a best seller.",

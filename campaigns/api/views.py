@@ -19,17 +19,18 @@ from accounts.authentication import JWTAuthentication
 from accounts.models import User, normalize_email
 from campaigns.api import examples
 from campaigns.api import serializers as s
+from campaigns.api.throttling import (
+    CartCustomerRateThrottle,
+    CartIntegrationRateThrottle,
+    UnknownCodeBudget,
+    unknown_codes,
+)
 from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedemption
 from campaigns.points import PointsRequest
 from campaigns.selectors import AT_GRACE, CartRequest, cart_evaluate
 from campaigns.services import campaigns as services
 from campaigns.services.redemptions import redemption_create, redemption_void, result_json
-from commerce.api.authentication import (
-    ApiKeyAuthentication,
-    IntegrationRateThrottle,
-    IsIntegrationOrAdmin,
-    is_integration,
-)
+from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, is_integration
 from commerce.services.customers import CustomerResolver
 from lms.api.permissions import IsAdminOrModelPermission, is_admin_role
 from lms.api.schema import error_responses
@@ -243,7 +244,8 @@ def _cart_request(
 class CartView(APIView):
     authentication_classes = [ApiKeyAuthentication, JWTAuthentication]
     permission_classes = [IsIntegrationOrCustomer]
-    throttle_classes = [IntegrationRateThrottle]
+    # A customer's token has its own rate; keys and ADMINs the integration's.
+    throttle_classes = [CartIntegrationRateThrottle, CartCustomerRateThrottle]
 
 
 class CartEvaluateView(CartView):
@@ -252,12 +254,15 @@ class CartEvaluateView(CartView):
         summary="What applies to a cart, what does not and why, and what would unlock more",
         request=s.CartEvaluateInput,
         examples=examples.CART_EVALUATE,
-        responses={200: s.CartEvaluateOutput, **error_responses(400, 401, 403, 404)},
+        responses={200: s.CartEvaluateOutput, **error_responses(400, 401, 403, 404, 429)},
     )
     def post(self, request: Request) -> Response:
         data = validated(s.CartEvaluateInput, request.data)
         customer, known = customer_for(request, data.get("customer"), create=False)
+        budget = UnknownCodeBudget(request, customer=customer, ref=data.get("customer"))
+        budget.check(data.get("codes", []))
         evaluation = cart_evaluate(_cart_request(data, customer, known))
+        budget.spend(unknown_codes(evaluation.result.rejected))
         return Response(result_json(evaluation.result, evaluation.points))
 
 
@@ -269,12 +274,14 @@ class RedemptionCreateView(CartView):
         summary="Redeem a checkout's campaigns for an order: consume codes, uses and budgets at once (idempotent on order_id)",
         request=s.RedemptionInput,
         examples=examples.REDEMPTION,
-        responses={201: s.RedemptionOutput, 200: s.RedemptionOutput, **error_responses(400, 401, 403, 404, 409)},
+        responses={201: s.RedemptionOutput, 200: s.RedemptionOutput, **error_responses(400, 401, 403, 404, 409, 429)},
     )
     def post(self, request: Request) -> Response:
         data = validated(s.RedemptionInput, request.data)
         with transaction.atomic():  # a refused redemption leaves no customer behind either
             customer, known = customer_for(request, data["customer"], create=True)
+            budget = UnknownCodeBudget(request, customer=customer, ref=data["customer"])
+            budget.check(data.get("codes", []))
             outcome = redemption_create(
                 order_id=data["order_id"],
                 customer=customer,
@@ -282,6 +289,8 @@ class RedemptionCreateView(CartView):
                 body=data,
                 expected_total_discount=data.get("expected_total_discount"),
             )
+            if outcome.created:  # over budget: 429, and the redemption rolls back with it
+                budget.spend(unknown_codes(outcome.order_redemption.response["rejected"]))
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(outcome.order_redemption.response, status=code)
 

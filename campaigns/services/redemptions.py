@@ -20,6 +20,7 @@ from campaigns.engine import types as t
 from campaigns.models import CampaignCounter, CouponCode, OrderRedemption, Redemption, RedemptionStatus
 from campaigns.points import PointsQuote, points_provider
 from campaigns.selectors import CartRequest, Evaluation, cart_evaluate
+from commerce.models import Order
 from lms.errors import Conflict, NotFound
 
 
@@ -137,6 +138,18 @@ def _consume_code(code_id: int, applied: t.Applied) -> None:
         raise Conflict("code_used", f"The code {applied.code} has been used.", coupon_code=applied.code)
 
 
+def _order_customer_check(*, order_id: str, customer: User) -> None:
+    """A redemption may name an order already ingested only if it is that customer's: its
+    cancel would otherwise release (or never release) someone else's redemption."""
+    owner = Order.objects.filter(external_id=order_id).values_list("customer_id", flat=True).first()
+    if owner is not None and owner != customer.pk:
+        raise Conflict(
+            "order_customer_mismatch",
+            f"Order {order_id} belongs to another customer; a redemption is for the order's own customer.",
+            order_id=order_id,
+        )
+
+
 @transaction.atomic
 def redemption_create(
     *,
@@ -158,6 +171,7 @@ def redemption_create(
     existing = OrderRedemption.objects.filter(order_id=order_id).first()
     if existing is not None:
         return _replay(existing, digest)
+    _order_customer_check(order_id=order_id, customer=customer)
     evaluation: Evaluation = cart_evaluate(request)
     result = evaluation.result
     refused = _refused_codes(result)

@@ -130,6 +130,48 @@ def test_cancelling_the_order_in_commerce_voids_its_redemption(integration_clien
     assert counter(campaign).uses == 0
 
 
+def test_cancelling_another_customers_order_never_voids_a_redemption_under_its_id(integration_client):
+    campaign = CampaignFactory()
+    integration_client.post(REDEEM, checkout("ORD-1", email="c@example.com"), format="json")
+    ingest = integration_client.post(
+        "/api/v1/commerce/orders/", order_body("ORD-1", customer={"email": "d@example.com"}), format="json"
+    )
+    assert ingest.status_code == 201, ingest.content
+
+    integration_client.patch("/api/v1/commerce/orders/ORD-1/", {"status": "CANCELLED"}, format="json")
+
+    assert OrderRedemption.objects.get(order_id="ORD-1").status == "REDEEMED"
+    assert counter(campaign).uses == 1
+
+
+def test_a_backfilled_cancelled_order_of_another_customer_leaves_the_redemption(integration_client):
+    CampaignFactory()
+    integration_client.post(REDEEM, checkout("ORD-1", email="c@example.com"), format="json")
+    orders = [order_body("ORD-1", customer={"email": "d@example.com"}, status="CANCELLED")]
+
+    response = integration_client.post("/api/v1/commerce/orders/bulk", {"orders": orders}, format="json")
+
+    assert response.json()["created"] == 1, response.content
+    assert OrderRedemption.objects.get(order_id="ORD-1").status == "REDEEMED"
+
+
+def test_a_redemption_against_another_customers_ingested_order_is_409(integration_client):
+    campaign = CampaignFactory()
+    ingest = integration_client.post(
+        "/api/v1/commerce/orders/", order_body("ORD-D", customer={"email": "d@example.com"}), format="json"
+    )
+    assert ingest.status_code == 201, ingest.content
+
+    response = integration_client.post(REDEEM, checkout("ORD-D", email="c@example.com"), format="json")
+    own = integration_client.post(REDEEM, checkout("ORD-D", email="d@example.com"), format="json")
+
+    body = assert_error(response, 409, "order_customer_mismatch")
+    assert body["details"] == {"order_id": "ORD-D"}
+    assert own.status_code == 201, own.content
+    assert OrderRedemption.objects.get().customer.email == "d@example.com"
+    assert counter(campaign).uses == 1
+
+
 def test_a_customer_limit_counts_earlier_redemptions(integration_client):
     CampaignFactory(customer_limit=1)
     first = integration_client.post(REDEEM, checkout("O-1"), format="json").json()

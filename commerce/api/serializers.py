@@ -203,7 +203,10 @@ class OrderStatusInput(serializers.Serializer):
         max_length=64,
         required=False,
         default="",
-        help_text="The platform's id of this change (e.g. a refund id): retries with it are replays.",
+        help_text=(
+            "The platform's id of this change (e.g. a refund id): a retry with it and the same body is a replay, "
+            "with another body 409 `idempotency_conflict`. Required with `refund_lines`."
+        ),
     )
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
     occurred_at = DateTimeField(required=False)
@@ -214,6 +217,12 @@ class OrderStatusInput(serializers.Serializer):
         if duplicates:
             raise serializers.ValidationError(f"Duplicate sku in refund lines: {', '.join(duplicates)}.")
         return value
+
+    def validate(self, attrs):
+        # Without an id, a retried partial refund would refund the same units twice.
+        if attrs.get("refund_lines") and not attrs.get("change_id"):
+            raise serializers.ValidationError({"change_id": ["Required with refund_lines (the refund's id)."]})
+        return attrs
 
 
 class OrderLineOutput(serializers.ModelSerializer):

@@ -9,8 +9,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User, normalize_email
 from commerce.hooks import OrderChange, RefundedLine, order_change_emit, order_changes_emit
 from commerce.models import (
     ORDER_TRANSITIONS,
@@ -140,7 +142,9 @@ def orders_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
             fresh[item["external_id"]] = index
 
         creating = [index for index in fresh.values()]
-        resolver = CustomerResolver([items[i]["customer"] for i in creating]).resolve()
+        refs = [items[i]["customer"] for i in creating]
+        customers_before = _customers_known(refs)
+        resolver = CustomerResolver(refs).resolve()
         products = Product.objects.select_related("category", "brand").in_bulk(
             {line["sku"] for i in creating for line in items[i]["lines"]}, field_name="sku"
         )
@@ -188,7 +192,7 @@ def orders_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
                 for i in creating
             ]
         )
-        _hooks_run([results[index] for index in creating])
+        _hooks_run([results[index] for index in creating], customers_before)
         for result in results:
             if result.outcome == "replayed" and isinstance(result.obj, int):
                 first = results[result.obj]  # the same order twice in one batch: share its fate
@@ -208,11 +212,29 @@ def _created(order: Order) -> OrderChange:
     )
 
 
-def _hooks_run(created: list[ItemResult]) -> None:
+def _customers_known(refs: list[dict[str, Any]]) -> set[int]:
+    """The ids of the customers the references name that exist before this ingest creates any."""
+    external_ids = {ref["external_id"] for ref in refs if ref.get("external_id")}
+    emails = {normalize_email(ref["email"]) for ref in refs if ref.get("email")}
+    if not external_ids and not emails:
+        return set()
+    return set(User.objects.filter(Q(external_id__in=external_ids) | Q(email__in=emails)).values_list("pk", flat=True))
+
+
+def _refused_order_remove(order: Order, customers_before: set[int]) -> None:
+    """Take a refused order out, and its customer with it when this ingest created them just
+    for it (no other order of theirs is left: it was created inside this transaction)."""
+    Order.objects.filter(pk=order.pk).delete()
+    customer_id = order.customer_id
+    if customer_id not in customers_before and not Order.objects.filter(customer_id=customer_id).exists():
+        User.objects.filter(pk=customer_id).delete()
+
+
+def _hooks_run(created: list[ItemResult], customers_before: set[int]) -> None:
     """Run the order hooks for each new order. Optimistically in one savepoint for the whole
     batch (a savepoint per order costs two round trips each); if a hook refuses an order, that
     savepoint is rolled back and the batch re-run one savepoint per order, so only the refused
-    order is taken out."""
+    order (and a customer created for it alone) is taken out."""
     try:
         with transaction.atomic():
             order_changes_emit([_created(result.obj) for result in created])
@@ -225,7 +247,7 @@ def _hooks_run(created: list[ItemResult]) -> None:
                 order_changes_emit([_created(result.obj)])
         except DomainError as error:
             # The hook's own writes rolled back with its savepoint; take the order out too.
-            Order.objects.filter(pk=result.obj.pk).delete()
+            _refused_order_remove(result.obj, customers_before)
             result.reject(error)
             result.obj = None
 
@@ -259,6 +281,16 @@ def _refund_amount(order: Order, line: OrderLine, quantity: int) -> Decimal:
     return (gross - gross * discount / order.subtotal).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def status_change_hash(
+    *, status: str, refund_lines: list[dict[str, Any]] | None, reason: str, occurred_at: datetime | None
+) -> str:
+    """A fingerprint of a status change's body (its change_id aside): equal for a retry; the
+    refund lines in any order."""
+    lines = sorted((dict(line) for line in refund_lines or []), key=lambda line: line["sku"])
+    body = {"status": status, "refund_lines": lines, "reason": reason, "occurred_at": occurred_at}
+    return order_request_hash(body)
+
+
 @transaction.atomic
 def order_status_change(
     *,
@@ -273,8 +305,9 @@ def order_status_change(
 
     ``refund_lines`` (``[{sku, quantity, amount?}]``) makes a REFUNDED change partial; the
     order becomes REFUNDED once nothing is left to refund. Idempotent: a change whose
-    ``change_id`` was seen, or a plain move to the status the order already has, writes
-    nothing and answers the order as it is.
+    ``change_id`` was seen with the same body, or a plain move to the status the order
+    already has, writes nothing and answers the order as it is; a ``change_id`` seen with
+    another body is 409 ``idempotency_conflict``.
     """
     if refund_lines and status != OrderStatus.REFUNDED:
         raise Invalid("refund_lines_need_refunded", "refund_lines go with status REFUNDED.", field="refund_lines")
@@ -283,8 +316,19 @@ def order_status_change(
     order = Order.objects.select_for_update().filter(external_id=external_id).first()
     if order is None:
         raise NotFound("order_unknown", f"No order with external_id {external_id!r}.")
-    if change_id and order.status_changes.filter(external_id=change_id).exists():
-        return StatusChangeResult(order=order, change=None, replayed=True)
+    digest = status_change_hash(status=status, refund_lines=refund_lines, reason=reason, occurred_at=occurred_at)
+    if change_id:
+        seen = order.status_changes.filter(external_id=change_id).only("id", "request_hash").first()
+        if seen is not None:
+            # A stored change without a fingerprint predates them: it can only be replayed.
+            if seen.request_hash and seen.request_hash != digest:
+                raise Conflict(
+                    "idempotency_conflict",
+                    f"Change {change_id!r} of order {external_id!r} was sent before with a different body; "
+                    "a retry must send the same body, a new change a new change_id.",
+                    change_id=change_id,
+                )
+            return StatusChangeResult(order=order, change=None, replayed=True)
     if status == order.status and not refund_lines:
         return StatusChangeResult(order=order, change=None, replayed=True)
     if status not in ORDER_TRANSITIONS[order.status]:
@@ -353,6 +397,7 @@ def order_status_change(
         occurred_at=occurred_at or timezone.now(),
         refund_amount=refund_amount,
         external_id=change_id,
+        request_hash=digest if change_id else "",
         reason=reason,
     )
     RefundLine.objects.bulk_create(

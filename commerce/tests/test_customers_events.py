@@ -1,14 +1,19 @@
 """Customers upserted by external_id or email, and interaction events (one or a batch)."""
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
+from accounts.hooks import register_login_hook, unregister_login_hook
 from accounts.models import User
 from accounts.services import email_token_make, user_signup
 from accounts.tests.factories import UserFactory
 from commerce.models import EventKind, InteractionEvent
 from commerce.tests.factories import ProductFactory
+from conftest import client_with_key
 from lms.testing import assert_error
 
 CUSTOMERS = "/api/v1/commerce/customers/bulk"
@@ -314,6 +319,86 @@ def test_the_same_new_event_twice_in_a_batch_is_stored_once(integration_client, 
 
     assert _outcomes(body) == ["created", "replayed"]
     assert InteractionEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"kind": "CART_ADD"},
+        {"occurred_at": "2025-01-15T10:00:01Z"},
+        {"sku": "PH-2"},
+        {"customer": {"external_id": "C-2", "email": "other@example.com"}},
+    ],
+    ids=["kind", "time", "sku", "customer"],
+)
+def test_an_event_replayed_with_another_body_is_idempotency_conflict(integration_client, shopper, changed):
+    ProductFactory(sku="PH-1")
+    ProductFactory(sku="PH-2")
+    _events(integration_client, _event(sku="PH-1", external_id="EV-1"))
+
+    body = _events(integration_client, {"events": [{**_event(sku="PH-1", external_id="EV-1"), **changed}]})
+
+    (result,) = body["results"]
+    assert result["outcome"] == "rejected"
+    assert result["error"]["code"] == "idempotency_conflict"
+    assert "EV-1" in result["error"]["message"]
+    assert InteractionEvent.objects.count() == 1
+    assert not InteractionEvent.objects.filter(customer__email="other@example.com").exists()
+
+
+def test_an_event_replayed_naming_its_customer_another_way_is_a_replay(integration_client, shopper):
+    _events(integration_client, _event("LOGIN", external_id="EV-1"))
+
+    body = _events(integration_client, _event("LOGIN", external_id="EV-1", customer={"email": shopper.email}))
+
+    assert _outcomes(body) == ["replayed"]
+
+
+def test_one_external_id_twice_in_a_batch_with_two_bodies_rejects_the_second(integration_client, shopper):
+    body = _events(
+        integration_client,
+        {"events": [_event("LOGIN", external_id="EV-1"), _event("CART_ABANDON", external_id="EV-1")]},
+    )
+
+    assert _outcomes(body) == ["created", "rejected"]
+    assert body["results"][1]["error"]["code"] == "idempotency_conflict"
+    assert list(InteractionEvent.objects.values_list("kind", flat=True)) == ["LOGIN"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_stored_meanwhile_under_the_same_id_rejects_a_concurrent_other_body(integration_key, shopper):
+    """A holds EV-1 uncommitted (its login hook waits) while B, which did not see it, inserts
+    EV-1 too: B's insert waits for A's commit and is skipped. B must not answer "created"."""
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(logins) -> None:
+        inside.set()
+        release.wait(timeout=10)
+
+    register_login_hook(hold)
+    answers: dict[str, dict] = {}
+
+    def send(name: str, kind: str) -> None:
+        answers[name] = _events(client_with_key(integration_key), _event(kind, external_id="EV-1"))
+        connection.close()
+
+    try:
+        first = threading.Thread(target=send, args=("A", "LOGIN"))
+        first.start()
+        assert inside.wait(timeout=10)
+        second = threading.Thread(target=send, args=("B", "CART_ABANDON"))
+        second.start()
+        time.sleep(0.5)  # B reads no EV-1, then waits on the unique index for A
+        release.set()
+        first.join(timeout=10)
+        second.join(timeout=10)
+    finally:
+        unregister_login_hook(hold)
+
+    assert _outcomes(answers["A"]) == ["created"]
+    assert _outcomes(answers["B"]) == ["rejected"]
+    assert answers["B"]["results"][0]["error"]["code"] == "idempotency_conflict"
+    assert list(InteractionEvent.objects.values_list("kind", flat=True)) == ["LOGIN"]
 
 
 def test_a_product_event_without_a_sku_is_sku_required(integration_client, shopper):

@@ -37,7 +37,7 @@ def test_a_discount_larger_than_the_goods_never_makes_a_negative_refund(integrat
     assert integration_client.post(ORDERS, body).status_code == 201
 
     partial = integration_client.patch(
-        f"{ORDERS}ORD-D/", {"status": "REFUNDED", "refund_lines": [{"sku": "A", "quantity": 1}]}
+        f"{ORDERS}ORD-D/", {"status": "REFUNDED", "refund_lines": [{"sku": "A", "quantity": 1}], "change_id": "R-1"}
     )
 
     assert partial.status_code == 200, partial.json()

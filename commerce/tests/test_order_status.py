@@ -1,5 +1,6 @@
 """Order status changes: the life cycle, cancels, whole and partial refunds, idempotency."""
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -28,7 +29,13 @@ def order():
     )
 
 
+_refund_ids = itertools.count(1)
+
+
 def _patch(client, external_id: str, **body):
+    """PATCH a status change; a refund of lines gets a fresh change_id unless the test names one."""
+    if body.get("refund_lines") and "change_id" not in body:
+        body["change_id"] = f"REFUND-{next(_refund_ids)}"
     return client.patch(f"{ORDERS}{external_id}/", body)
 
 
@@ -254,6 +261,52 @@ def test_a_retry_with_the_same_change_id_is_a_replay(integration_client, order):
     assert _written() == before
     assert _line("A").refunded_quantity == 1
     assert Order.objects.get().refunded_total == Decimal("45.00")
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"refund_lines": [{"sku": "A", "quantity": 2}]},
+        {"refund_lines": [{"sku": "B", "quantity": 1}]},
+        {"refund_lines": [{"sku": "A", "quantity": 1, "amount": "10.00"}]},
+        {"reason": "damaged"},
+        {"status": "CANCELLED", "refund_lines": None},
+    ],
+    ids=["quantity", "sku", "amount", "reason", "status"],
+)
+def test_a_change_id_reused_with_another_body_is_idempotency_conflict(integration_client, order, changed):
+    first = {"status": "REFUNDED", "refund_lines": [{"sku": "A", "quantity": 1}], "change_id": "R-1"}
+    _patch(integration_client, "ORD-1", **first)
+    before = _written()
+
+    reused = {key: value for key, value in {**first, **changed}.items() if value is not None}
+    body = assert_error(_patch(integration_client, "ORD-1", **reused), 409, "idempotency_conflict")
+
+    assert body["details"] == {"change_id": "R-1"}
+    assert "R-1" in body["message"]
+    assert _written() == before
+    assert _line("A").refunded_quantity == 1
+
+
+def test_a_retry_listing_the_refund_lines_in_another_order_is_a_replay(integration_client, order):
+    lines = [{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1}]
+    _patch(integration_client, "ORD-1", status="REFUNDED", refund_lines=lines, change_id="R-1")
+
+    retry = _patch(integration_client, "ORD-1", status="REFUNDED", refund_lines=lines[::-1], change_id="R-1")
+
+    assert retry.status_code == 200
+    assert retry[REPLAYED] == "true"
+
+
+def test_refund_lines_without_a_change_id_are_400(integration_client, order):
+    response = integration_client.patch(
+        f"{ORDERS}ORD-1/", {"status": "REFUNDED", "refund_lines": [{"sku": "A", "quantity": 1}]}
+    )
+
+    body = assert_error(response, 400, "validation_error")
+
+    assert "change_id" in body["details"]
+    assert _line("A").refunded_quantity == 0
 
 
 def test_a_move_to_the_current_status_is_a_replay(integration_client, order):

@@ -403,6 +403,41 @@ def test_a_hook_refusing_one_order_of_a_batch_rejects_only_that_one(integration_
     assert sorted(LoginEvent.objects.values_list("user_agent", flat=True)) == ["ORD-A", "ORD-C"]
 
 
+def test_a_customer_created_for_a_refused_order_is_removed_with_it(integration_client, phone, order_hook):
+    UserFactory(email="known@example.com", external_id="C-KNOWN")
+
+    @order_hook
+    def refuse_big_orders(change: OrderChange) -> None:
+        if change.order.total > 500:
+            raise Conflict("order_too_big", "Orders above 500 are refused.")
+
+    big = [order_line_body("PH-1", 6)]
+    body = _post_bulk(
+        integration_client,
+        order_body("ORD-NEW", lines=big, customer={"external_id": "C-NEW", "email": "new@example.com"}),
+        order_body("ORD-KNOWN", lines=big, customer={"external_id": "C-KNOWN"}),
+        order_body("ORD-SHARED-BIG", lines=big, customer={"external_id": "C-SHARED", "email": "shared@example.com"}),
+        order_body("ORD-SHARED", customer={"external_id": "C-SHARED", "email": "shared@example.com"}),
+    )
+
+    assert [r["outcome"] for r in body["results"]] == ["rejected", "rejected", "rejected", "created"]
+    # Created for the refused order alone: gone with it. Known before, or kept by another order: stays.
+    assert not User.objects.filter(email="new@example.com").exists()
+    assert User.objects.filter(email="known@example.com").exists()
+    assert User.objects.filter(email="shared@example.com").exists()
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["ORD-SHARED"]
+
+
+def test_a_customer_created_for_a_single_refused_order_is_removed_with_it(integration_client, phone, order_hook):
+    @order_hook
+    def refuse(change: OrderChange) -> None:
+        raise Conflict("try_later", "Not now.")
+
+    assert_error(integration_client.post(ORDERS, order_body()), 409, "try_later")
+
+    assert not User.objects.filter(email="buyer@example.com").exists()
+
+
 def test_a_refused_order_can_be_sent_again_once_the_hook_accepts_it(integration_client, phone, order_hook):
     refusing = {"on": True}
 

@@ -144,7 +144,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accounts = [Account() for _ in range(CUSTOMERS)]
         self.model_orders: dict[str, ModelOrder] = {}
         self.redemptions: list[tuple[int, str, int, int]] = []  # customer, order id, points, tx id
-        self.last_change: tuple[str, str, str] | None = None  # external id, status, change id
+        self.last_change: dict | None = None  # the arguments of the last change, to send again
         self.window = (self.clock, self.clock)  # real time around the last status change
         selectors._local.clear()  # this process's program snapshot: the program below is new
         self.program = program_make(
@@ -306,7 +306,10 @@ class LedgerMachine(RuleBasedStateMachine):
         if code is not None:
             assert PointsTransaction.objects.count() == count, f"{code} wrote to the ledger"
         else:
-            self.last_change = (order.external_id, status, change_id)
+            self.last_change = {
+                "external_id": order.external_id, "status": status, "refund_lines": refund_lines,
+                "change_id": change_id, "occurred_at": self.clock,
+            }  # fmt: skip
         self.window = (before, after)
         return code
 
@@ -391,10 +394,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def replay_the_last_change(self) -> None:
         if self.last_change is None:
             return
-        external_id, status, change_id = self.last_change
         count = PointsTransaction.objects.count()
 
-        result = order_status_change(external_id=external_id, status=status, change_id=change_id)
+        result = order_status_change(**self.last_change)  # a retry sends the same body
 
         assert result.replayed
         assert PointsTransaction.objects.count() == count

@@ -101,6 +101,8 @@ class CriteriaFieldOutput(serializers.Serializer):
     default_window_days = serializers.IntegerField(allow_null=True)
     choices = serializers.ListField(child=serializers.CharField())
     help = serializers.CharField()
+    min_value = serializers.IntegerField(allow_null=True, help_text="The lowest value a number takes, if bounded.")
+    max_value = serializers.IntegerField(allow_null=True, help_text="The highest value a number takes, if bounded.")
 
 
 class CriteriaCatalogueOutput(serializers.Serializer):

@@ -116,6 +116,7 @@ def test_create_refuses_a_name_taken_in_any_case(admin_client):
         ({"any": [{"field": "city", "op": "gte", "value": "Pune"}]}, "criteria.any[0].op"),
         ({"not": {"all": []}}, "criteria.not.all"),
         ([1, 2], "criteria"),
+        ({"all": [{"field": "signed_up", "op": "after", "value": "9999-12-31"}]}, "criteria.all[0].value"),
     ],
 )  # fmt: skip
 @pytest.mark.django_db
@@ -470,6 +471,23 @@ def test_preview_refuses_bad_criteria_naming_the_path(admin_client):
 
     body = assert_error(response, 400, "criteria_invalid")
     assert body["details"]["path"] == "criteria.any[1].not.op"
+
+
+@pytest.mark.parametrize(
+    ("kind", "condition", "path"),
+    [
+        ("USER", {"field": "signed_up", "op": "after", "value": "9999-12-31"}, "criteria.all[0].value"),
+        ("USER", {"field": "signed_up", "op": "between", "value": ["2025-01-01", "9999-12-31"]}, "criteria.all[0].value[1]"),
+        ("PRODUCT", {"field": "best_seller_percent", "op": "lte", "value": 150}, "criteria.all[0].value"),
+        ("PRODUCT", {"field": "best_seller_percent", "op": "lte", "value": 0}, "criteria.all[0].value"),
+    ],
+)  # fmt: skip
+@pytest.mark.django_db
+def test_preview_refuses_out_of_range_values_with_400_naming_the_path(admin_client, kind, condition, path):
+    response = admin_client.post(f"{URL}preview", {"kind": kind, "criteria": {"all": [condition]}}, format="json")
+
+    body = assert_error(response, 400, "criteria_invalid")
+    assert body["details"]["path"] == path
 
 
 @pytest.mark.django_db

@@ -123,6 +123,7 @@ def test_a_value_of_the_wrong_type_or_shape_is_rejected_at_value(field, op, valu
         ("bought_product", "any_of", [4, -2], "value[1]"),
         ("bought_brand", "none_of", [1, True], "value[1]"),
         ("bought_brand", "none_of", ["3"], "value[0]"),
+        ("bought_brand", "any_of", [1, 2**63], "value[1]"),  # past bigint
         ("orders", "between", ["1", 4], "value[0]"),
         ("orders", "between", [1, "4"], "value[1]"),
         ("total_spend", "between", [Decimal("10"), "x"], "value[1]"),
@@ -327,6 +328,49 @@ def test_validation_does_not_modify_the_input_tree():
     assert tree == {"all": [cond(field="logins"), cond(field="total_spend", value="10")]}
 
 
+@pytest.mark.parametrize(
+    ("op", "value", "path"),
+    [
+        ("after", "9999-12-31", "value"),
+        ("before", "0001-01-01", "value"),
+        ("after", "3000-01-01", "value"),
+        ("before", "1899-12-31", "value"),
+        ("between", ["2025-01-01", "9999-12-31"], "value[1]"),
+        ("between", ["0001-01-01", "2025-01-01"], "value[0]"),
+    ],
+)
+def test_a_date_outside_1900_to_2999_is_rejected_at_its_path(op, value, path):
+    error = error_of({"all": [cond(), cond(field="signed_up", op=op, value=value)]})
+
+    assert error.path == f"criteria.all[1].{path}"
+    assert "1900-01-01 to 2999-12-31" in error.message
+
+
+@pytest.mark.parametrize("value", ["1900-01-01", "2999-12-31"])
+def test_the_first_and_last_dates_of_the_range_are_kept(value):
+    tree = criteria_validate(USER, cond(field="signed_up", op="after", value=value))
+
+    assert criteria_compile(USER, tree, now=NOW) is not None
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "path"),
+    [("lte", 0, "value"), ("lte", 101, "value"), ("lte", -5, "value"), ("lte", 10**12, "value")],
+)
+def test_best_seller_percent_outside_1_to_100_is_rejected_not_clamped(op, value, path):
+    error = error_of(cond(field="best_seller_percent", op=op, value=value), kind=PRODUCT)
+
+    assert error.path == f"criteria.{path}"
+    assert error.message == "best_seller_percent takes a value from 1 to 100."
+
+
+@pytest.mark.parametrize("value", [1, 100])
+def test_best_seller_percent_from_1_to_100_is_kept(value):
+    tree = criteria_validate(PRODUCT, cond(field="best_seller_percent", op="lte", value=value))
+
+    assert tree["value"] == value
+
+
 def test_between_accepts_equal_low_and_high():
     assert criteria_validate(USER, cond(op="between", value=[3, 3]))["value"] == [3, 3]
 
@@ -383,6 +427,8 @@ def test_a_registered_field_is_in_the_catalogue_validated_and_compiled(scratch_r
         "default_window_days": None,
         "choices": [],
         "help": "For tests.",
+        "min_value": None,
+        "max_value": None,
     }
     tree = criteria_validate(PRODUCT, {"not": cond(field="always", op="is", value=True)})
     assert criteria_compile(PRODUCT, tree, now=NOW) == ~Q(pk__isnull=False)

@@ -130,6 +130,20 @@ def test_a_failed_refresh_marks_the_segment_failed_and_keeps_the_previous_member
 
 
 @pytest.mark.django_db
+def test_a_stored_date_past_the_range_fails_the_refresh_naming_its_path():
+    segment = SegmentFactory(criteria=city_is("Pune"))
+    late = {"all": [{"field": "signed_up", "op": "after", "value": "9999-12-31"}]}
+    Segment.objects.filter(pk=segment.pk).update(criteria=late)  # saved before dates were checked
+
+    with pytest.raises(CriteriaError):
+        segment_refresh(segment_id=segment.pk)
+
+    segment.refresh_from_db()
+    assert segment.status == Segment.Status.FAILED
+    assert segment.refresh_error.startswith("criteria.all[0].value: Expected a date from 1900-01-01")
+
+
+@pytest.mark.django_db
 def test_a_refresh_failing_in_sql_rolls_back_its_delete(exploding_field):
     pune = CustomerFactory.create_batch(2, city="Pune")
     segment = SegmentFactory(criteria=city_is("Pune"))

@@ -206,7 +206,7 @@ def fact(person: Person, name: str, window: int | None) -> Any:
         case "total_spend":
             return sum((o.total - o.refunded_total for o in orders), Decimal("0.00"))
         case "average_order_value":
-            return sum(o.total for o in orders) / len(orders) if orders else None
+            return sum(o.total - o.refunded_total for o in orders) / len(orders) if orders else None
         case "days_since_last_purchase":
             return whole_days(max((o.placed_at for o in orders), default=None))
         case "days_since_first_purchase":
@@ -450,6 +450,13 @@ def test_total_spend_subtracts_refunds(members):
     assert members(c("total_spend", "eq", 1700)) == emails("asha", "gopal")
     assert members(c("total_spend", "eq", 700)) == emails("farah")
     assert members(c("total_spend", "gte", 700, 30)) == emails("asha", "farah", "gopal")
+
+
+def test_average_order_value_subtracts_refunds_like_total_spend(members):
+    # asha (1000 + (1000 - 300)) / 2; farah (500 + (300 - 100)) / 2: not 1000 and 400 gross.
+    assert members(c("average_order_value", "eq", 850)) == emails("asha")
+    assert members(c("average_order_value", "eq", 350)) == emails("farah")
+    assert members(c("average_order_value", "eq", 1000)).isdisjoint(emails("asha"))
 
 
 @pytest.mark.parametrize(
