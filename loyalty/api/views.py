@@ -31,7 +31,7 @@ from lms.api.validation import validated
 from lms.errors import Invalid, NotFound
 from loyalty.api import serializers as s
 from loyalty.models import EarningRule, LoyaltyProgram, PointsTransaction
-from loyalty.selectors import account_summaries, liability
+from loyalty.selectors import account_summaries, available_points, liability
 from loyalty.services.ledger import points_adjust, points_redeem
 from loyalty.services.programs import program_create, program_update
 
@@ -200,7 +200,7 @@ class RedeemView(LoyaltyView):
         if customer is None:
             raise NotFound("customer_not_found", "No such customer.", path="customer")
         redeemed = points_redeem(
-            customer=customer, program_id=data["program_id"], points=data["points"], order_id=data["order_id"]
+            customer_id=customer.pk, program_id=data["program_id"], points=data["points"], order_id=data["order_id"]
         )
         row = redeemed.transaction
         body = {
@@ -208,7 +208,7 @@ class RedeemView(LoyaltyView):
             "order_id": row.reference,
             "points": -row.points,
             "value": row.value,
-            "balance": row.balance_after,
+            "balance": redeemed.available if redeemed.available is not None else available_points(redeemed.account),
             "transaction_id": row.pk,
         }
         code = status.HTTP_201_CREATED if redeemed.created else status.HTTP_200_OK
@@ -261,7 +261,7 @@ class AdjustView(LoyaltyView):
         body = {
             "customer_id": found.pk,
             "program_id": row.account.program_id,
-            "balance": row.account.balance,
+            "balance": available_points(row.account),
             "transaction": s.TransactionOutput(row).data,
         }
         return Response(body, status=status.HTTP_201_CREATED)

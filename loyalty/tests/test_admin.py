@@ -441,8 +441,18 @@ def test_the_list_shows_members_outstanding_points_and_their_value_with_a_summar
     response = console.get(PROGRAMS)
 
     rows = {p.name: p.liability_figures for p in response.context["cl"].result_list}
-    assert rows["Rewards"] == {"members": 2, "outstanding_points": 1250, "outstanding_value": Decimal("125.00")}
-    assert rows["Club"] == {"members": 1, "outstanding_points": 40, "outstanding_value": Decimal("20.00")}
+    assert rows["Rewards"] == {
+        "members": 2,
+        "outstanding_points": 1250,
+        "pending_points": 0,
+        "outstanding_value": Decimal("125.00"),
+    }
+    assert rows["Club"] == {
+        "members": 1,
+        "outstanding_points": 40,
+        "pending_points": 0,
+        "outstanding_value": Decimal("20.00"),
+    }
     assert rows["Empty"]["members"] == 0
     summary = response.context["cl"].liability
     assert [(line.name, line.points_text, line.value_text) for line in summary.lines] == [

@@ -459,7 +459,10 @@ class LedgerMachine(RuleBasedStateMachine):
         code = refused(
             lambda: outcome.append(
                 points_redeem(
-                    customer=self.customers[customer], program_id=self.program.pk, points=points, order_id=order_id
+                    customer_id=self.customers[customer].pk,
+                    program_id=self.program.pk,
+                    points=points,
+                    order_id=order_id,
                 )
             )
         )
@@ -638,9 +641,9 @@ def test_an_order_refunded_in_two_steps_takes_back_as_much_as_one_refunded_at_on
     customers = [UserFactory(email=f"c{i}@example.com", external_id=f"C-{i}", password=None) for i in range(2)]
     for who, customer in enumerate(customers):
         _ingest(f"O-1-{who}", who, [("A", 1, "100.00")])
-        points_redeem(customer=customer, program_id=program.pk, points=100, order_id=f"O-2-{who}")
+        points_redeem(customer_id=customer.pk, program_id=program.pk, points=100, order_id=f"O-2-{who}")
         _ingest(f"O-2-{who}", who, [("B", 2, "50.00")])
-        points_redeem(customer=customer, program_id=program.pk, points=100, order_id=f"R-3-{who}")
+        points_redeem(customer_id=customer.pk, program_id=program.pk, points=100, order_id=f"R-3-{who}")
 
     order_status_change(external_id="O-2-0", status="REFUNDED")
     order_status_change(external_id="O-2-1", status="REFUNDED", refund_lines=[{"sku": "B", "quantity": 1}])

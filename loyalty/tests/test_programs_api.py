@@ -165,7 +165,12 @@ def test_the_liability_counts_members_and_outstanding_points_with_their_value_as
     answer = admin_client.get(detail(program.pk)).json()
 
     # Money is a string with two places everywhere in the API (LiabilityOutput says so too).
-    assert answer["liability"] == {"members": 2, "outstanding_points": 130, "outstanding_value": "32.50"}
+    assert answer["liability"] == {
+        "members": 2,
+        "outstanding_points": 130,
+        "pending_points": 0,
+        "outstanding_value": "32.50",
+    }
 
 
 def test_detail_answers_one_program_and_an_unknown_one_is_404(admin_client):
