@@ -70,11 +70,14 @@ class Mismatch:
 
 def pending_taken(*, now: dt.datetime | None = None) -> dict[int, int]:
     """Per account, the points missing from its lots still on hold beyond what their own
-    order's reversals took back: pending points are never spent, debited or expired, so any
-    is a defect (``fix`` cannot mend it: the ledger is append-only)."""
+    order's reversals (or an expiry, which only ever runs after availability) took: pending
+    points are never spent or debited, so any is a defect (``fix`` cannot mend it: the
+    ledger is append-only)."""
     now = now or timezone.now()
     taken_back = (
-        PointsTransaction.objects.filter(reverses=OuterRef("pk"), kind=TransactionKind.REVERSAL)
+        PointsTransaction.objects.filter(
+            reverses=OuterRef("pk"), kind__in=[TransactionKind.REVERSAL, TransactionKind.EXPIRE]
+        )
         .order_by()
         .values("reverses")
         .annotate(points=Sum("points"))
