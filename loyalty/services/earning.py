@@ -251,18 +251,14 @@ def order_reverse(change: OrderChange) -> None:
     already). A cancelled or refunded order's point redemption is given back first."""
     order = change.order
     full = change.to_status in ENDED
-    rows = PointsTransaction.objects.filter(reference=order.external_id)
+    # The order's own customer's rows only: a reference is scoped to who made it.
+    rows = PointsTransaction.objects.filter(reference=order.external_id, account__customer_id=order.customer_id)
     earnings = list(rows.filter(kind=TransactionKind.EARN, source=Source.ORDER))
     # Every account this change touches (earned in, or spent for this order) locked at once, in
     # id order: giving back and then reversing would otherwise lock them out of order.
     touched = {t.account_id for t in earnings}
     if full:
-        # Only the order's own customer's redemption: a reference is scoped to who made it.
-        touched |= set(
-            rows.filter(kind=TransactionKind.REDEEM, account__customer_id=order.customer_id).values_list(
-                "account_id", flat=True
-            )
-        )
+        touched |= set(rows.filter(kind=TransactionKind.REDEEM).values_list("account_id", flat=True))
     if not touched:
         return
     locked = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in=touched).order_by("id")

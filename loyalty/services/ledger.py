@@ -395,7 +395,7 @@ def orders_fulfilled(*, orders: Iterable[tuple[str, int, dt.datetime]]) -> int:
     waiting = list(
         PointsTransaction.objects.filter(
             reference__in=one_of(sorted(wanted), "text"), kind=TransactionKind.EARN, source=Source.ORDER,
-            held=True, available_at__isnull=True,
+            held=True, available_at__isnull=True, account__customer_id__in={c for c, _ in wanted.values()},
         ).values_list("account_id", flat=True)
     )  # fmt: skip
     if not waiting:
