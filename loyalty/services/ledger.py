@@ -230,16 +230,16 @@ def points_redeem(
     program = program_get(program_id)
     if points <= 0:
         raise Invalid("points_not_positive", "Redeem one point or more.", path="points")
-    owner = Order.objects.filter(external_id=order_id).values_list("customer_id", flat=True).first()
-    if owner is not None and owner != customer_id:
-        raise Conflict("order_of_another_customer", f"Order {order_id} belongs to another customer.", path="order_id")
     account = account_lock(customer_id=customer_id, program_id=program.id)
     key = REDEEM_KEY.format(order_id)
     if account is not None:
         existing = PointsTransaction.objects.filter(account=account, idempotency_key=key).first()
-        if existing is not None:
+        if existing is not None:  # a retry answers what was done, whoever's order it turned out to be
             existing.account = account
             return _replayed(existing, points)
+    owner = Order.objects.filter(external_id=order_id).values_list("customer_id", flat=True).first()
+    if owner is not None and owner != customer_id:
+        raise Conflict("order_of_another_customer", f"Order {order_id} belongs to another customer.", path="order_id")
     now, entries = timezone.now(), Entries()
     lots = spendable_lots(entries, account, now) if account is not None else []
     available = sum(lot.remaining for lot in lots)
