@@ -208,3 +208,29 @@ def test_me_shows_pending_points_in_as_many_queries_for_many_orders_as_for_one(
 
     assert len(many) == len(few) > 0
     assert mine["pending_points"] == 8000 and len(mine["pending"]) == 8
+
+
+def test_a_debit_by_hand_takes_only_available_points(integration_client, admin_client, customer):
+    program = program_make(settings={"hold_days": 30})
+    points_adjust(customer=customer, program_id=program.pk, points=100, reason="welcome", by=None)
+    ingest(integration_client, "O-1", ago(1))
+    url = f"/api/v1/loyalty/accounts/{customer.pk}/adjust"
+
+    too_much = admin_client.post(url, {"program_id": program.pk, "points": -101, "reason": "fix"}, format="json")
+    taken = admin_client.post(url, {"program_id": program.pk, "points": -100, "reason": "fix"}, format="json")
+
+    assert_error(too_much, 409, "insufficient_points")
+    assert taken.status_code == 201, taken.content
+    assert taken.json()["balance"] == 0
+    assert (lot("O-1").remaining, account(program).balance) == (1000, 1000)
+
+
+def test_the_transactions_show_which_points_are_held_and_until_when(integration_client, customer, customer_client):
+    program_make(settings={"hold_days": 10})
+    placed = ago(1)
+    ingest(integration_client, "O-1", placed)
+
+    [row] = customer_client.get("/api/v1/loyalty/me/transactions/").json()["results"]
+
+    assert row["held"] is True
+    assert dt.datetime.fromisoformat(row["available_at"]) == placed + dt.timedelta(days=10)
