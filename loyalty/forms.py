@@ -25,7 +25,13 @@ from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm, ServiceCheckedMod
 from campaigns.models import Campaign
 from lms.errors import DomainError
 from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
-from loyalty.services.programs import RULE_FIELDS, SETTINGS_DEFAULTS, SETTINGS_FIELDS, program_check
+from loyalty.services.programs import (
+    MAX_HOLD_DAYS,
+    RULE_FIELDS,
+    SETTINGS_DEFAULTS,
+    SETTINGS_FIELDS,
+    program_check,
+)
 
 PARTS = ("settings", "rules", "tiers")
 ROW_PATH = re.compile(r"^(?P<part>rules|tiers)\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
@@ -35,7 +41,11 @@ TIER_KEYS = ("name", "threshold", "multiplier", "benefits")
 
 # The API serializers' bounds (loyalty/api/serializers.py), so both faces refuse the same input.
 # (The models' positive fields already refuse what is below zero.)
-SETTINGS_MAX = {"min_redeem_points": MAX_POINTS, "expiry_days": 36500, "tier_window_days": 3650}
+SETTINGS_MAX = {
+    "min_redeem_points": MAX_POINTS, "expiry_days": 36500, "tier_window_days": 3650,
+    "hold_days": MAX_HOLD_DAYS, "return_window_days": MAX_HOLD_DAYS,
+}  # fmt: skip
+HOLD_DAY_FIELDS = ("hold_days", "return_window_days")
 RULE_MAX = {"bonus_points": MAX_POINTS, "base_points": MAX_POINTS}
 
 
@@ -202,6 +212,14 @@ class SettingsForm(ServiceCheckedModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _at_most(self, SETTINGS_MAX)
+        for name in HOLD_DAY_FIELDS:  # left empty: no hold (0), as the API's default
+            self.fields[name].required = False
+
+    def clean_hold_days(self) -> int:
+        return self.cleaned_data.get("hold_days") or 0
+
+    def clean_return_window_days(self) -> int:
+        return self.cleaned_data.get("return_window_days") or 0
 
 
 class RuleForm(ServiceCheckedModelForm):

@@ -4,7 +4,13 @@ tiers), customer accounts and the append-only points ledger.
 Points are whole numbers. The ledger's invariants live in the database: a transaction's sign
 matches its kind, a credit's ``remaining`` stays within its points, an idempotency key is
 used once per account, a balance is never negative, and (on PostgreSQL) a trigger refuses
-any UPDATE of a transaction except its ``remaining`` going down, and any DELETE.
+any UPDATE of a transaction except its ``remaining`` going down (and a held lot's
+``available_at``/``expires_at`` set once, when its order is fulfilled), and any DELETE.
+
+An account's ``balance`` is the sum of its transactions: pending points (held lots not yet
+available) and points past their date that the nightly expiry has not taken yet are in it.
+What a customer may spend is the balance less those two, judged at read time
+(``loyalty.selectors.held_points``/``overdue_points``), so nothing waits for a job.
 """
 
 from decimal import Decimal
@@ -66,6 +72,17 @@ class ProgramSettings(models.Model):
     tier_window_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="The rolling window of a SPEND basis (e.g. 365)."
     )
+    # The hold on points earned on an order (a refund inside it takes them back whole): pending
+    # for ``hold_days`` after the order, or until it is FULFILLED plus ``return_window_days``.
+    hold_days = models.PositiveIntegerField(
+        default=0, help_text="Points earned on an order are pending this many days; 0 = spendable at once."
+    )
+    hold_until_fulfilled = models.BooleanField(
+        default=False, help_text="Points earned on an order are pending until it is fulfilled (plus the window)."
+    )
+    return_window_days = models.PositiveIntegerField(
+        default=0, help_text="With hold until fulfilled: days after fulfilment the points stay pending."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
@@ -80,6 +97,14 @@ class ProgramSettings(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(tier_basis="SPEND") | Q(tier_window_days__gte=1), name="loyalty_spend_window"
+            ),
+            # One hold at a time: days after the order, or fulfilment plus the return window.
+            models.CheckConstraint(
+                condition=Q(hold_until_fulfilled=False) | Q(hold_days=0), name="loyalty_hold_one_mode"
+            ),
+            models.CheckConstraint(
+                condition=Q(hold_until_fulfilled=True) | Q(return_window_days=0),
+                name="loyalty_return_window_needs_hold",
             ),
         ]
 
@@ -215,6 +240,12 @@ class PointsTransaction(models.Model):
     balance_after = models.BigIntegerField()
     remaining = models.BigIntegerField(null=True, blank=True, help_text="Credits: points not yet spent or expired.")
     expires_at = models.DateTimeField(null=True, blank=True)
+    # A lot earned under a program's hold is pending (counted, not spendable) until
+    # ``available_at``; null while it waits for its order's fulfilment. Its expiry runs from then.
+    held = models.BooleanField(default=False, help_text="Earned under a hold: pending until available_at.")
+    available_at = models.DateTimeField(
+        null=True, blank=True, help_text="Held lots: when they become spendable; empty until the order is fulfilled."
+    )
     source = models.CharField(max_length=10, choices=Source.choices)
     reference = models.CharField(max_length=80, blank=True, help_text="Order id, login day, or redemption order id.")
     # No database constraint: a rule dropped from a program leaves its ledger rows as they were
@@ -257,12 +288,18 @@ class PointsTransaction(models.Model):
                 name="loyalty_tx_remaining_within",
             ),
             models.CheckConstraint(condition=Q(balance_after__gte=0), name="loyalty_tx_balance_not_negative"),
+            models.CheckConstraint(condition=Q(held=False) | Q(kind="EARN"), name="loyalty_tx_held_is_earned"),
+            models.CheckConstraint(
+                condition=Q(available_at__isnull=True) | Q(held=True), name="loyalty_tx_available_at_held"
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "id"], name="loyalty_tx_account"),
             # Open lots by expiry: expire_points and "expiring in the next 30 days".
             models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name="loyalty_tx_open_lots"),
             models.Index(fields=["reference"], name="loyalty_tx_reference"),
+            # Pending lots of an account: the spendable balance leaves them out.
+            models.Index(fields=["account"], condition=Q(held=True, remaining__gt=0), name="loyalty_tx_held_lots"),
         ]
 
     def __str__(self) -> str:

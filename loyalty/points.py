@@ -3,13 +3,13 @@
 import datetime as dt
 from decimal import Decimal
 
-from accounts.models import User
 from campaigns.engine import types as t
+from campaigns.models import OrderRedemption
 from campaigns.points import POINTS_REASONS, PointsQuote, PointsRequest
 from lms.errors import Conflict
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount
-from loyalty.selectors import overdue_points
+from loyalty.selectors import available_points
 from loyalty.services.ledger import points_give_back, points_redeem, program_get
 
 
@@ -29,8 +29,8 @@ class LoyaltyPoints:
                 program.id, "points_unavailable", f"The program's points pay in {program.campaign.currency}."
             )
         account = LoyaltyAccount.objects.filter(customer_id=customer_id, program_id=program.id).only("balance").first()
-        # Points past their date are not spendable even before the nightly run expires them.
-        balance = account.balance - overdue_points([account.pk], now=at).get(account.pk, 0) if account else 0
+        # Pending points, and points past their date (even before the nightly run), are not spendable.
+        balance = available_points(account, now=at) if account else 0
         if request.points < program.min_redeem_points:
             return _rejected(
                 program.id, "below_min_points", f"At least {program.min_redeem_points} points are redeemed at once."
@@ -52,14 +52,18 @@ class LoyaltyPoints:
 
     def spend(self, *, customer_id: int, quote: PointsQuote, order_id: str, at: dt.datetime) -> None:
         redeemed = points_redeem(
-            customer=User(pk=customer_id), program_id=quote.program_id, points=quote.points, order_id=order_id,
+            customer_id=customer_id, program_id=quote.program_id, points=quote.points, order_id=order_id,
             value=quote.value,
         )  # fmt: skip
         if not redeemed.created:
             raise Conflict("order_points_redeemed", f"Order {order_id} already spent points through /loyalty/redeem.")
 
     def give_back(self, *, order_id: str, reason: str) -> None:
-        points_give_back(order_id=order_id, reason=reason)
+        # The checkout's own customer: another customer's /loyalty/redeem under the same
+        # order id is theirs and stays spent.
+        customer_id = OrderRedemption.objects.filter(order_id=order_id).values_list("customer_id", flat=True).first()
+        if customer_id is not None:
+            points_give_back(customer_id=customer_id, order_id=order_id, reason=reason)
 
 
 provider = LoyaltyPoints()

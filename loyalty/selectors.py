@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from accounts.models import User
 from campaigns.engine import types as ct
@@ -48,6 +48,14 @@ class Program:
     rules: tuple[e.EarnRule, ...]
     tiers: tuple[e.TierSpec, ...]  # by threshold
     live: bool = True  # switched on and not archived
+    hold_days: int = 0
+    hold_until_fulfilled: bool = False
+    return_window_days: int = 0
+
+    @property
+    def holds(self) -> bool:
+        """Points earned on an order are pending for a while (a refund inside it takes them whole)."""
+        return self.hold_until_fulfilled or self.hold_days > 0
 
     @property
     def order_rules(self) -> tuple[e.EarnRule, ...]:
@@ -112,6 +120,9 @@ def programs_load(programs: list[LoyaltyProgram]) -> list[Program]:
                 rules=tuple(rules[program.pk]),
                 tiers=tuple(tiers[program.pk]),
                 live=program.status == CampaignStatus.ACTIVE and not program.archived,
+                hold_days=terms.hold_days,
+                hold_until_fulfilled=terms.hold_until_fulfilled,
+                return_window_days=terms.return_window_days,
             )
         )
     return loaded
@@ -218,6 +229,15 @@ def liability(program_ids: Iterable[int] | None = None) -> dict[int, dict]:
     if program_ids is not None:
         accounts = accounts.filter(program_id__in=list(program_ids))
     rows = accounts.values("program_id").annotate(members=Count("id"), outstanding=Sum("balance"))
+    held = PointsTransaction.objects.filter(pending_q(dt.datetime.now(dt.UTC)))
+    if program_ids is not None:
+        held = held.filter(account__program_id__in=list(program_ids))
+    pending = dict(
+        held.order_by()
+        .values("account__program_id")
+        .annotate(points=Sum("remaining"))
+        .values_list("account__program_id", "points")
+    )
     values = dict(
         ProgramSettings.objects.filter(program_id__in=[r["program_id"] for r in rows]).values_list(
             "program_id", "point_value"
@@ -227,6 +247,7 @@ def liability(program_ids: Iterable[int] | None = None) -> dict[int, dict]:
         row["program_id"]: {
             "members": row["members"],
             "outstanding_points": row["outstanding"] or 0,
+            "pending_points": pending.get(row["program_id"], 0),
             "outstanding_value": e.points_value(row["outstanding"] or 0, values.get(row["program_id"], Decimal("0"))),
         }
         for row in rows
@@ -257,6 +278,44 @@ def overdue_points(account_ids: Iterable[int], *, now: dt.datetime) -> dict[int,
     return {row["account_id"]: row["points"] for row in rows}
 
 
+def pending_q(now: dt.datetime) -> Q:
+    """Open lots still on hold at ``now`` (not spendable; their order's refund takes them whole)."""
+    return Q(held=True, remaining__gt=0) & (Q(available_at__isnull=True) | Q(available_at__gt=now))
+
+
+@dataclass(frozen=True)
+class PendingLot:
+    order_id: str
+    points: int
+    available_at: dt.datetime | None  # None: when the order is fulfilled, plus the return window
+
+
+def pending_points(account_ids: Iterable[int], *, now: dt.datetime) -> dict[int, list[PendingLot]]:
+    """Per account, its lots still on hold, soonest available first (those waiting for their
+    order's fulfilment last)."""
+    rows = (
+        PointsTransaction.objects.filter(pending_q(now), account_id__in=list(account_ids))
+        .order_by(F("available_at").asc(nulls_last=True), "id")
+        .values_list("account_id", "reference", "remaining", "available_at")
+    )
+    found: dict[int, list[PendingLot]] = defaultdict(list)
+    for account_id, reference, remaining, available_at in rows:
+        found[account_id].append(PendingLot(reference, remaining, available_at))
+    return found
+
+
+def available_points(account: LoyaltyAccount, *, now: dt.datetime | None = None) -> int:
+    """What the customer may spend now: the balance less pending points and points past their
+    date the nightly expiry has not taken yet (one query)."""
+    now = now or dt.datetime.now(dt.UTC)
+    held = (
+        PointsTransaction.objects.filter(account_id=account.pk)
+        .filter(pending_q(now) | Q(remaining__gt=0, expires_at__lte=now))
+        .aggregate(points=Sum("remaining"))["points"]
+    )
+    return account.balance - (held or 0)
+
+
 def live_programs_q() -> Q:
     return Q(kind=CampaignKind.LOYALTY_PROGRAM, status=CampaignStatus.ACTIVE, archived=False)
 
@@ -280,12 +339,15 @@ def account_summaries(customer: User, now: dt.datetime) -> list[dict[str, Any]]:
         ]
     expiring = expiring_points([a.pk for a in accounts.values()], now=now)
     overdue = overdue_points([a.pk for a in accounts.values()], now=now)  # expired, not yet by the nightly run
+    pending = pending_points([a.pk for a in accounts.values()], now=now)
     windows = {p.tier_window_days for p in programs if p.tier_basis == TierBasis.SPEND and p.tier_window_days}
     spends = {days: spend_in_window([customer.pk], days, now) for days in windows}
     answer = []
     for program in programs:
         account = accounts.get(program.id)
-        balance = account.balance - overdue.get(account.pk, 0) if account else 0
+        held = pending.get(account.pk, []) if account else []
+        held_total = sum(lot.points for lot in held)
+        balance = account.balance - overdue.get(account.pk, 0) - held_total if account else 0
         lifetime = account.lifetime_earned if account else 0
         measure = (
             spends.get(program.tier_window_days, {}).get(customer.pk, Decimal("0"))
@@ -323,6 +385,10 @@ def account_summaries(customer: User, now: dt.datetime) -> list[dict[str, Any]]:
                 else {"name": tier.name, "threshold": tier.threshold, "multiplier": tier.multiplier},
                 "next_tier": next_tier,
                 "expiring_30_days": expiring.get(account.pk, 0) if account else 0,
+                "pending_points": held_total,
+                "pending": [
+                    {"order_id": lot.order_id, "points": lot.points, "available_at": lot.available_at} for lot in held
+                ],
                 "streak_days": account.streak_days if account else 0,
             }
         )

@@ -5,11 +5,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from campaigns.admin.actions import names_shown
@@ -19,6 +21,7 @@ from loyalty.admin.programs import rupees
 from loyalty.engine import points_value
 from loyalty.forms import PointsAdjustForm
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, PointsTransaction, ProgramSettings, Tier
+from loyalty.selectors import pending_q
 from loyalty.services.ledger import points_adjust
 
 LATEST = 50  # transactions shown on an account's page; the rest are one link away
@@ -60,8 +63,8 @@ class TransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PointsTransaction
     formset = LatestTransactionsFormSet
     fields = (
-        "occurred_at", "kind", "points", "balance_after", "remaining", "expires_at", "source", "reference",
-        "reason", "created_by",
+        "occurred_at", "kind", "points", "balance_after", "remaining", "available_at", "expires_at", "source",
+        "reference", "reason", "created_by",
     )  # fmt: skip
     readonly_fields = fields
     extra = 0
@@ -73,13 +76,15 @@ class TransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(LoyaltyAccount)
 class LoyaltyAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("customer", "program", "balance", "balance_value", "lifetime_earned", "tier", "streak_days")
+    list_display = (
+        "customer", "program", "balance", "pending_points", "balance_value", "lifetime_earned", "tier", "streak_days",
+    )  # fmt: skip
     list_select_related = ("customer", "program__loyalty_settings", "tier")
     list_filter = (("program", ProgramFilter), ("tier", TierFilter))
     search_fields = ("customer__email", "customer__external_id")
     search_help_text = "The exact customer email or external id."
     fields = (
-        "customer", "program", "balance", "balance_value", "lifetime_earned", "tier", "tier_since",
+        "customer", "program", "balance", "pending_points", "balance_value", "lifetime_earned", "tier", "tier_since",
         "streak_days", "streak_last_day", "transactions_link", "created_at", "updated_at",
     )  # fmt: skip
     readonly_fields = fields
@@ -91,6 +96,22 @@ class LoyaltyAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         return (queryset.filter(customer_search(term, "customer")) if term else queryset), False
+
+    def get_queryset(self, request):
+        # Pending points in the same query as the page's rows (a subquery per row, on the held-lots index).
+        held = (
+            PointsTransaction.objects.filter(pending_q(timezone.now()), account=OuterRef("pk"))
+            .order_by()
+            .values("account")
+            .annotate(points=Sum("remaining"))
+            .values("points")
+        )
+        return super().get_queryset(request).annotate(pending=Coalesce(Subquery(held), 0))
+
+    @admin.display(description="pending points", ordering="pending")
+    def pending_points(self, obj: LoyaltyAccount) -> str:
+        """Of the balance, points earned on orders still inside the program's hold (not spendable yet)."""
+        return f"{obj.pending:,}"
 
     def has_adjust_permission(self, request) -> bool:
         # Adjusting writes the ledger: whoever may change accounts (the balance is never edited by hand).

@@ -32,7 +32,7 @@ from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, ProgramS
 from loyalty.selectors import liability
 from loyalty.services.programs import program_create, program_update
 
-NO_MEMBERS = {"members": 0, "outstanding_points": 0, "outstanding_value": Decimal("0.00")}
+NO_MEMBERS = {"members": 0, "outstanding_points": 0, "pending_points": 0, "outstanding_value": Decimal("0.00")}
 
 
 def rupees(value: Decimal) -> str:
@@ -46,6 +46,7 @@ class LiabilityLine:
     members: int
     outstanding_points: int
     outstanding_value: Decimal
+    pending_points: int = 0  # of the outstanding points, those on hold
 
     @property
     def members_text(self) -> str:
@@ -80,6 +81,7 @@ def liability_summary(figures: dict[int, dict]) -> LiabilitySummary:
         sum(line.members for line in lines),
         sum(line.outstanding_points for line in lines),
         sum((line.outstanding_value for line in lines), Decimal("0.00")),
+        sum(line.pending_points for line in lines),
     )
     return LiabilitySummary(lines, total)
 
@@ -120,7 +122,10 @@ class SettingsInline(ProgramPartInline, admin.StackedInline):
     form = SettingsForm
     formset = SettingsFormSet
     verbose_name = verbose_name_plural = "points and redemption"
-    fields = ("point_value", "min_redeem_points", "expiry_days", ("tier_basis", "tier_window_days"))
+    fields = (
+        "point_value", "min_redeem_points", "expiry_days", ("tier_basis", "tier_window_days"),
+        ("hold_days", "hold_until_fulfilled", "return_window_days"),
+    )  # fmt: skip
     min_num = max_num = 1
     extra = 0
     can_delete = False
@@ -160,7 +165,8 @@ class LoyaltyProgramAdmin(ArchivingActions, admin.ModelAdmin):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
     list_display = (
-        "name", "status", "archived", "starts_at", "ends_at", "members", "outstanding_points", "outstanding_value",
+        "name", "status", "archived", "starts_at", "ends_at", "members", "outstanding_points", "pending_points",
+        "outstanding_value",
     )  # fmt: skip
     list_filter = ("status", "archived", "audience")
     search_fields = ("name",)
@@ -252,6 +258,10 @@ class LoyaltyProgramAdmin(ArchivingActions, admin.ModelAdmin):
     @admin.display(description="members")
     def members(self, obj: Campaign) -> str:
         return f"{self._figures(obj)['members']:,}"
+
+    @admin.display(description="pending points")
+    def pending_points(self, obj: Campaign) -> str:
+        return f"{self._figures(obj)['pending_points']:,}"
 
     @admin.display(description="outstanding points")
     def outstanding_points(self, obj: Campaign) -> str:

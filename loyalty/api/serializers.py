@@ -45,6 +45,16 @@ class ProgramSettingsInput(StrictInput):
     expiry_days = serializers.IntegerField(max_value=36500, required=False, allow_null=True)
     tier_basis = serializers.ChoiceField(choices=TierBasis.choices, required=False)
     tier_window_days = serializers.IntegerField(max_value=3650, required=False, allow_null=True)
+    hold_days = serializers.IntegerField(
+        min_value=0, max_value=365, required=False,
+        help_text="Points earned on an order are pending (visible, not spendable) this many days; 0 = none.",
+    )  # fmt: skip
+    hold_until_fulfilled = serializers.BooleanField(
+        required=False, help_text="Points earned on an order are pending until it is FULFILLED plus the window."
+    )
+    return_window_days = serializers.IntegerField(
+        min_value=0, max_value=365, required=False, help_text="With hold_until_fulfilled: days after fulfilment."
+    )
 
 
 class ProgramFieldsInput(CampaignBaseInput, ProgramSettingsInput):
@@ -94,7 +104,8 @@ class LoyaltyTierOutput(serializers.ModelSerializer):
 
 class LiabilityOutput(serializers.Serializer):
     members = serializers.IntegerField()
-    outstanding_points = serializers.IntegerField()
+    outstanding_points = serializers.IntegerField(help_text="Every member's balance, pending points included.")
+    pending_points = serializers.IntegerField(help_text="Of them, points on hold (not spendable yet).")
     outstanding_value = serializers.DecimalField(**POINTS_MONEY, help_text="What the outstanding points are worth.")
 
 
@@ -106,6 +117,9 @@ class ProgramOutput(serializers.ModelSerializer):
     expiry_days = serializers.IntegerField(source="loyalty_settings.expiry_days", allow_null=True)
     tier_basis = serializers.CharField(source="loyalty_settings.tier_basis")
     tier_window_days = serializers.IntegerField(source="loyalty_settings.tier_window_days", allow_null=True)
+    hold_days = serializers.IntegerField(source="loyalty_settings.hold_days")
+    hold_until_fulfilled = serializers.BooleanField(source="loyalty_settings.hold_until_fulfilled")
+    return_window_days = serializers.IntegerField(source="loyalty_settings.return_window_days")
     rules = EarningRuleOutput(many=True, source="earning_rules")
     tiers = LoyaltyTierOutput(many=True, source="loyalty_tiers")
     liability = serializers.SerializerMethodField()
@@ -117,7 +131,7 @@ class ProgramOutput(serializers.ModelSerializer):
             "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
             "audience", "segment_ids", "countries", "states", "cities", "currency", "notification",
             "point_value", "min_redeem_points", "expiry_days", "tier_basis", "tier_window_days",
-            "rules", "tiers", "liability", "created_at", "updated_at",
+            "hold_days", "hold_until_fulfilled", "return_window_days", "rules", "tiers", "liability", "created_at", "updated_at",
         ]  # fmt: skip
 
     def get_segment_ids(self, program) -> list[int]:
@@ -126,7 +140,7 @@ class ProgramOutput(serializers.ModelSerializer):
     def get_liability(self, program) -> LiabilityOutput:
         found = self.context.get("liability", {}).get(program.pk)
         return LiabilityOutput(
-            found or {"members": 0, "outstanding_points": 0, "outstanding_value": Decimal("0.00")}
+            found or {"members": 0, "outstanding_points": 0, "pending_points": 0, "outstanding_value": Decimal("0.00")}
         ).data
 
 
@@ -144,11 +158,19 @@ class NextTierOutput(TierBriefOutput):
     progress_percent = serializers.DecimalField(max_digits=5, decimal_places=1)
 
 
+class PendingLotOutput(serializers.Serializer):
+    order_id = serializers.CharField()
+    points = serializers.IntegerField()
+    available_at = DateTimeField(
+        allow_null=True, help_text="Null: when the order is fulfilled, plus the return window."
+    )
+
+
 class MembershipOutput(serializers.Serializer):
     program_id = serializers.IntegerField()
     program_name = serializers.CharField()
     member = serializers.BooleanField(help_text="False: a live program the customer has not earned in yet.")
-    balance = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text="Spendable points now (pending and expired points left out).")
     balance_value = serializers.DecimalField(**POINTS_MONEY)
     lifetime_earned = serializers.IntegerField()
     point_value = serializers.DecimalField(**RATE)
@@ -158,6 +180,8 @@ class MembershipOutput(serializers.Serializer):
     tier = TierBriefOutput(allow_null=True)
     next_tier = NextTierOutput(allow_null=True)
     expiring_30_days = serializers.IntegerField(help_text="Points expiring in the next 30 days.")
+    pending_points = serializers.IntegerField(help_text="Earned on orders still inside the program's hold.")
+    pending = PendingLotOutput(many=True, help_text="The pending points per order, soonest available first.")
     streak_days = serializers.IntegerField()
 
 
@@ -171,8 +195,8 @@ class TransactionOutput(serializers.ModelSerializer):
     class Meta:
         model = PointsTransaction
         fields = [
-            "id", "program_id", "kind", "points", "balance_after", "remaining", "expires_at", "source", "reference",
-            "value", "reason", "occurred_at", "created_at",
+            "id", "program_id", "kind", "points", "balance_after", "remaining", "expires_at", "held", "available_at",
+            "source", "reference", "value", "reason", "occurred_at", "created_at",
         ]  # fmt: skip
 
 
@@ -194,7 +218,7 @@ class RedeemOutput(serializers.Serializer):
     order_id = serializers.CharField()
     points = serializers.IntegerField()
     value = serializers.DecimalField(**POINTS_MONEY, help_text="Rupees the points pay.")
-    balance = serializers.IntegerField(help_text="After the redemption.")
+    balance = serializers.IntegerField(help_text="Spendable points after the redemption (pending ones left out).")
     transaction_id = serializers.IntegerField()
 
 
@@ -210,5 +234,5 @@ class AdjustInput(StrictInput):
 class AdjustOutput(serializers.Serializer):
     customer_id = serializers.IntegerField()
     program_id = serializers.IntegerField()
-    balance = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text="Spendable points after the adjustment (pending ones left out).")
     transaction = TransactionOutput()

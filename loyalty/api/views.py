@@ -32,7 +32,7 @@ from lms.errors import Invalid, NotFound
 from loyalty.api import examples
 from loyalty.api import serializers as s
 from loyalty.models import EarningRule, LoyaltyProgram, PointsTransaction
-from loyalty.selectors import account_summaries, liability
+from loyalty.selectors import account_summaries, available_points, liability
 from loyalty.services.ledger import points_adjust, points_redeem
 from loyalty.services.programs import program_create, program_update
 
@@ -203,7 +203,7 @@ class RedeemView(LoyaltyView):
         if customer is None:
             raise NotFound("customer_not_found", "No such customer.", path="customer")
         redeemed = points_redeem(
-            customer=customer, program_id=data["program_id"], points=data["points"], order_id=data["order_id"]
+            customer_id=customer.pk, program_id=data["program_id"], points=data["points"], order_id=data["order_id"]
         )
         row = redeemed.transaction
         body = {
@@ -211,7 +211,7 @@ class RedeemView(LoyaltyView):
             "order_id": row.reference,
             "points": -row.points,
             "value": row.value,
-            "balance": row.balance_after,
+            "balance": redeemed.available if redeemed.available is not None else available_points(redeemed.account),
             "transaction_id": row.pk,
         }
         code = status.HTTP_201_CREATED if redeemed.created else status.HTTP_200_OK
@@ -264,7 +264,7 @@ class AdjustView(LoyaltyView):
         body = {
             "customer_id": found.pk,
             "program_id": row.account.program_id,
-            "balance": row.account.balance,
+            "balance": available_points(row.account),
             "transaction": s.TransactionOutput(row).data,
         }
         return Response(body, status=status.HTTP_201_CREATED)

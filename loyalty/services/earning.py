@@ -38,8 +38,11 @@ from loyalty.services.ledger import (
     Entries,
     accounts_lock,
     expiry_for,
+    is_pending,
     lot_expire,
     open_lots,
+    order_hold,
+    orders_fulfilled,
     points_give_back,
     tier_upgrade,
 )
@@ -61,10 +64,18 @@ FIRST_PURCHASE_KEY = "first-purchase"
 
 
 def orders_changed(changes: Sequence[OrderChange]) -> None:
-    """The commerce batch hook: new orders earn, cancels and refunds reverse."""
+    """The commerce batch hook: new orders earn, fulfilments start the return window of points
+    held until then, cancels and refunds reverse."""
     new = [c for c in changes if c.from_status is None and c.to_status in COUNTED]
     if new:
         _orders_earn(new)
+    fulfilled = [
+        (c.order.external_id, c.order.customer_id, c.occurred_at or dt.datetime.now(dt.UTC))
+        for c in changes
+        if c.from_status not in (None, OrderStatus.FULFILLED) and c.to_status == OrderStatus.FULFILLED
+    ]
+    if fulfilled:
+        orders_fulfilled(orders=fulfilled)
     for change in changes:
         if change.from_status is not None and (change.to_status in ENDED or change.refunded_lines):
             order_reverse(change)
@@ -181,6 +192,11 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
             if (account.pk, key) in taken:
                 continue
             taken.add((account.pk, key))
+            hold = order_hold(
+                program,
+                placed_at=order.placed_at,
+                fulfilled_at=change.occurred_at if change.to_status == OrderStatus.FULFILLED else None,
+            )
             entries.add(
                 account,
                 kind=TransactionKind.EARN,
@@ -195,7 +211,9 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
                     "multiplier": str(earning.multiplier),
                     "tier": tier.name if tier else "",
                 },
-                expires_at=expiry_for(program, order.placed_at),
+                held=hold.held,
+                available_at=hold.available_at,
+                expires_at=hold.expires_at,
                 occurred_at=order.placed_at,
             )
             account.lifetime_earned += earning.points
@@ -233,7 +251,8 @@ def order_reverse(change: OrderChange) -> None:
     already). A cancelled or refunded order's point redemption is given back first."""
     order = change.order
     full = change.to_status in ENDED
-    rows = PointsTransaction.objects.filter(reference=order.external_id)
+    # The order's own customer's rows only: a reference is scoped to who made it.
+    rows = PointsTransaction.objects.filter(reference=order.external_id, account__customer_id=order.customer_id)
     earnings = list(rows.filter(kind=TransactionKind.EARN, source=Source.ORDER))
     # Every account this change touches (earned in, or spent for this order) locked at once, in
     # id order: giving back and then reversing would otherwise lock them out of order.
@@ -245,7 +264,9 @@ def order_reverse(change: OrderChange) -> None:
     locked = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in=touched).order_by("id")
     accounts = {a.pk: a for a in locked}
     if full:
-        points_give_back(order_id=order.external_id, reason=f"order {change.to_status.lower()}")
+        points_give_back(
+            customer_id=order.customer_id, order_id=order.external_id, reason=f"order {change.to_status.lower()}"
+        )
         for account in LoyaltyAccount.objects.filter(pk__in=touched):  # balances as the give-back left them
             accounts[account.pk].balance = account.balance
     if not earnings:
@@ -283,9 +304,13 @@ def order_reverse(change: OrderChange) -> None:
         asked = left if full else min(due, left)
         if not due and not asked:
             continue
-        # The order's own lot first (its points are the ones being taken back), then oldest first.
+        # The order's own lot first (its points are the ones being taken back, pending or not),
+        # then the available ones oldest first. Another order's pending lot is left whole for
+        # that order's own refund.
         own = [lot for lot in lots[account.pk] if lot.pk == earning.pk and lot.remaining]
-        others = [lot for lot in lots[account.pk] if lot.pk != earning.pk and lot.remaining]
+        others = [
+            lot for lot in lots[account.pk] if lot.pk != earning.pk and lot.remaining and not is_pending(lot, now)
+        ]
         taken = entries.consume(account, asked, own + others)
         entries.add(
             account,

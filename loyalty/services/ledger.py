@@ -5,6 +5,12 @@ order keys in ingestion, the customer row, redemption row, counters and codes in
 Every writer of an account takes its row lock first, so the open lots (credits with points
 ``remaining``) are only ever read and consumed by the lock holder: no lot is spent twice and
 the balance always equals the sum of the transactions, and the sum of the open lots.
+
+Pending points: a lot earned on an order under a program's hold is ``held`` until its
+``available_at`` (empty until the order is fulfilled, in the "until fulfilled" mode). Such a
+lot is in the balance but is never spent, taken by an admin's debit, or expired (its expiry
+runs from ``available_at``); only its own order's reversal takes from it. Once
+``available_at`` has passed it is an ordinary lot: nothing is written at release.
 """
 
 import datetime as dt
@@ -20,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from campaigns.models import Campaign
+from commerce.models import Order
 from lms.db import bulk_insert, bulk_set, one_of
 from lms.errors import Conflict, Invalid, NotFound
 from loyalty import engine as e
@@ -76,6 +83,32 @@ def expiry_for(program: Program, occurred_at: dt.datetime) -> dt.datetime | None
     return occurred_at + dt.timedelta(days=program.expiry_days) if program.expiry_days else None
 
 
+@dataclass(frozen=True)
+class Hold:
+    held: bool
+    available_at: dt.datetime | None
+    expires_at: dt.datetime | None
+
+
+def order_hold(program: Program, *, placed_at: dt.datetime, fulfilled_at: dt.datetime | None) -> Hold:
+    """When points earned on an order become spendable, and when they expire (counted from
+    then): ``hold_days`` after the order, or ``return_window_days`` after its fulfilment
+    (unknown yet: both empty until the order is fulfilled)."""
+    if program.hold_until_fulfilled:
+        if fulfilled_at is None:
+            return Hold(held=True, available_at=None, expires_at=None)
+        available_at = fulfilled_at + dt.timedelta(days=program.return_window_days)
+    elif program.hold_days:
+        available_at = placed_at + dt.timedelta(days=program.hold_days)
+    else:
+        return Hold(held=False, available_at=None, expires_at=expiry_for(program, placed_at))
+    return Hold(held=True, available_at=available_at, expires_at=expiry_for(program, available_at))
+
+
+def is_pending(lot: PointsTransaction, now: dt.datetime) -> bool:
+    return lot.held and (lot.available_at is None or lot.available_at > now)
+
+
 class Entries:
     """Transactions appended under the accounts' locks, written together at the end."""
 
@@ -125,7 +158,7 @@ def open_lots(account_ids: Iterable[int]) -> dict[int, list[PointsTransaction]]:
     """Every account's credits with points left, oldest first (call under the accounts' locks)."""
     lots: dict[int, list[PointsTransaction]] = defaultdict(list)
     rows = PointsTransaction.objects.filter(account_id__in=list(account_ids), remaining__gt=0).order_by("id")
-    for lot in rows.only("id", "account_id", "points", "remaining", "expires_at"):
+    for lot in rows.only("id", "account_id", "points", "remaining", "expires_at", "held", "available_at"):
         lots[lot.account_id].append(lot)
     return lots
 
@@ -159,6 +192,7 @@ class Redeemed:
     transaction: PointsTransaction
     account: LoyaltyAccount
     created: bool  # False: a retry answered with the first redemption
+    available: int | None = None  # spendable points left (None on a retry: read them if needed)
 
 
 def _replayed(existing: PointsTransaction, points: int) -> Redeemed:
@@ -186,24 +220,30 @@ def redeem_check(program: Program, points: int, balance: int) -> None:
 
 @transaction.atomic
 def points_redeem(
-    *, customer: User, program_id: int, points: int, order_id: str, value: Decimal | None = None
+    *, customer_id: int, program_id: int, points: int, order_id: str, value: Decimal | None = None
 ) -> Redeemed:
-    """Spend points oldest first for an order; idempotent on (account, order_id): the same
-    points again answer the first redemption, other points 409. Never below zero: 409
-    insufficient_points (concurrent redemptions queue on the account's row lock)."""
+    """Spend available points oldest first for an order (pending ones are never spent);
+    idempotent on (account, order_id): the same points again answer the first redemption,
+    other points 409. Never below zero: 409 insufficient_points (concurrent redemptions queue
+    on the account's row lock). An order the platform sent for another customer is refused
+    (409 order_of_another_customer): the reference is the customer's own."""
     program = program_get(program_id)
     if points <= 0:
         raise Invalid("points_not_positive", "Redeem one point or more.", path="points")
-    account = account_lock(customer_id=customer.pk, program_id=program.id)
+    account = account_lock(customer_id=customer_id, program_id=program.id)
     key = REDEEM_KEY.format(order_id)
     if account is not None:
         existing = PointsTransaction.objects.filter(account=account, idempotency_key=key).first()
-        if existing is not None:
+        if existing is not None:  # a retry answers what was done, whoever's order it turned out to be
             existing.account = account
             return _replayed(existing, points)
+    owner = Order.objects.filter(external_id=order_id).values_list("customer_id", flat=True).first()
+    if owner is not None and owner != customer_id:
+        raise Conflict("order_of_another_customer", f"Order {order_id} belongs to another customer.", path="order_id")
     now, entries = timezone.now(), Entries()
     lots = spendable_lots(entries, account, now) if account is not None else []
-    redeem_check(program, points, account.balance if account else 0)
+    available = sum(lot.remaining for lot in lots)
+    redeem_check(program, points, available)
     entries.consume(account, points, lots)
     row = entries.add(
         account,
@@ -217,17 +257,21 @@ def points_redeem(
     )
     _stamp(account)
     entries.write()
-    return Redeemed(transaction=row, account=account, created=True)
+    return Redeemed(transaction=row, account=account, created=True, available=available - points)
 
 
 @transaction.atomic
-def points_give_back(*, order_id: str, reason: str = "") -> list[PointsTransaction]:
-    """Return what an order's redemption spent, as fresh points (a voided checkout, a cancelled
-    order); a second call is a no-op. Expiry runs from now, by the program's rule."""
+def points_give_back(*, customer_id: int, order_id: str, reason: str = "") -> list[PointsTransaction]:
+    """Return what this customer's redemption for an order spent, as fresh points (a voided
+    checkout, a cancelled order); a second call is a no-op. Only the customer's own accounts
+    are looked at: another customer's redemption under the same reference stays spent.
+    Expiry runs from now, by the program's rule."""
     redeemed = list(
-        PointsTransaction.objects.filter(reference=order_id, kind=TransactionKind.REDEEM).values_list(
-            "account_id", flat=True
-        )
+        PointsTransaction.objects.filter(
+            account__customer_id=customer_id,
+            kind=TransactionKind.REDEEM,
+            idempotency_key=REDEEM_KEY.format(order_id),
+        ).values_list("account_id", flat=True)
     )
     if not redeemed:
         return []
@@ -281,10 +325,11 @@ def points_adjust(
         return existing
     now, entries = timezone.now(), Entries()
     lots = spendable_lots(entries, account, now) if points < 0 else []
-    if points < 0 and -points > account.balance:
+    available = sum(lot.remaining for lot in lots)
+    if points < 0 and -points > available:
         raise Conflict(
-            "insufficient_points", f"The balance is {account.balance} points; {-points} cannot be taken.",
-            balance=account.balance,
+            "insufficient_points", f"The balance is {available} points; {-points} cannot be taken.",
+            balance=available,
         )  # fmt: skip
     if points < 0:
         entries.consume(account, -points, lots)
@@ -328,10 +373,59 @@ def lot_expire(entries: Entries, account: LoyaltyAccount, lot: PointsTransaction
 
 
 def spendable_lots(entries: Entries, account: LoyaltyAccount, now: dt.datetime) -> list[PointsTransaction]:
-    """The account's open lots, oldest first, after expiring those past their date (the nightly
-    run may not have come yet: points past their date are never spent)."""
+    """The account's available open lots, oldest first, after expiring those past their date
+    (the nightly run may not have come yet: points past their date are never spent). Pending
+    lots are left out: a refund inside the hold must find them whole."""
     lots = open_lots([account.pk])[account.pk]
     for lot in lots:
         if lot.expires_at is not None and lot.expires_at <= now:
             lot_expire(entries, account, lot, now)
-    return [lot for lot in lots if lot.remaining]
+    return [lot for lot in lots if lot.remaining and not is_pending(lot, now)]
+
+
+@transaction.atomic
+def orders_fulfilled(*, orders: Iterable[tuple[str, int, dt.datetime]]) -> int:
+    """Start the return window of points held until fulfilment: for each (order external id,
+    customer id, fulfilled at), its held lots without a date get ``available_at`` (fulfilment
+    plus the program's window) and their expiry from then. Set once: a repeat changes nothing.
+    Answers the lots dated."""
+    wanted = {external_id: (customer_id, at) for external_id, customer_id, at in orders}
+    if not wanted:
+        return 0
+    waiting = list(
+        PointsTransaction.objects.filter(
+            reference__in=one_of(sorted(wanted), "text"), kind=TransactionKind.EARN, source=Source.ORDER,
+            held=True, available_at__isnull=True, account__customer_id__in={c for c, _ in wanted.values()},
+        ).values_list("account_id", flat=True)
+    )  # fmt: skip
+    if not waiting:
+        return 0
+    # The accounts' locks first (the ledger's lock order): a redemption deciding what is
+    # spendable sees a lot either still pending or already dated, never half-way.
+    accounts = {
+        a.pk: a
+        for a in LoyaltyAccount.objects.select_for_update(no_key=True)
+        .filter(pk__in=sorted(set(waiting)))
+        .order_by("id")
+    }
+    programs = {
+        p.id: p
+        for p in programs_load(list(LoyaltyProgram.objects.filter(pk__in={a.program_id for a in accounts.values()})))
+    }
+    lots = PointsTransaction.objects.filter(
+        account_id__in=list(accounts), reference__in=one_of(sorted(wanted), "text"), kind=TransactionKind.EARN,
+        source=Source.ORDER, held=True, available_at__isnull=True,
+    ).only("id", "account_id", "reference", "occurred_at")  # fmt: skip
+    dated = []
+    for lot in lots:
+        account = accounts[lot.account_id]
+        customer_id, at = wanted[lot.reference]
+        if account.customer_id != customer_id:
+            continue
+        program = programs[account.program_id]
+        hold = order_hold(program, placed_at=lot.occurred_at, fulfilled_at=at)
+        lot.available_at = hold.available_at or at
+        lot.expires_at = expiry_for(program, lot.available_at)
+        dated.append(lot)
+    bulk_set(dated, ["available_at", "expires_at"])
+    return len(dated)

@@ -25,7 +25,11 @@ from commerce.models import Category
 from lms.errors import Conflict
 from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, ProgramSettings, Tier, TierBasis
 
-SETTINGS_FIELDS = ("point_value", "min_redeem_points", "expiry_days", "tier_basis", "tier_window_days")
+SETTINGS_FIELDS = (
+    "point_value", "min_redeem_points", "expiry_days", "tier_basis", "tier_window_days",
+    "hold_days", "hold_until_fulfilled", "return_window_days",
+)  # fmt: skip
+MAX_HOLD_DAYS = 365
 RULE_FIELDS = (
     "rule_type", "points_per_rupee", "rounding", "min_order_value", "bonus_points", "bonus_percent",
     "base_points", "streak_steps", "max_multiplier",
@@ -58,6 +62,17 @@ def _check_settings(settings: dict[str, Any]) -> None:
         raise invalid("tier_window_days", "A SPEND tier basis needs its rolling window in days (e.g. 365).")
     if settings.get("tier_basis") != TierBasis.SPEND and settings.get("tier_window_days"):
         raise invalid("tier_window_days", "Only a SPEND tier basis has a window.")
+    for name in ("hold_days", "return_window_days"):
+        if not 0 <= (settings.get(name) or 0) <= MAX_HOLD_DAYS:
+            raise invalid(name, f"From 0 to {MAX_HOLD_DAYS} days.")
+    if settings.get("hold_until_fulfilled") and settings.get("hold_days"):
+        raise invalid(
+            "hold_until_fulfilled",
+            "One hold at a time: hold_days after the order, or until it is fulfilled plus return_window_days"
+            " (set hold_days to 0).",
+        )
+    if settings.get("return_window_days") and not settings.get("hold_until_fulfilled"):
+        raise invalid("return_window_days", "The return window counts from fulfilment: set hold_until_fulfilled.")
 
 
 def _check_steps(rule: dict[str, Any], path: str) -> list[dict[str, Any]]:

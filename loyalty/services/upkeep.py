@@ -1,14 +1,18 @@
 """The ledger's upkeep, for ops and the nightly jobs: expiring points past their date, and
-checking (or repairing) every balance against its transactions."""
+checking (or repairing) every balance against its transactions.
+
+Pending points need no job: a held lot is spendable as soon as its ``available_at`` has
+passed (every read and write judges it at its own time), and its expiry runs from then."""
 
 import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from loyalty.models import LoyaltyAccount, PointsTransaction
+from loyalty.models import LoyaltyAccount, PointsTransaction, TransactionKind
 from loyalty.services.ledger import Entries, lot_expire
 
 
@@ -61,11 +65,40 @@ class Mismatch:
     balance: int
     ledger: int
     open_lots: int
+    pending_taken: int = 0  # points of lots still on hold taken by anything but their order's reversal
+
+
+def pending_taken(*, now: dt.datetime | None = None) -> dict[int, int]:
+    """Per account, the points missing from its lots still on hold beyond what their own
+    order's reversals (or an expiry, which only ever runs after availability) took: pending
+    points are never spent or debited, so any is a defect (``fix`` cannot mend it: the
+    ledger is append-only)."""
+    now = now or timezone.now()
+    taken_back = (
+        PointsTransaction.objects.filter(
+            reverses=OuterRef("pk"), kind__in=[TransactionKind.REVERSAL, TransactionKind.EXPIRE]
+        )
+        .order_by()
+        .values("reverses")
+        .annotate(points=Sum("points"))
+        .values("points")
+    )
+    rows = (
+        PointsTransaction.objects.filter(Q(available_at__isnull=True) | Q(available_at__gt=now), held=True)
+        .annotate(back=Coalesce(Subquery(taken_back), 0))
+        .filter(remaining__lt=F("points") + F("back"))
+        .values_list("account_id", "points", "back", "remaining")
+    )
+    found: dict[int, int] = {}
+    for account_id, points, back, remaining in rows:
+        found[account_id] = found.get(account_id, 0) + points + back - remaining
+    return found
 
 
 def balances_check(*, fix: bool = False) -> list[Mismatch]:
     """Every account whose balance differs from the sum of its transactions (or from what its
-    open lots hold). ``fix`` sets such balances to the ledger's sum, under the row lock."""
+    open lots hold), or whose pending points were taken (``pending_taken``). ``fix`` sets such
+    balances to the ledger's sum, under the row lock."""
     sums = dict(
         PointsTransaction.objects.order_by()
         .values("account_id")
@@ -79,11 +112,14 @@ def balances_check(*, fix: bool = False) -> list[Mismatch]:
         .annotate(total=Sum("remaining"))
         .values_list("account_id", "total")
     )
+    taken = pending_taken()
     found = []
     for account in LoyaltyAccount.objects.only("id", "customer_id", "program_id", "balance").iterator(chunk_size=5000):
-        ledger, held = sums.get(account.pk, 0), lots.get(account.pk, 0)
-        if account.balance != ledger or held != ledger:
-            found.append(Mismatch(account.pk, account.customer_id, account.program_id, account.balance, ledger, held))
+        ledger, held, spent = sums.get(account.pk, 0), lots.get(account.pk, 0), taken.get(account.pk, 0)
+        if account.balance != ledger or held != ledger or spent:
+            found.append(
+                Mismatch(account.pk, account.customer_id, account.program_id, account.balance, ledger, held, spent)
+            )
     if fix:
         for mismatch in found:
             with transaction.atomic():

@@ -1,6 +1,7 @@
 """The marketer console for loyalty: the program form checked by the API's checks and saved
 through the services, the liability figures, read-only accounts and ledger, and "Adjust points"."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory
@@ -15,7 +17,7 @@ from campaigns.models import Campaign, CampaignKind
 from commerce.tests.factories import CategoryFactory
 from loyalty.models import EarningRule, LoyaltyAccount, PointsTransaction, ProgramSettings, Tier
 from loyalty.services.ledger import points_adjust
-from loyalty.tests.factories import program_make
+from loyalty.tests.factories import order_for, program_make
 from segments.tests.factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -441,8 +443,18 @@ def test_the_list_shows_members_outstanding_points_and_their_value_with_a_summar
     response = console.get(PROGRAMS)
 
     rows = {p.name: p.liability_figures for p in response.context["cl"].result_list}
-    assert rows["Rewards"] == {"members": 2, "outstanding_points": 1250, "outstanding_value": Decimal("125.00")}
-    assert rows["Club"] == {"members": 1, "outstanding_points": 40, "outstanding_value": Decimal("20.00")}
+    assert rows["Rewards"] == {
+        "members": 2,
+        "outstanding_points": 1250,
+        "pending_points": 0,
+        "outstanding_value": Decimal("125.00"),
+    }
+    assert rows["Club"] == {
+        "members": 1,
+        "outstanding_points": 40,
+        "pending_points": 0,
+        "outstanding_value": Decimal("20.00"),
+    }
     assert rows["Empty"]["members"] == 0
     summary = response.context["cl"].liability
     assert [(line.name, line.points_text, line.value_text) for line in summary.lines] == [
@@ -556,6 +568,40 @@ def test_the_account_list_shows_balances_and_searches_and_filters(console):
     assert [a.pk for a in by_tier.context["cl"].result_list] == [asha.pk]
     page = by_email.content.decode()
     assert '<td class="field-balance">500</td>' in page and "₹50.00" in page and "Rewards: Gold" in page
+
+
+def test_the_account_and_program_lists_show_pending_points_beside_the_balance(console, integration_client):
+    program = program_make(settings={"hold_days": 30})
+    member(program, 40, email="asha@example.com")
+    placed = (timezone.now() - dt.timedelta(days=1)).isoformat()
+    body = order_for("O-1", {"email": "asha@example.com"}, [("TEE", 1, "250.00")], placed_at=placed)
+    assert integration_client.post("/api/v1/commerce/orders/", body, format="json").status_code == 201
+
+    accounts = console.get(ACCOUNTS).content.decode()
+    programs = console.get(PROGRAMS)
+
+    assert '<td class="field-balance">290</td>' in accounts
+    assert '<td class="field-pending_points">250</td>' in accounts
+    [row] = programs.context["cl"].result_list
+    assert (row.liability_figures["outstanding_points"], row.liability_figures["pending_points"]) == (290, 250)
+
+
+def test_the_change_form_sets_a_hold_until_fulfilment(console):
+    program = program_make()
+    rule = EarningRule.objects.get(program=program)
+    data = program_data(
+        [{"id": rule.pk, "points_per_rupee": "1.0000"}],
+        [],
+        {"hold_until_fulfilled": "on", "return_window_days": "7"},
+        program_id=program.pk,
+        initial_rules=1,
+    )
+
+    response = console.post(change_url(program), data)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    stored = ProgramSettings.objects.get(program=program)
+    assert (stored.hold_days, stored.hold_until_fulfilled, stored.return_window_days) == (0, True, 7)
 
 
 def test_the_account_list_answers_in_the_same_queries_for_2_or_10_accounts(console, django_assert_max_num_queries):

@@ -133,6 +133,15 @@ UNKNOWN_CATEGORY = 987654
         ({"tier_basis": "SPEND"}, "tier_window_days"),
         ({"tier_window_days": 365}, "tier_window_days"),
         ({"tier_basis": "VISITS"}, "tier_basis"),
+        # the hold on order points
+        ({"hold_days": -1}, "hold_days"),
+        ({"hold_days": 366}, "hold_days"),
+        ({"hold_days": "a week"}, "hold_days"),
+        ({"hold_days": None}, "hold_days"),
+        ({"return_window_days": -1}, "return_window_days"),
+        ({"return_window_days": 7}, "return_window_days"),
+        ({"hold_until_fulfilled": "maybe"}, "hold_until_fulfilled"),
+        ({"hold_until_fulfilled": True, "hold_days": 7}, "hold_until_fulfilled"),
         # the campaign fields programs share
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"ends_at": "2024-01-01T00:00:00Z"}, "ends_at"),
@@ -151,6 +160,18 @@ def test_bad_programs_are_refused_with_the_field_path(admin_client, overrides, p
 
     refused(response, 400, "validation_error", path)
     assert nothing_stored()
+
+
+def test_a_change_to_a_second_hold_is_refused_and_the_program_keeps_its_hold(admin_client):
+    program = program_make(settings={"hold_until_fulfilled": True, "return_window_days": 7})
+
+    both = admin_client.patch(f"{PROGRAMS}{program.pk}/", {"hold_days": 3}, format="json")
+    window_alone = admin_client.patch(f"{PROGRAMS}{program.pk}/", {"hold_until_fulfilled": False}, format="json")
+
+    refused(both, 400, "validation_error", "hold_until_fulfilled")
+    refused(window_alone, 400, "validation_error", "return_window_days")
+    stored = ProgramSettings.objects.get()
+    assert (stored.hold_days, stored.hold_until_fulfilled, stored.return_window_days) == (0, True, 7)
 
 
 def test_a_program_without_rules_is_refused(admin_client):

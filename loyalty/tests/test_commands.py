@@ -55,7 +55,7 @@ def expiring(integration_client):
     ingest(integration_client, "OLD", "100.00", at(0))
     ingest(integration_client, "NEW", "200.00", at(9))
     account = LoyaltyAccount.objects.get(program=program)
-    points_redeem(customer=account.customer, program_id=program.pk, points=30, order_id="SPEND")
+    points_redeem(customer_id=account.customer.pk, program_id=program.pk, points=30, order_id="SPEND")
     return program
 
 

@@ -17,7 +17,7 @@ from lms.errors import Conflict
 from lms.testing import run_concurrently
 from loyalty import selectors
 from loyalty.models import LoyaltyAccount, PointsTransaction, TransactionKind
-from loyalty.services.ledger import points_redeem
+from loyalty.services.ledger import points_adjust, points_redeem
 from loyalty.services.upkeep import balances_check, points_expire
 from loyalty.tests.factories import order_for, program_make
 
@@ -54,7 +54,7 @@ def account_of(program, customer: int) -> LoyaltyAccount:
 def redeem(program, customer: User, points: int, order_id: str) -> str:
     """One checkout's redemption: "ok", or the code it was refused with."""
     try:
-        points_redeem(customer=customer, program_id=program.pk, points=points, order_id=order_id)
+        points_redeem(customer_id=customer.pk, program_id=program.pk, points=points, order_id=order_id)
     except Conflict as refused:
         return refused.code
     return "ok"
@@ -116,7 +116,7 @@ def test_twenty_redemptions_of_the_same_order_at_once_redeem_once():
     customer = User.objects.get(external_id="C-1")
 
     def attempt(i: int):
-        outcome = points_redeem(customer=customer, program_id=program.pk, points=100, order_id="CHECKOUT-1")
+        outcome = points_redeem(customer_id=customer.pk, program_id=program.pk, points=100, order_id="CHECKOUT-1")
         return outcome.created, outcome.transaction.pk
 
     results = run_concurrently(20, attempt)
@@ -229,3 +229,35 @@ def test_expiry_running_while_customers_redeem_and_orders_are_refunded_keeps_the
         for n in range(3):
             reversal = account.transactions.get(kind=TransactionKind.REVERSAL, reference=f"NEW-{c}-{n}")
             assert -reversal.points + reversal.detail["unrecovered"] == 50
+
+
+def test_a_release_while_customers_redeem_and_another_pending_order_is_refunded_spends_no_pending_point():
+    program = program_make(
+        rules=RATE, settings={"hold_until_fulfilled": True, "return_window_days": 1, "min_redeem_points": 1}
+    )
+    ingest("SHIPS", 1, [("A", 1, "500.00")], status="PAID")  # 500 pending until fulfilled plus a day
+    ingest("RETURNED", 1, [("A", 1, "300.00")], status="PAID")  # 300 pending, refunded below
+    customer = User.objects.get(external_id="C-1")
+    points_adjust(customer=customer, program_id=program.pk, points=200, reason="welcome", by=None)
+    fulfilled_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)  # its window is over: released at once
+
+    def act(i: int):
+        if i == 0:
+            return order_status_change(external_id="SHIPS", status="FULFILLED", occurred_at=fulfilled_at).replayed
+        if i == 1:
+            return order_status_change(external_id="RETURNED", status="REFUNDED").replayed
+        return redeem(program, customer, 100, f"R-{i}")
+
+    results = run_concurrently(12, act)
+
+    assert results[:2] == [False, False], results
+    spent = results[2:].count("ok")
+    assert set(results[2:]) <= {"ok", "insufficient_points"}
+    assert 2 <= spent <= 7  # the 200 available at once, up to the 500 released meanwhile
+    account = account_of(program, 1)
+    assert_ledger_adds_up(account)
+    # The refunded order's pending points were all there to take back, whatever came first.
+    reversal = account.transactions.get(kind=TransactionKind.REVERSAL, reference="RETURNED")
+    assert (reversal.points, reversal.detail["unrecovered"]) == (-300, 0)
+    assert account.balance == 200 + 500 - 100 * spent
+    assert balances_check() == []

@@ -684,7 +684,7 @@ def test_a_reversal_of_points_already_spent_takes_what_is_left_and_records_the_r
     program = program_make(rules=[rate("1")])
     ingest(integration_client, "O-1", lines=[("A", 1, "1000.00")])
     customer = account_of(program).customer
-    points_redeem(customer=customer, program_id=program.pk, points=800, order_id="SPEND-1")
+    points_redeem(customer_id=customer.pk, program_id=program.pk, points=800, order_id="SPEND-1")
 
     change(integration_client, "O-1", status="CANCELLED")
 
@@ -698,7 +698,7 @@ def test_a_reversal_of_points_already_spent_takes_what_is_left_and_records_the_r
 def test_a_cancelled_orders_points_stop_counting_for_the_tier_even_when_already_spent(integration_client):
     program = program_make(rules=[rate("1")], tiers=TIERS)
     ingest(integration_client, "O-1", lines=[("A", 1, "1000.00")])
-    points_redeem(customer=account_of(program).customer, program_id=program.pk, points=800, order_id="SPEND-1")
+    points_redeem(customer_id=account_of(program).customer_id, program_id=program.pk, points=800, order_id="SPEND-1")
 
     change(integration_client, "O-1", status="CANCELLED")
     tiers_reevaluate()
@@ -714,7 +714,9 @@ def test_a_reversal_takes_the_orders_own_lot_first_then_the_oldest(integration_c
     ingest(integration_client, "OLD", lines=[("A", 1, "300.00")], placed_at="2025-06-01T10:00:00Z")
     ingest(integration_client, "O-1", lines=[("A", 1, "500.00")], placed_at="2025-06-02T10:00:00Z")
     customer = account_of(program).customer
-    points_redeem(customer=customer, program_id=program.pk, points=400, order_id="SPEND-1")  # 300 of OLD, 100 of O-1
+    points_redeem(
+        customer_id=customer.pk, program_id=program.pk, points=400, order_id="SPEND-1"
+    )  # 300 of OLD, 100 of O-1
 
     change(integration_client, "O-1", status="CANCELLED")
 

@@ -80,7 +80,12 @@ def test_programs_list_and_detail_answer_when_outstanding_points_are_worth_over_
 
     assert listed.status_code == 200, listed.content[:300]
     row = next(p for p in listed.json()["results"] if p["id"] == dear.pk)
-    assert row["liability"] == {"members": 1, "outstanding_points": BILLION, "outstanding_value": "100000000000.00"}
+    assert row["liability"] == {
+        "members": 1,
+        "outstanding_points": BILLION,
+        "pending_points": 0,
+        "outstanding_value": "100000000000.00",
+    }
     assert one.status_code == 200, one.content[:300]
     assert one.json()["liability"]["outstanding_value"] == "100000000000.00"
 

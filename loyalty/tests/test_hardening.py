@@ -107,7 +107,7 @@ def test_refunding_the_rest_of_an_order_after_its_category_lines_were_refunded_a
     change(integration_client, "O-1", status="PAID")
     account = asha_account(program)
     assert account.balance == 2500
-    points_redeem(customer=account.customer, program_id=program.pk, points=2500, order_id="CHK-ELSEWHERE")
+    points_redeem(customer_id=account.customer.pk, program_id=program.pk, points=2500, order_id="CHK-ELSEWHERE")
 
     # Every unit of the category rule's lines back: its 2000 points are due, none can be taken.
     change(integration_client, "O-1", status="REFUNDED", refund_lines=[{"sku": "BOOT", "quantity": 1}], change_id="r1")
@@ -133,7 +133,7 @@ def test_a_reversal_never_takes_points_past_their_date_so_the_customer_keeps_no_
     ingest(integration_client, "O-OLD", lines=[("SKU-1", 1, "100.00")], placed_at=soon.isoformat())
     account = asha_account(program)
     fresh = points_adjust(customer=account.customer, program_id=program.pk, points=100, reason="goodwill", by=None)
-    points_redeem(customer=account.customer, program_id=program.pk, points=100, order_id="CHK-1")  # O-1's lot
+    points_redeem(customer_id=account.customer.pk, program_id=program.pk, points=100, order_id="CHK-1")  # O-1's lot
     old_lot = PointsTransaction.objects.get(reference="O-OLD", kind="EARN")
     time.sleep(max((old_lot.expires_at - timezone.now()).total_seconds(), 0) + 0.2)
 
@@ -170,7 +170,7 @@ def test_cancelling_an_order_that_redeemed_in_one_program_and_earned_in_another_
     ingest_order("O-1")
     account_a, account_b = asha_account(program_a), asha_account(program_b)
     assert account_a.pk < account_b.pk and account_a.balance == account_b.balance == 100
-    points_redeem(customer=account_b.customer, program_id=program_b.pk, points=40, order_id="O-1")
+    points_redeem(customer_id=account_b.customer.pk, program_id=program_b.pk, points=40, order_id="O-1")
 
     holding, release = threading.Event(), threading.Event()
     outcomes: dict[str, object] = {}

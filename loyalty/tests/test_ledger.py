@@ -32,8 +32,8 @@ def test_points_past_their_date_are_never_spent_even_before_the_nightly_run():
     customer = LoyaltyAccount.objects.get(program=program).customer
 
     with pytest.raises(Conflict) as refused:
-        points_redeem(customer=customer, program_id=program.pk, points=120, order_id="TOO-MUCH")
-    spent = points_redeem(customer=customer, program_id=program.pk, points=40, order_id="SPEND")
+        points_redeem(customer_id=customer.pk, program_id=program.pk, points=120, order_id="TOO-MUCH")
+    spent = points_redeem(customer_id=customer.pk, program_id=program.pk, points=40, order_id="SPEND")
 
     assert refused.value.code == "insufficient_points"
     account = LoyaltyAccount.objects.get(program=program)

@@ -7,6 +7,12 @@ the open lots, never below zero, a running ``balance_after``, lots within their 
 order earning once per rule and never losing more than it earned), and every account's
 balance, lifetime points and lots equal those of a plain model kept here, computed from the
 operations alone. Each example runs in a savepoint that is rolled back afterwards.
+
+A second machine runs the same steps in a program that holds points until the order is
+FULFILLED plus a return window: its fulfilments date the held lots (already past the window,
+or not), and the invariants add that spendable points are the available lots, pending points
+the held ones, and nothing pending is ever spent or expired (only its own order's reversal
+takes from it).
 """
 
 import datetime as dt
@@ -29,6 +35,7 @@ from commerce.services.orders import order_ingest, order_status_change
 from lms.errors import DomainError
 from loyalty import selectors
 from loyalty.models import EarningRule, LoyaltyAccount, PointsTransaction, Source, TransactionKind
+from loyalty.selectors import available_points, pending_points
 from loyalty.services.ledger import points_redeem
 from loyalty.services.upkeep import balances_check, points_expire
 from loyalty.tests.factories import order_for, program_make
@@ -41,6 +48,14 @@ GOLD_AT, GOLD_MULTIPLIER = 400, Fraction(3, 2)  # lifetime points; earning multi
 MIN_REDEEM = 5
 EXPIRY_DAYS = 30
 POINT_VALUE = Decimal("0.10")
+RETURN_WINDOW_DAYS = 2
+
+
+def real_now() -> dt.datetime:
+    """Pending is judged on the real clock (the services read it), the machine's clock is for
+    orders and expiry; a held lot's date is always a window away from it, so no step straddles it."""
+    return dt.datetime.now(dt.UTC)
+
 
 # Which status changes commerce allows (stated here, not read from commerce, to check it).
 MOVES = {
@@ -61,6 +76,7 @@ STATE_SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+HELD_SETTINGS = settings(STATE_SETTINGS, max_examples=20)
 
 
 # --- The model ------------------------------------------------------------------------------------
@@ -73,6 +89,12 @@ class Lot:
     remaining: int
     expires_at: dt.datetime | None  # None until read back (a give-back expires from the real clock)
     expired: int = 0  # what the expiry run took of it
+    held: bool = False  # earned under the hold: pending until available_at (None: until fulfilled)
+    available_at: dt.datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.held and (self.available_at is None or self.available_at > real_now())
 
 
 @dataclass
@@ -99,6 +121,14 @@ class Account:
     @property
     def balance(self) -> int:
         return sum(lot.remaining for lot in self.lots)
+
+    @property
+    def available(self) -> int:
+        return sum(lot.remaining for lot in self.lots if not lot.pending)
+
+    @property
+    def pending(self) -> int:
+        return sum(lot.remaining for lot in self.lots if lot.pending)
 
     def take(self, points: int, lots: list[Lot]) -> int:
         taken = 0
@@ -133,6 +163,7 @@ def refused(call) -> str | None:
 
 class LedgerMachine(RuleBasedStateMachine):
     orders = Bundle("orders")
+    hold = False  # the program holds order points until fulfilment plus RETURN_WINDOW_DAYS
 
     def __init__(self) -> None:
         super().__init__()
@@ -153,8 +184,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 {"rule_type": "FIRST_PURCHASE_BONUS", "bonus_points": BONUS},
             ],
             tiers=[{"name": "Gold", "threshold": Decimal(GOLD_AT), "multiplier": Decimal("1.5")}],
-            settings={"min_redeem_points": MIN_REDEEM, "expiry_days": EXPIRY_DAYS, "point_value": POINT_VALUE},
-        )
+            settings={
+                "min_redeem_points": MIN_REDEEM, "expiry_days": EXPIRY_DAYS, "point_value": POINT_VALUE,
+                **({"hold_until_fulfilled": True, "return_window_days": RETURN_WINDOW_DAYS} if self.hold else {}),
+            },
+        )  # fmt: skip
         rules = EarningRule.objects.filter(program=self.program).order_by("position", "id")
         self.rule_ids = {"rate": rules[0].pk, "bonus": rules[1].pk}
         self.customers = [
@@ -186,9 +220,9 @@ class LedgerMachine(RuleBasedStateMachine):
             asked = left if full else min(due, left)
             if not due and not asked:
                 continue
-            # The order's own lot first, then the oldest; what the balance cannot give is
-            # recorded as unrecovered (a row of 0 points if nothing was left).
-            others = [lot for lot in account.lots if lot is not earning.lot]
+            # The order's own lot first, then the oldest available (another order's pending lot
+            # is left whole); what the balance cannot give is recorded as unrecovered.
+            others = [lot for lot in account.lots if lot is not earning.lot and not lot.pending]
             taken = account.take(asked, [earning.lot, *others])
             earning.claimed += due
             earning.taken += taken
@@ -213,7 +247,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """A give-back lot expires EXPIRY_DAYS after the (real) moment it was made."""
         before, after = self.window
         for lot, (_, kind, _, _, expires_at) in zip(self.accounts[customer].lots, self.db_lots(customer), strict=False):
-            if lot.expires_at is None:
+            if lot.kind == "REVERSAL" and lot.expires_at is None:
                 assert kind == "REVERSAL"
                 assert before + dt.timedelta(days=EXPIRY_DAYS) <= expires_at <= after + dt.timedelta(days=EXPIRY_DAYS)
                 lot.expires_at = expires_at
@@ -236,7 +270,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def check_out_with_points(self, customer: int, lines: list[tuple[int, int]], paid: bool, percent: int) -> str:
         """The storefront's checkout: points redeemed for the order's id, then the order sent."""
         external_id = f"O-{next(self.serial)}"
-        self.redeem(customer, max(self.accounts[customer].balance * percent // 100, MIN_REDEEM), external_id)
+        self.redeem(customer, max(self.accounts[customer].available * percent // 100, MIN_REDEEM), external_id)
         self.ingest(customer, lines, paid, external_id)
         redeemed = [
             points for who, order_id, points, _ in self.redemptions if (who, order_id) == (customer, external_id)
@@ -268,7 +302,8 @@ class LedgerMachine(RuleBasedStateMachine):
         rate_points = floor(sum(basis.values()) * RATE * multiplier)
         earnings = [("rate", rate_points)] + ([("bonus", BONUS)] if account.orders == 0 else [])
         for name, points in earnings:
-            lot = Lot("EARN", points, points, expires_at)
+            # Held until fulfilment: no date yet, and no expiry (it runs from availability).
+            lot = Lot("EARN", points, points, None, held=True) if self.hold else Lot("EARN", points, points, expires_at)
             account.lots.append(lot)
             order.earned.append(Earned(name, points, dict(basis), lot))
             account.lifetime += points
@@ -289,7 +324,13 @@ class LedgerMachine(RuleBasedStateMachine):
         assert result.outcome == "replayed"
         assert PointsTransaction.objects.count() == count
 
-    def change(self, order: ModelOrder, status: str, refund_lines: list[dict] | None = None) -> str | None:
+    def change(
+        self,
+        order: ModelOrder,
+        status: str,
+        refund_lines: list[dict] | None = None,
+        occurred_at: dt.datetime | None = None,
+    ) -> str | None:
         change_id = f"CH-{next(self.serial)}"
         before = dt.datetime.now(dt.UTC)
         count = PointsTransaction.objects.count()
@@ -299,7 +340,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 status=status,
                 refund_lines=refund_lines,
                 change_id=change_id,
-                occurred_at=self.clock,
+                occurred_at=occurred_at or self.clock,
             )
         )
         after = dt.datetime.now(dt.UTC)
@@ -336,13 +377,25 @@ class LedgerMachine(RuleBasedStateMachine):
         if expected is None:
             order.status = "PAID"
 
-    @rule(external_id=orders)
-    def fulfil(self, external_id: str) -> None:
+    @rule(external_id=orders, window_over=st.booleans())
+    def fulfil(self, external_id: str, window_over: bool) -> None:
+        """Fulfilled (on the real clock) either longer ago than the return window, so its held
+        points are available at once, or just now, so they stay pending for the window."""
         order = self.model_orders[external_id]
         expected = self.expect_move(order, "FULFILLED")
-        assert self.change(order, "FULFILLED") == expected
+        window = dt.timedelta(days=RETURN_WINDOW_DAYS)
+        at = real_now() - window - dt.timedelta(hours=1) if window_over else real_now()
+        first = order.status != "FULFILLED"
+
+        assert self.change(order, "FULFILLED", occurred_at=at) == expected
+
         if expected is None:
             order.status = "FULFILLED"
+            if first and self.hold:
+                for earning in order.earned:
+                    earning.lot.available_at = at + window
+                    earning.lot.expires_at = at + window + dt.timedelta(days=EXPIRY_DAYS)
+                assert all(lot.pending != window_over for lot in (e.lot for e in order.earned)), "dated as chosen"
 
     @rule(external_id=orders)
     def cancel(self, external_id: str) -> None:
@@ -418,8 +471,8 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
         want = [(self.rule_ids[e.rule], due, asked, taken, asked - taken) for e, due, asked, taken in expected]
         assert got == want
-        if any(asked != taken for _, _, asked, taken in expected):  # unrecovered only when nothing is left
-            assert LoyaltyAccount.objects.get(pk=rows[-1].account_id).balance == 0
+        if any(asked != taken for _, _, asked, taken in expected):  # unrecovered only when nothing is left to spend
+            assert available_points(LoyaltyAccount.objects.get(pk=rows[-1].account_id)) == 0
 
     def assert_fully_reversed(self, order: ModelOrder, expected: list[tuple[Earned, int, int, int]]) -> None:
         """After a cancel or a full refund every point of every earning is accounted for: taken
@@ -451,22 +504,26 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = None if previous[2] == points else "idempotency_conflict"
         elif points < MIN_REDEEM:
             expected = "below_min_points"
-        elif points > account.balance:
+        elif points > account.available:
             expected = "insufficient_points"
         else:
             expected = None
         lots_before = {lot_id: remaining for lot_id, _, _, remaining, _ in self.db_lots(customer)}
+        pending = {row[0] for row, lot in zip(self.db_lots(customer), account.lots, strict=True) if lot.pending}
         outcome = []
 
         code = refused(
             lambda: outcome.append(
                 points_redeem(
-                    customer=self.customers[customer], program_id=self.program.pk, points=points, order_id=order_id
+                    customer_id=self.customers[customer].pk,
+                    program_id=self.program.pk,
+                    points=points,
+                    order_id=order_id,
                 )
             )
         )
 
-        assert code == expected, (code, expected, points, account.balance)
+        assert code == expected, (code, expected, points, account.available)
         lots_after = {lot_id: remaining for lot_id, _, _, remaining, _ in self.db_lots(customer)}
         if code is not None or previous is not None:
             assert lots_after == lots_before
@@ -477,11 +534,13 @@ class LedgerMachine(RuleBasedStateMachine):
         assert redeemed.created
         assert redeemed.transaction.points == -points
         assert redeemed.transaction.value == (points * POINT_VALUE).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
-        # Oldest first: every lot older than the newest one this redemption touched is empty now.
+        # Oldest available first: every available lot older than the newest one this redemption
+        # touched is empty now; pending lots are never touched.
         touched = [lot_id for lot_id in lots_before if lots_after[lot_id] != lots_before[lot_id]]
         assert sum(lots_before[i] - lots_after[i] for i in touched) == points
-        assert all(lots_after[i] == 0 for i in lots_before if i < max(touched)), (lots_before, lots_after)
-        account.take(points, account.lots)
+        assert not pending & set(touched), (pending, touched)
+        assert all(lots_after[i] == 0 for i in lots_before if i < max(touched) and i not in pending)
+        account.take(points, [lot for lot in account.lots if not lot.pending])
         self.redemptions.append((customer, order_id, points, redeemed.transaction.pk))
         if order_id in self.model_orders:
             self.model_orders[order_id].redeemed = points
@@ -492,8 +551,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(customer=CUSTOMER, percent=st.sampled_from([10, 50, 99, 100, 101, 150]))
     def redeem_a_share_of_the_balance(self, customer: int, percent: int) -> None:
-        """Most of the balance, all of it, or a little more than there is."""
-        points = max(self.accounts[customer].balance * percent // 100, MIN_REDEEM)
+        """Most of the spendable balance, all of it, or a little more than there is."""
+        points = max(self.accounts[customer].available * percent // 100, MIN_REDEEM)
         self.redeem(customer, points, f"R-{next(self.serial)}")
 
     @rule(external_id=orders, points=st.integers(MIN_REDEEM, 200))
@@ -562,6 +621,8 @@ class LedgerMachine(RuleBasedStateMachine):
         for row in PointsTransaction.objects.filter(kind=TransactionKind.EXPIRE, pk__gt=last_id):
             assert row.reverses.expires_at <= self.clock
             assert -row.points == open_before[row.reverses_id]
+            # Nothing pending expires: a held lot's expiry runs from its availability.
+            assert not row.reverses.held or row.reverses.available_at < row.reverses.expires_at
 
     # --- After every step ------------------------------------------------------------------------
 
@@ -614,13 +675,42 @@ class LedgerMachine(RuleBasedStateMachine):
         assert account.balance == model.balance, (account.balance, model.balance)
         assert account.lifetime_earned == model.lifetime
         assert (account.tier_id is not None) == model.gold
-        credits = [(row.kind, row.points, row.remaining, row.expires_at) for row in rows if row.points > 0]
-        assert credits == [(lot.kind, lot.points, lot.remaining, lot.expires_at) for lot in model.lots]
+        credits = [
+            (row.kind, row.points, row.remaining, row.expires_at, row.held, row.available_at)
+            for row in rows
+            if row.points > 0
+        ]
+        assert credits == [
+            (lot.kind, lot.points, lot.remaining, lot.expires_at, lot.held, lot.available_at) for lot in model.lots
+        ]
+        # Spendable = the available lots, pending = the held ones; a pending lot lost only what
+        # its own order's reversals took back (never spent, debited or expired).
+        now = real_now()
+        assert available_points(account, now=now) == model.available
+        assert sum(lot.points for lot in pending_points([account.pk], now=now)[account.pk]) == model.pending
+        held = {row.pk: row for row in rows if row.held}
+        for row in rows:
+            if row.kind == TransactionKind.EXPIRE and row.reverses_id in held:  # never before availability
+                lot = held[row.reverses_id]
+                assert lot.available_at is not None and lot.available_at <= row.occurred_at, (lot, row)
+        for row in held.values():
+            if row.available_at is None or row.available_at > now:
+                back = sum(-r.points for r in rows if r.reverses_id == row.pk)  # its reversals (and expiry)
+                assert row.remaining == row.points - back, row
 
 
 @pytest.mark.django_db
 def test_the_ledger_keeps_its_invariants_under_any_sequence_of_operations():
     run_state_machine_as_test(LedgerMachine, settings=STATE_SETTINGS)
+
+
+class HeldLedgerMachine(LedgerMachine):
+    hold = True
+
+
+@pytest.mark.django_db
+def test_points_held_until_fulfilment_keep_the_invariants_under_any_sequence_of_operations():
+    run_state_machine_as_test(HeldLedgerMachine, settings=HELD_SETTINGS)
 
 
 def _ingest(external_id: str, who: int, lines: list[tuple[str, int, str]]) -> None:
@@ -640,9 +730,9 @@ def test_an_order_refunded_in_two_steps_takes_back_as_much_as_one_refunded_at_on
     customers = [UserFactory(email=f"c{i}@example.com", external_id=f"C-{i}", password=None) for i in range(2)]
     for who, customer in enumerate(customers):
         _ingest(f"O-1-{who}", who, [("A", 1, "100.00")])
-        points_redeem(customer=customer, program_id=program.pk, points=100, order_id=f"O-2-{who}")
+        points_redeem(customer_id=customer.pk, program_id=program.pk, points=100, order_id=f"O-2-{who}")
         _ingest(f"O-2-{who}", who, [("B", 2, "50.00")])
-        points_redeem(customer=customer, program_id=program.pk, points=100, order_id=f"R-3-{who}")
+        points_redeem(customer_id=customer.pk, program_id=program.pk, points=100, order_id=f"R-3-{who}")
 
     order_status_change(external_id="O-2-0", status="REFUNDED")
     order_status_change(external_id="O-2-1", status="REFUNDED", refund_lines=[{"sku": "B", "quantity": 1}])

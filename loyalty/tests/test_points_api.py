@@ -156,7 +156,7 @@ def test_my_transactions_filter_by_program_and_kind(customer_client, customer, c
     other = program_make(name="Other")
     give(customer, club, 100)
     give(customer, other, 40)
-    points_redeem(customer=customer, program_id=club.pk, points=30, order_id="O-1")
+    points_redeem(customer_id=customer.pk, program_id=club.pk, points=30, order_id="O-1")
 
     in_club = customer_client.get(MY_TRANSACTIONS, {"program_id": club.pk}).json()["results"]
     redeemed = customer_client.get(MY_TRANSACTIONS, {"kind": "REDEEM"}).json()["results"]
@@ -285,6 +285,46 @@ def test_a_customer_may_name_themselves(customer_client, customer, club):
     )
 
     assert response.status_code == 201, response.content
+
+
+def test_redeeming_against_another_customers_order_is_refused(customer_client, integration_client, customer, club):
+    give(customer, club, 100)
+    dev = {"email": "dev@example.com"}
+    assert (
+        integration_client.post(ORDERS, order_for("D-1", dev, [("TEE", 1, "10.00")]), format="json").status_code == 201
+    )
+
+    response = customer_client.post(REDEEM, redeem_body(club, 40, "D-1"), format="json")
+
+    assert_error(response, 409, "order_of_another_customer")
+    assert response.json()["details"]["path"] == "order_id"
+    assert account(customer, club).balance == 100
+    assert not PointsTransaction.objects.filter(kind="REDEEM").exists()
+
+
+def test_cancelling_an_order_gives_back_only_its_own_customers_redemption(
+    customer_client, integration_client, client_for, customer, club
+):
+    dev = UserFactory(email="dev@example.com")
+    give(customer, club, 100)
+    give(dev, club, 100)
+    # Asha redeems under an order id before the platform sends it (allowed: not an order yet),
+    # then the order turns out to be Dev's, who redeems for it too.
+    early = customer_client.post(REDEEM, redeem_body(club, 40, "D-1"), format="json")
+    assert early.status_code == 201, early.content
+    order = order_for("D-1", {"email": "dev@example.com"}, [("TEE", 1, "10.00")])
+    assert integration_client.post(ORDERS, order, format="json").status_code == 201
+    own = client_for(dev).post(REDEEM, redeem_body(club, 30, "D-1"), format="json")
+    assert own.status_code == 201, own.content
+
+    response = integration_client.patch(f"{ORDERS}D-1/", {"status": "CANCELLED"}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert account(customer, club).balance == 60  # Asha's 40 stay spent
+    assert account(dev, club).balance == 100  # Dev's 30 came back (the order's own points were taken back)
+    returned = PointsTransaction.objects.get(kind="REVERSAL", source="REDEMPTION")
+    assert (returned.account.customer_id, returned.points) == (dev.pk, 30)
+    assert balances_check() == []
 
 
 # --- POST /loyalty/accounts/{customer}/adjust --------------------------------------------------------
@@ -548,7 +588,7 @@ def test_a_redemption_whose_points_were_spent_meanwhile_is_refused_whole(integra
         EVALUATE, cart(customer=ASHA, use_points={"program_id": club.pk, "points": 200}), format="json"
     )
     assert evaluated.json()["points"]["points"] == 200
-    points_redeem(customer=customer, program_id=club.pk, points=150, order_id="APP-9")
+    points_redeem(customer_id=customer.pk, program_id=club.pk, points=150, order_id="APP-9")
 
     response = integration_client.post(REDEMPTIONS, checkout(club, 200), format="json")
 
@@ -570,6 +610,24 @@ def test_voiding_a_redemption_gives_the_points_back_as_a_new_lot(integration_cli
     assert (returned.points, returned.remaining, returned.reference) == (200, 200, "WEB-1")
     assert returned.reverses.kind == "REDEEM"
     assert account(customer, club).balance == 400
+    assert balances_check() == []
+
+
+def test_voiding_a_checkout_gives_back_only_the_checkouts_customers_points(
+    integration_client, client_for, customer, club
+):
+    dev = UserFactory(email="dev@example.com")
+    give(customer, club, 400)
+    give(dev, club, 100)
+    assert integration_client.post(REDEMPTIONS, checkout(club, 200), format="json").status_code == 201
+    other = client_for(dev).post(REDEEM, redeem_body(club, 50, "WEB-1"), format="json")  # the same reference
+    assert other.status_code == 201, other.content
+
+    voided = integration_client.post(f"{REDEMPTIONS}/WEB-1/void", {}, format="json")
+
+    assert voided.status_code == 200, voided.content
+    assert account(customer, club).balance == 400
+    assert account(dev, club).balance == 50
     assert balances_check() == []
 
 
@@ -624,7 +682,7 @@ def members(integration_client, club):
     integration_client.post(
         ORDERS, order_for("R-1", {"email": "ravi@example.com"}, [("A", 1, "200.00")], placed_at=ago(60)), format="json"
     )
-    points_redeem(customer=asha, program_id=club.pk, points=300, order_id="SPEND")
+    points_redeem(customer_id=asha.pk, program_id=club.pk, points=300, order_id="SPEND")
     switched_off = program_make(name="Elsewhere", status="INACTIVE")
     give(mira, switched_off, 5000)
     return {"asha": asha, "ravi": ravi, "mira": mira, "elsewhere": switched_off}

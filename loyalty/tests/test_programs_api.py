@@ -94,6 +94,26 @@ def test_create_answers_the_program_with_its_settings_rules_and_tiers(admin_clie
     assert Tier.objects.filter(program=program).count() == 2
 
 
+def test_a_program_holds_order_points_by_days_or_until_fulfilment_plus_a_window(admin_client):
+    plain = admin_client.post(PROGRAMS, program_body(), format="json").json()
+    by_days = admin_client.post(PROGRAMS, program_body(name="Days", hold_days=14), format="json").json()
+    until = admin_client.post(
+        PROGRAMS, program_body(name="Shipped", hold_until_fulfilled=True, return_window_days=7), format="json"
+    ).json()
+    changed = admin_client.patch(
+        f"{PROGRAMS}{until['id']}/", {"hold_until_fulfilled": False, "return_window_days": 0, "hold_days": 3},
+        format="json",
+    ).json()  # fmt: skip
+
+    def hold(answer: dict) -> tuple:
+        return answer["hold_days"], answer["hold_until_fulfilled"], answer["return_window_days"]
+
+    assert hold(plain) == (0, False, 0)  # no hold: points are spendable at once
+    assert hold(by_days) == (14, False, 0)
+    assert hold(until) == (0, True, 7)
+    assert hold(changed) == (3, False, 0)
+
+
 def test_the_seed_route_creates_a_program_with_the_same_answer(admin_client):
     canonical = admin_client.post(PROGRAMS, program_body(), format="json")
     seed = admin_client.post(SEED_CREATE, program_body(), format="json")
@@ -165,7 +185,12 @@ def test_the_liability_counts_members_and_outstanding_points_with_their_value_as
     answer = admin_client.get(detail(program.pk)).json()
 
     # Money is a string with two places everywhere in the API (LiabilityOutput says so too).
-    assert answer["liability"] == {"members": 2, "outstanding_points": 130, "outstanding_value": "32.50"}
+    assert answer["liability"] == {
+        "members": 2,
+        "outstanding_points": 130,
+        "pending_points": 0,
+        "outstanding_value": "32.50",
+    }
 
 
 def test_detail_answers_one_program_and_an_unknown_one_is_404(admin_client):

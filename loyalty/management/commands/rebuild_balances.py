@@ -7,8 +7,9 @@ from loyalty.services.upkeep import balances_check
 
 class Command(BaseCommand):
     help = (
-        "Verify every loyalty balance against its transactions (and its open lots). With --check "
-        "report mismatches and exit 1 if any; without, also set each such balance to its ledger's sum."
+        "Verify every loyalty balance against its transactions (and its open lots), and that no pending "
+        "points were taken. With --check report mismatches and exit 1 if any; without, also set each "
+        "such balance to its ledger's sum."
     )
 
     def add_arguments(self, parser):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"account {m.account_id} (customer {m.customer_id}, program {m.program_id}): "
                 f"balance {m.balance}, transactions sum {m.ledger}, open lots hold {m.open_lots}"
+                + (f", {m.pending_taken} pending points taken" if m.pending_taken else "")
             )
         if not mismatches:
             self.stdout.write("every balance matches its transactions")
