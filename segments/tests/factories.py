@@ -31,6 +31,13 @@ class CustomerFactory(UserFactory):
 
     password = factory.PostGenerationMethodCall("set_password", None)
 
+    @factory.post_generation
+    def _save_password(obj, create, extracted, **kwargs):
+        # Redeclared after ``password`` so the saved hash is the one set here (tokens carry a
+        # digest of it: a stale in-memory hash would make the user's own token look revoked).
+        if create:
+            obj.save(update_fields=["password"])
+
 
 class SegmentFactory(factory.django.DjangoModelFactory):
     class Meta:
