@@ -45,7 +45,7 @@ api-key: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	scripts/services.sh
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/services.sh
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml
 	$(TEST_ENV) $(PY) -m pytest

@@ -73,4 +73,21 @@ if ! up "$REDIS_HOST" "$REDIS_PORT"; then
     status=1
   fi
 fi
+# The database the settings name (pytest makes its own test_ copy; makemigrations --check
+# reads the migration history of this one and waits on the pool when it is missing).
+if [ $status = 0 ] && [ -x .venv/bin/python ]; then
+  .venv/bin/python - "${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lms}" <<'PY' || status=1
+import sys
+from urllib.parse import urlsplit
+
+import psycopg
+
+url = urlsplit(sys.argv[1])
+name = url.path.lstrip("/")
+with psycopg.connect(sys.argv[1].replace(url.path, "/postgres"), autocommit=True) as conn:
+    if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+        conn.execute(f'CREATE DATABASE "{name}"')
+        print(f"services: created database {name}")
+PY
+fi
 exit $status
