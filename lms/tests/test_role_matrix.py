@@ -8,6 +8,7 @@ answers 2xx). A route or
 a method missing from the table fails the test by name, so a new route states who may call it.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,7 @@ PROGRAM = {"pk": "program"}
 CRUD = {"GET": STAFF, "PATCH": STAFF, "DELETE": STAFF}
 LIST_CREATE = {"GET": STAFF, "POST": STAFF}
 
+# Keyed by URL name; a route without a name of its own by its pattern (e.g. "api/v1/me/").
 ROUTES: dict[str, Route] = {
     # Sign-up, sign-in and recovery: open to everyone.
     "auth-otp-send": Route({"POST": EVERYONE}),
@@ -147,36 +149,49 @@ def _patterns(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
             yield prefix + str(pattern.pattern), pattern
 
 
-def _methods(pattern: URLPattern) -> set[str]:
-    """The HTTP methods a route answers (OPTIONS and HEAD aside): a viewset's actions, a view's handlers."""
+def _methods(pattern: URLPattern) -> set[str] | None:
+    """The HTTP methods a route answers (OPTIONS and HEAD aside): a viewset's actions, a class-based
+    view's handlers; None for a plain function view, whose table entry says which methods it takes."""
     callback = pattern.callback
-    view = getattr(callback, "cls", None) or callback.view_class
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view is None:
+        return None
     handled = getattr(callback, "actions", None) or [m for m in view.http_method_names if hasattr(view, m)]
     return {method.upper() for method in handled} - {"OPTIONS", "HEAD"}
 
 
-def routes_of_the_urlconf() -> dict[str, tuple[str, set[str]]]:
-    """Every named route outside SKIPPED_PREFIXES: name -> (pattern, methods)."""
+def routes_of_the_urlconf() -> dict[str, tuple[str, set[str] | None]]:
+    """Every route outside SKIPPED_PREFIXES: its name -> (pattern, methods); an unnamed route, or a
+    second route with a name already taken, is keyed by its pattern."""
     found = {}
     for route, pattern in _patterns(get_resolver().url_patterns):
-        if route.startswith(SKIPPED_PREFIXES):
-            continue
-        assert pattern.name, f"The route {route!r} has no name: name it and add it to ROUTES."
-        found[pattern.name] = (route, _methods(pattern))
+        if not route.startswith(SKIPPED_PREFIXES):
+            key = pattern.name if pattern.name and pattern.name not in found else route
+            found[key] = (route, _methods(pattern))
     return found
 
 
 def test_every_route_and_method_has_an_entry_in_the_table():
     missing, stale = [], []
     urlconf = routes_of_the_urlconf()
-    for name, (route, methods) in urlconf.items():
-        listed = ROUTES[name].methods.keys() if name in ROUTES else set()
-        missing += [f"{method} {route} (name {name!r})" for method in sorted(methods - set(listed))]
-        stale += [f"{method} {name}" for method in sorted(set(listed) - methods)]
-    stale += [name for name in ROUTES if name not in urlconf]
+    for key, (route, methods) in urlconf.items():
+        listed = set(ROUTES[key].methods) if key in ROUTES else set()
+        if methods is None:
+            missing += [] if listed else [f"{route} (a function view {key!r}: list the methods it answers)"]
+            continue
+        missing += [f"{method} {route} (name {key!r})" for method in sorted(methods - listed)]
+        stale += [f"{method} {key}" for method in sorted(listed - methods)]
+    stale += [key for key in ROUTES if key not in urlconf]
 
     assert not missing, "Routes without an entry in ROUTES (say who may call them):\n" + "\n".join(missing)
     assert not stale, "Entries in ROUTES for routes or methods that do not exist:\n" + "\n".join(stale)
+
+
+def _url(key: str, route: str, kwargs: dict[str, str]) -> str:
+    if key != route:  # a named route
+        return reverse(key, kwargs=kwargs)
+    assert not re.search(r"[<>^$()?*+\\]", route), f"Name the route {route!r}: it has parameters to fill in."
+    return "/" + route
 
 
 def _call(client: APIClient, method: str, url: str, body: dict[str, Any]):
@@ -195,14 +210,14 @@ def test_each_identity_gets_past_the_door_only_where_the_table_allows(api_world,
         clients[identity].credentials(**{f"HTTP_{k.upper()}": v for k, v in api_world.headers_for(identity).items()})
     wrong = []
 
-    for name, (route, methods) in sorted(routes_of_the_urlconf().items()):
-        entry = ROUTES.get(name)
-        if entry is None or not methods <= entry.methods.keys():
-            wrong.append(f"{route} (name {name!r}): no entry in ROUTES for some of {sorted(methods)}")
+    for key, (route, methods) in sorted(routes_of_the_urlconf().items()):
+        entry = ROUTES.get(key)
+        if entry is None or not (methods or set()) <= entry.methods.keys():
+            wrong.append(f"{route} ({key!r}): no entry in ROUTES for some of {sorted(methods or ['its methods'])}")
             continue
-        url = reverse(name, kwargs={kwarg: api_world.ids[key] for kwarg, key in entry.kwargs.items()})
+        url = _url(key, route, {kwarg: api_world.ids[kind] for kwarg, kind in entry.kwargs.items()})
         body = BODIES[entry.body](api_world) if entry.body else {}
-        for method in sorted(methods):
+        for method in sorted(entry.methods):
             allowed = entry.methods[method]
             for identity in IDENTITIES:
                 status = _call(clients[identity], method, url, body).status_code
