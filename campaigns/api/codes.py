@@ -228,7 +228,7 @@ class CampaignCodesImportView(_CampaignCodesView):
             "`duplicates`; the rest are created, all in one transaction."
         ),
         request={"application/json": CodeImportInput, "multipart/form-data": CodeImportFileInput},
-        responses={200: CodeImportOutput, **error_responses(400, 401, 403, 404, 409)},
+        responses={200: CodeImportOutput, **error_responses(400, 401, 403, 404, 409, 415)},
     )
     def post(self, request: Request, pk: int) -> Response:
         if request.content_type.startswith("multipart/"):

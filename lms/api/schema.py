@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     403: "Authenticated but not allowed.",
     404: "Not found.",
     409: "Conflicts with the current state.",
+    415: "A body in a media type the route does not take (unsupported_media_type).",
     429: "Throttled; see the Retry-After header.",
 }
 
