@@ -128,5 +128,7 @@ def api_world(db) -> World:
         "customer": customers[0],
         "order": order_ids[0],
         "sku": skus[0],
+        # The schema's path without its trailing slash: the /api/ fallback serves it in place.
+        "api_other_spelling": "schema",
     }
     return world

@@ -123,6 +123,12 @@ ROUTES: dict[str, Route] = {
     "swagger-ui": Route({"GET": EVERYONE}),
     "redoc": Route({"GET": EVERYONE}),
     "healthz": Route({"GET": EVERYONE}),
+    "favicon": Route({"GET": EVERYONE}),
+    # The console's front door (a redirect to it, whatever the method).
+    "home": Route({method: EVERYONE for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
+    # An /api/ path no route matched: the other spelling of a route (served in place, with that
+    # route's own door), else a JSON 404 for everyone.
+    "api-fallback": Route({"GET": EVERYONE}, {"rest": "api_other_spelling"}),
     # Seed routes: the canonical views, so every method of the view answers there too.
     "seed-auth/signin": Route({"POST": EVERYONE}),
     "seed-auth/forget-password": Route({"POST": EVERYONE}),
