@@ -9,7 +9,8 @@ from django.db import NotSupportedError
 from django.db.models import Avg, Count, DecimalField, Exists, Expression, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from commerce.models import Category, EventKind, InteractionEvent, Order, OrderLine, OrderStatus
+from commerce.models import EventKind, InteractionEvent, Order, OrderLine, OrderStatus
+from commerce.selectors import category_ids_below
 from segments.builders import (
     aggregate_compare,
     boolean,
@@ -53,18 +54,9 @@ def _events(kind: str):
     return related
 
 
-def _with_descendants(ids: list[int]) -> list[int]:
-    """The categories and every category below them (the tree is small: one query a level)."""
-    found, frontier = set(ids), set(ids)
-    while frontier:
-        frontier = set(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
-        found |= frontier
-    return sorted(found)
-
-
 def _bought(column: str, *, categories: bool = False):
     def build(ctx: Context, op: str, ids: list[int]) -> Q:
-        ids = _with_descendants(ids) if categories else ids
+        ids = sorted(category_ids_below(set(ids))) if categories else ids
         q = Q(Exists(_lines(ctx).filter(order__customer=OuterRef("pk"), **{f"{column}__in": ids})))
         return q if op == "any_of" else ~q
 
