@@ -30,9 +30,10 @@ from django.db.models.functions import Coalesce, PercentRank
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 
 from commerce.models import EventKind, Product
+from commerce.selectors import category_ids_below
 from segments.builders import boolean, count_of, sum_of
 from segments.criteria import BOOL_OPS, NUMBER_OPS, PRODUCT, SET_OPS, TEXT_OPS, Context, Field, register_field
-from segments.fields import _events, _lines, _with_descendants
+from segments.fields import _events, _lines
 
 STOCK_STATUSES = ("out_of_stock", "low", "in_stock", "overstock")
 PRICE_BANDS = ("low", "mid", "high")
@@ -175,7 +176,7 @@ def _view_to_purchase(ctx: Context, op: str, value: Any) -> Q:
 
 def _in(column: str, *, categories: bool = False):
     def build(ctx: Context, op: str, ids: list[int]) -> Q:
-        q = Q(**{f"{column}__in": _with_descendants(ids) if categories else ids})
+        q = Q(**{f"{column}__in": sorted(category_ids_below(set(ids))) if categories else ids})
         return q if op == "any_of" else ~q  # none_of keeps products without one
 
     return build
