@@ -349,7 +349,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             self.last_change = {
                 "external_id": order.external_id, "status": status, "refund_lines": refund_lines,
-                "change_id": change_id, "occurred_at": self.clock,
+                "change_id": change_id, "occurred_at": occurred_at or self.clock,
             }  # fmt: skip
         self.window = (before, after)
         return code
