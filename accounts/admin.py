@@ -1,14 +1,56 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.urls import reverse
 from django.utils.html import format_html
+from rest_framework.exceptions import Throttled
 
+from accounts.api.views import SIGNIN_FAILURE_THROTTLES
 from accounts.models import EmailOTP, LoginEvent, User
 from accounts.services import sessions_end_all
+from lms.api.throttling import FailureThrottle
 
 # Console edits that change what an account's tokens may do end its sessions.
 ACCESS_FIELDS = frozenset({"email", "role", "is_active", "is_staff", "is_superuser", "groups", "user_permissions"})
+
+
+class _LoginAttempt:
+    """What the sign-in throttles read of a request (the address, the client's IP), for a form post."""
+
+    def __init__(self, request, email: str) -> None:
+        self.META = request.META if request is not None else {}
+        self.headers = request.headers if request is not None else {}
+        self.data = {"email": email}
+
+
+class ConsoleLoginForm(AdminAuthenticationForm):
+    """The console's login counts wrong passwords exactly as the API's sign-in does (per
+    address from one IP, per address, per IP): otherwise it would be an unthrottled way to
+    guess a staff or ADMIN password. A failure the server caused is not counted."""
+
+    def clean(self):
+        attempt = _LoginAttempt(self.request, self.data.get("username") or "")
+        failures = FailureThrottle(attempt, None, *(throttle() for throttle in SIGNIN_FAILURE_THROTTLES))
+        try:
+            failures.acquire()
+        except Throttled as refused:
+            raise forms.ValidationError(
+                f"Too many wrong passwords; try again in {refused.wait:.0f} seconds.", code="throttled"
+            ) from None
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            raise  # a wrong guess (or an inactive account) keeps its slots: that is the count
+        except Exception:
+            failures.release()
+            raise
+        failures.release()
+        return cleaned
+
+
+admin.site.login_form = ConsoleLoginForm
 
 
 class UserCreationForm(AdminUserCreationForm):

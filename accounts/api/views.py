@@ -97,15 +97,19 @@ class SignupView(PublicAPIView):
         return Response(_session_body(session), status=status.HTTP_201_CREATED)
 
 
+# Wrong passwords, counted the same way by the API's sign-in and the console's login.
+SIGNIN_FAILURE_THROTTLES = (
+    scoped(EmailIPRateThrottle, "signin_failure_email_ip"),
+    scoped(EmailRateThrottle, "signin_failure_email"),
+    scoped(IPRateThrottle, "signin_failure_ip"),
+)
+
+
 class SigninView(PublicAPIView):
     # Only wrong guesses count: per address from one IP (the lockout a stranger cannot impose
     # on the owner's own device), per address from anywhere (a looser cap on spread-out
     # guessing) and per IP (one client guessing many addresses).
-    failure_scopes = (
-        scoped(EmailIPRateThrottle, "signin_failure_email_ip"),
-        scoped(EmailRateThrottle, "signin_failure_email"),
-        scoped(IPRateThrottle, "signin_failure_ip"),
-    )
+    failure_scopes = SIGNIN_FAILURE_THROTTLES
 
     @extend_schema(
         tags=["auth"],

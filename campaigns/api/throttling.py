@@ -1,24 +1,23 @@
 """Throttles of the cart routes: a customer's own rate, and a budget of unknown codes.
 
-``code_unknown`` tells whether a code exists, so answering it is what a guesser pays with:
-each unknown code a call is answered with takes a slot of a per-window budget, per customer
-and per client address (a customer's own token), or per API key and per named customer (the
-integration: a storefront proxies many customers from one address, so its key gets a much
-larger budget and the address is not counted). Past a budget, a call that names codes is
-429 ``throttled`` before it is evaluated. An ADMIN, who can list the codes anyway, has none.
+``code_unknown`` tells whether a code exists, so answering it is what a guesser pays with. A
+call that names codes first reserves one slot per distinct code in each of its budgets (per
+customer and per client address for a customer's own token; per API key and per named
+customer for the integration, whose guest carts have a budget of their own so that guessing
+through a guest cart cannot spend every customer's; none for an ADMIN, who can list the codes
+anyway). A reservation that does not fit is 429 ``throttled`` before anything is evaluated, so
+whether a call is refused depends only on how many codes it names, never on whether they
+exist. Once answered, the slots of the codes that turned out to exist are given back; a call
+that fails (400, 409) gives back all of them.
 
-Slots are taken with one atomic increment each (``_window_take``), so parallel calls can
+Slots are taken with one atomic increment per budget (``_window_take``), so parallel calls can
 never be answered more unknown codes than the budget holds.
 """
 
 import hashlib
-import logging
 import math
-import time
 from typing import Any
 
-from django.core.cache import cache
-from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -26,8 +25,6 @@ from accounts.models import User, normalize_email
 from commerce.api.authentication import IntegrationRateThrottle, is_integration
 from lms.api.permissions import is_admin_role
 from lms.api.throttling import AtomicRateThrottle, SafeIdentMixin, _window_give_back, _window_take
-
-logger = logging.getLogger(__name__)
 
 UNKNOWN = "code_unknown"
 
@@ -76,32 +73,25 @@ def _customer_ident(customer: User | None, ref: dict[str, Any] | None) -> str | 
     return None
 
 
-def _window_wait(budget: _Budget, ident_key: str) -> float | None:
-    """Seconds until the window ends when its budget is spent, else None (read only; the key
-    as ``_window_take`` names it)."""
-    now = time.time()
-    window = int(now // budget.duration)
-    try:
-        count = cache.get(f"{ident_key}:{window}") or 0
-    except RedisError:  # the cache is down: fail open, as the throttles do
-        logger.warning("unknown-code budget not checked: the cache is unavailable", exc_info=True)
-        return None
-    return (window + 1) * budget.duration - now if count >= budget.num_requests else None
-
-
 def _throttled(waits: list[float]) -> Throttled:
     return Throttled(wait=max(1, math.ceil(max(waits))))
 
 
 class UnknownCodeBudget:
-    """``check()`` before evaluating a cart that names codes; ``spend(n)`` once it is known
-    that n of them are unknown (before answering: over budget, the answer is a 429)."""
+    """``reserve(codes)`` before evaluating a cart, then ``settle(unknown)`` with how many of
+    them the answer calls unknown (0 when the call failed or replayed an earlier answer)."""
 
     def __init__(self, request, *, customer: User | None, ref: dict[str, Any] | None) -> None:
         self.counters: list[tuple[_Budget, str]] = []
+        self.reserved: list[str] = []
+        self.amount = 0
         if is_integration(request):
-            idents = [("cart_unknown_code_key", f"key:{request.auth.prefix}")]
-            idents.append(("cart_unknown_code_customer", _customer_ident(customer, ref)))
+            key = f"key:{request.auth.prefix}"
+            named = _customer_ident(customer, ref)
+            if named is None:  # a guest cart: the key's guests share a budget of their own
+                idents = [("cart_unknown_code_guest", key)]
+            else:
+                idents = [("cart_unknown_code_key", key), ("cart_unknown_code_customer", named)]
         elif is_admin_role(request.user):
             idents = []
         else:
@@ -111,30 +101,32 @@ class UnknownCodeBudget:
             ]
         for scope, ident in idents:
             budget = _Budget(scope)
-            if ident is not None and budget.rate is not None:
+            if budget.rate is not None:
                 self.counters.append((budget, budget.cache_format % {"scope": scope, "ident": ident}))
 
-    def check(self, codes: list[str]) -> None:
-        if not codes:
+    def reserve(self, codes: list[str]) -> None:
+        """Take a slot per distinct code in every budget, or 429 taking none."""
+        amount = len({code.strip().upper() for code in codes if code.strip()})
+        if not amount or not self.counters:
             return  # a cart without codes guesses nothing
-        waits = [wait for budget, key in self.counters if (wait := _window_wait(budget, key)) is not None]
-        if waits:
-            raise _throttled(waits)
-
-    def spend(self, unknown: int) -> None:
-        taken: list[str] = []
         waits: list[float] = []
         for budget, ident_key in self.counters:
-            for _ in range(unknown):
-                key, wait = _window_take(budget, ident_key)
-                taken.append(key)
-                if wait is not None:
-                    waits.append(wait)
-                    break
+            key, wait = _window_take(budget, ident_key, amount)
+            self.reserved.append(key)
+            if wait is not None:
+                waits.append(wait)
+        self.amount = amount
         if waits:
-            for key in taken:  # refused: the unknown codes were not answered
-                _window_give_back(key)
+            self.settle(0)
             raise _throttled(waits)
+
+    def settle(self, unknown: int) -> None:
+        """Give back the slots of the codes that were not answered as unknown."""
+        back = self.amount - min(unknown, self.amount)
+        if back:
+            for key in self.reserved:
+                _window_give_back(key, back)
+        self.reserved, self.amount = [], 0
 
 
 def unknown_codes(rejected: Any) -> int:

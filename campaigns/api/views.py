@@ -31,7 +31,7 @@ from campaigns.selectors import AT_GRACE, CartRequest, cart_evaluate
 from campaigns.services import campaigns as services
 from campaigns.services.redemptions import redemption_create, redemption_void, result_json
 from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, is_integration
-from commerce.services.customers import CustomerResolver
+from commerce.services.customers import CustomerResolver, customer_plain
 from lms.api.permissions import IsAdminOrModelPermission, is_admin_role
 from lms.api.schema import error_responses
 from lms.api.validation import validated
@@ -203,7 +203,7 @@ def customer_for(request: Request, ref: dict[str, Any] | None, *, create: bool) 
         found = User.objects.filter(pk=ref["id"]).first()
         if found is None:
             raise NotFound("customer_not_found", f"No customer with id {ref['id']}.", path="customer.id")
-        return found, True
+        return customer_plain(found), True
     resolver = CustomerResolver([ref], create_missing=create).resolve()
     if not create:
         return resolver.find(ref), True  # None: not mirrored yet, judged as a new customer
@@ -260,9 +260,13 @@ class CartEvaluateView(CartView):
         data = validated(s.CartEvaluateInput, request.data)
         customer, known = customer_for(request, data.get("customer"), create=False)
         budget = UnknownCodeBudget(request, customer=customer, ref=data.get("customer"))
-        budget.check(data.get("codes", []))
-        evaluation = cart_evaluate(_cart_request(data, customer, known))
-        budget.spend(unknown_codes(evaluation.result.rejected))
+        budget.reserve(data.get("codes", []))
+        try:
+            evaluation = cart_evaluate(_cart_request(data, customer, known))
+        except Exception:
+            budget.settle(0)  # no answer about the codes was given
+            raise
+        budget.settle(unknown_codes(evaluation.result.rejected))
         return Response(result_json(evaluation.result, evaluation.points))
 
 
@@ -281,16 +285,20 @@ class RedemptionCreateView(CartView):
         with transaction.atomic():  # a refused redemption leaves no customer behind either
             customer, known = customer_for(request, data["customer"], create=True)
             budget = UnknownCodeBudget(request, customer=customer, ref=data["customer"])
-            budget.check(data.get("codes", []))
-            outcome = redemption_create(
-                order_id=data["order_id"],
-                customer=customer,
-                request=_cart_request(data, customer, known, order_id=data["order_id"], redeem=True),
-                body=data,
-                expected_total_discount=data.get("expected_total_discount"),
-            )
-            if outcome.created:  # over budget: 429, and the redemption rolls back with it
-                budget.spend(unknown_codes(outcome.order_redemption.response["rejected"]))
+            budget.reserve(data.get("codes", []))
+            try:
+                outcome = redemption_create(
+                    order_id=data["order_id"],
+                    customer=customer,
+                    request=_cart_request(data, customer, known, order_id=data["order_id"], redeem=True),
+                    body=data,
+                    expected_total_discount=data.get("expected_total_discount"),
+                )
+            except Exception:
+                budget.settle(0)  # no answer about the codes was given
+                raise
+            # A replay repeats an answer already paid for.
+            budget.settle(unknown_codes(outcome.order_redemption.response["rejected"]) if outcome.created else 0)
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(outcome.order_redemption.response, status=code)
 

@@ -68,13 +68,30 @@ def test_a_call_that_would_pass_the_budget_answers_429_not_its_unknown_codes(cus
 
 
 def test_a_known_code_does_not_spend_the_budget(customer_client, rates, diwali):
-    rates(cart_unknown_code_customer="2/h", cart_unknown_code_ip="2/h")
+    # A call reserves a slot per code it names (3 here) and gives back the known code's.
+    rates(cart_unknown_code_customer="3/h", cart_unknown_code_ip="3/h")
 
     known = [evaluate(customer_client, "DIWALI20") for _ in range(5)]
     guesses = evaluate(customer_client, "DIWALI20", "GUESS1", "GUESS2")
+    last = evaluate(customer_client, "GUESS3")
 
     assert all(r.status_code == 200 and r.json()["total_discount"] == "100.00" for r in known)
     assert [r["reason"] for r in guesses.json()["rejected"]] == ["code_unknown"] * 2
+    assert [r["reason"] for r in last.json()["rejected"]] == ["code_unknown"]
+    assert_error(evaluate(customer_client, "DIWALI20"), 429, "throttled")  # the budget is spent
+
+
+def test_whether_a_call_is_refused_depends_on_how_many_codes_it_names_not_on_their_existing(
+    customer_client, rates, diwali
+):
+    rates(cart_unknown_code_customer="3/h", cart_unknown_code_ip="100/h")
+    evaluate(customer_client, "GUESS1", "GUESS2")
+
+    with_known = evaluate(customer_client, "DIWALI20", "GUESS3")  # 2 slots asked, 1 left: refused
+    without = evaluate(customer_client, "GUESS4", "GUESS5")
+
+    assert_error(with_known, 429, "throttled")
+    assert_error(without, 429, "throttled")
 
 
 def test_another_customer_keeps_their_budget(customer_client, client_for, rates):

@@ -38,6 +38,7 @@ class CustomerResolver:
         self.create_missing = create_missing
         self.by_external_id: dict[str, User] = {}
         self.by_email: dict[str, User] = {}
+        self.created_ids: set[int] = set()  # the customers resolve() inserted itself
 
     def _load(self, external_ids: set[str], emails: set[str]) -> None:
         if not external_ids and not emails:
@@ -80,6 +81,10 @@ class CustomerResolver:
             new = sorted(missing.values(), key=lambda user: user.email)
             User.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
             self._load({u.external_id for u in missing.values() if u.external_id}, set(missing))
+            # Which rows this resolver really inserted, not a concurrent call (whose row ours
+            # waited for, then skipped): each unusable password is random, so ours match.
+            stored = User.objects.filter(email__in=missing).values_list("pk", "email", "password")
+            self.created_ids = {pk for pk, email, password in stored if password == missing[email].password}
         return self
 
     def find(self, ref: dict[str, Any]) -> User | None:
@@ -95,9 +100,7 @@ class CustomerResolver:
                     "customer_conflict",
                     f"{user.email} is the customer with external_id {user.external_id!r}, not {ref['external_id']!r}.",
                 )
-        if user is not None and not user.is_plain_customer:
-            raise _protected()
-        return user
+        return customer_plain(user) if user is not None else None
 
     def get(self, ref: dict[str, Any]) -> User:
         """The customer for a reference, or a domain error naming what is missing."""
@@ -120,6 +123,14 @@ def _protected() -> Conflict:
         "customer_protected",
         "This email or external_id belongs to a staff or ADMIN account, which is not a customer record.",
     )
+
+
+def customer_plain(user: User) -> User:
+    """The user when it may be acted on as a customer (carts, redemptions, points); a staff,
+    ADMIN or superuser account is 409 ``customer_protected``, however it was named."""
+    if not user.is_plain_customer:
+        raise _protected()
+    return user
 
 
 def _customer_changes(user: User, item: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ treat a count that could not be taken as under the limit.
 """
 
 import hashlib
+import ipaddress
 import math
 import time
 
@@ -31,6 +32,10 @@ class SafeIdentMixin:
     def get_ident(self, request) -> str:
         ip = client_ip(request)
         if ip is not None:
+            address = ipaddress.ip_address(ip)
+            if address.version == 6 and address.ipv4_mapped is None:
+                # One client holds a whole /64 (SLAAC, privacy addresses): it counts as one.
+                return str(ipaddress.ip_network(f"{ip}/64", strict=False))
             return ip
         raw = throttling.BaseThrottle().get_ident(request) or ""
         return "unparsable-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
@@ -44,18 +49,18 @@ class UserRateThrottle(SafeIdentMixin, throttling.UserRateThrottle):
     """DRF's per-user throttle, keyed by a safe client identity."""
 
 
-def _window_take(throttle: SimpleRateThrottle, ident_key: str) -> tuple[str, float | None]:
-    """Count one request in the current window: (the counter's key, seconds to wait if over)."""
+def _window_take(throttle: SimpleRateThrottle, ident_key: str, amount: int = 1) -> tuple[str, float | None]:
+    """Count ``amount`` requests in the current window: (the counter's key, seconds to wait if over)."""
     now = time.time()
     window = int(now // throttle.duration)
     key = f"{ident_key}:{window}"
     try:
         cache.add(key, 0, timeout=throttle.duration + 1)
         try:
-            count = cache.incr(key)
+            count = cache.incr(key, amount)
         except ValueError:  # expired between add and incr: a new window has started
-            cache.add(key, 1, timeout=throttle.duration + 1)
-            count = 1
+            cache.add(key, amount, timeout=throttle.duration + 1)
+            count = amount
     except CacheUnavailable as exc:
         cache_failure_log(f"throttle {throttle.scope} (let through)", exc)
         return key, None
@@ -64,9 +69,9 @@ def _window_take(throttle: SimpleRateThrottle, ident_key: str) -> tuple[str, flo
     return key, None
 
 
-def _window_give_back(key: str) -> None:
+def _window_give_back(key: str, amount: int = 1) -> None:
     try:
-        cache.decr(key)
+        cache.decr(key, amount)
     except ValueError:  # the window ended meanwhile and its counter expired
         pass
     except CacheUnavailable as exc:  # nothing was counted while the cache was down

@@ -25,6 +25,7 @@ from commerce.api.authentication import (
     IntegrationRateThrottle,
     IsIntegrationOrAdmin,
 )
+from commerce.services.customers import customer_plain
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
@@ -230,7 +231,7 @@ def _customer_in_path(request: Request, customer: str) -> User:
         raise Invalid("invalid_parameter", "by is id, external_id or email.", param="by")
     if found is None:
         raise NotFound("customer_not_found", f"No customer with {by} {customer[:64]!r}.")
-    return found
+    return customer_plain(found)
 
 
 BY = OpenApiParameter(
