@@ -65,13 +65,16 @@ def snapshot_invalidate() -> None:
     rebuild in between would still read the old rows, and be tagged with the first version)."""
 
     def bump() -> None:
+        # This node forgets its own copy too: with Redis down the version cannot move, and the
+        # node that made the change must not serve the old campaigns for a TTL.
+        _local.clear()
         cache.set(VERSION_KEY, uuid.uuid4().hex, None)
 
     bump()
     transaction.on_commit(bump)
 
 
-def snapshot_version() -> str:
+def snapshot_version() -> str | None:
     version = cache.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, None)

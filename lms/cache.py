@@ -17,12 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# Unreachable, and also reachable but refusing (out of memory under noeviction, a read-only
+# replica after a failover): either way the cache cannot serve, and nothing here is truth.
+UNREACHABLE = (RedisError, OSError)
 PAUSE = 5.0
 
 
@@ -59,7 +60,7 @@ class _Pause:
 _pauses: dict[str, _Pause] = {}
 
 
-class _Paused(RedisConnectionError):
+class _Paused(RedisError):
     """Redis is being left alone after a recent failure."""
 
 

@@ -37,6 +37,11 @@ if not DEBUG:
         raise ImproperlyConfigured(
             "DEBUG is off but JWT_SIGNING_KEY is the development key or empty: set it, or unset it (SECRET_KEY signs)."
         )
+    # HS256 wants a key of at least its hash's size; a short one can be guessed offline from any token.
+    if len(JWT_SIGNING_KEY.encode()) < 32:
+        raise ImproperlyConfigured(
+            "DEBUG is off and JWT_SIGNING_KEY (or SECRET_KEY) is under 32 bytes: use a longer one."
+        )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -279,6 +284,7 @@ REST_FRAMEWORK = {
         "cart_unknown_code_customer": env.str("THROTTLE_CART_UNKNOWN_CODE_CUSTOMER", default="20/h"),
         "cart_unknown_code_ip": env.str("THROTTLE_CART_UNKNOWN_CODE_IP", default="100/h"),
         "cart_unknown_code_key": env.str("THROTTLE_CART_UNKNOWN_CODE_KEY", default="3000/h"),
+        "cart_unknown_code_guest": env.str("THROTTLE_CART_UNKNOWN_CODE_GUEST", default="1000/h"),
     },
     # Proxies in front of the app; 0 trusts no X-Forwarded-For (a client cannot dodge IP throttles).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),

@@ -24,6 +24,8 @@ urlpatterns = [
     path("api/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("healthz", HealthView.as_view(), name="healthz"),
+    # Readiness for load balancers and orchestrators: the same dependency checks (200 or 503).
+    path("readyz", HealthView.as_view(), name="readyz"),
     *seed_urlpatterns(api_v1),
     # Last: every other /api/ path (the other spelling of a route's slash, or a JSON 404).
     re_path(r"^api/(?P<rest>.*)$", api_fallback, name="api-fallback"),

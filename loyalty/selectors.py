@@ -146,6 +146,7 @@ def snapshot_get() -> Snapshot:
     snapshot = _local.get("current")
     if (
         snapshot is None
+        or version is None  # Redis down: no change could be announced, so nothing is reused
         or snapshot.version != version
         or not (dt.timedelta(0) <= now - snapshot.built_at < SNAPSHOT_TTL)
     ):

@@ -93,7 +93,7 @@ def _signed_up():
 USER_FIELDS = [
     # --- Membership
     Field(
-        "days_since_signup", USER, "membership", "Days since sign-up", "integer", NUMBER_OPS, unit="days",
+        "days_since_signup", USER, "membership", "Days since sign-up", "integer", NUMBER_OPS, unit="days", min_value=0,
         build=days_since(
             at_or_before=lambda t: Q(platform_signed_up_at__lte=t) | Q(platform_signed_up_at__isnull=True, date_joined__lte=t),
             exists=Q(),
@@ -113,7 +113,7 @@ USER_FIELDS = [
     Field("city", USER, "membership", "City", "text", TEXT_OPS, build=text_compare("city")),
     # --- Engagement
     Field(
-        "days_since_last_login", USER, "engagement", "Days since last login", "integer", NUMBER_OPS, unit="days",
+        "days_since_last_login", USER, "engagement", "Days since last login", "integer", NUMBER_OPS, unit="days", min_value=0,
         build=days_since(at_or_before=_last_login_at_or_before, exists=_EVER_LOGGED_IN, after=_last_login_after),
         help="Sign-ins here and LOGIN events from the platform; someone who never logged in matches no comparison.",
     ),
@@ -156,7 +156,7 @@ USER_FIELDS = [
         "no comparison.",
     ),
     Field(
-        "days_since_last_purchase", USER, "transaction", "Days since last purchase", "integer", NUMBER_OPS, unit="days",
+        "days_since_last_purchase", USER, "transaction", "Days since last purchase", "integer", NUMBER_OPS, unit="days", min_value=0,
         build=days_since(
             at_or_before=lambda t: _EVER_ORDERED & ~_ordered_after(t),
             exists=_EVER_ORDERED,
@@ -164,7 +164,7 @@ USER_FIELDS = [
         ),
     ),
     Field(
-        "days_since_first_purchase", USER, "transaction", "Days since first purchase", "integer", NUMBER_OPS, unit="days",
+        "days_since_first_purchase", USER, "transaction", "Days since first purchase", "integer", NUMBER_OPS, unit="days", min_value=0,
         build=days_since(
             at_or_before=lambda t: Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED, placed_at__lte=t))),
             exists=_EVER_ORDERED,
@@ -263,7 +263,7 @@ class LoginStreak(Expression):
 
 USER_FIELDS.append(
     Field(
-        "login_streak", USER, "engagement", "Current login streak", "integer", NUMBER_OPS, unit="days",
+        "login_streak", USER, "engagement", "Current login streak", "integer", NUMBER_OPS, unit="days", min_value=0,
         expression=LoginStreak,
         help="Consecutive local calendar days with at least one sign-in here or LOGIN event from the platform, "
         "ending today or yesterday; 0 when the last login day is before yesterday.",

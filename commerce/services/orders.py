@@ -9,10 +9,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User, normalize_email
+from accounts.models import User
 from commerce.hooks import OrderChange, RefundedLine, order_change_emit, order_changes_emit
 from commerce.models import (
     ORDER_TRANSITIONS,
@@ -143,7 +142,6 @@ def orders_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
 
         creating = [index for index in fresh.values()]
         refs = [items[i]["customer"] for i in creating]
-        customers_before = _customers_known(refs)
         resolver = CustomerResolver(refs).resolve()
         products = Product.objects.select_related("category", "brand").in_bulk(
             {line["sku"] for i in creating for line in items[i]["lines"]}, field_name="sku"
@@ -192,7 +190,7 @@ def orders_ingest(*, items: list[dict[str, Any]]) -> list[ItemResult]:
                 for i in creating
             ]
         )
-        _hooks_run([results[index] for index in creating], customers_before)
+        _hooks_run([results[index] for index in creating], resolver.created_ids)
         for result in results:
             if result.outcome == "replayed" and isinstance(result.obj, int):
                 first = results[result.obj]  # the same order twice in one batch: share its fate
@@ -212,25 +210,16 @@ def _created(order: Order) -> OrderChange:
     )
 
 
-def _customers_known(refs: list[dict[str, Any]]) -> set[int]:
-    """The ids of the customers the references name that exist before this ingest creates any."""
-    external_ids = {ref["external_id"] for ref in refs if ref.get("external_id")}
-    emails = {normalize_email(ref["email"]) for ref in refs if ref.get("email")}
-    if not external_ids and not emails:
-        return set()
-    return set(User.objects.filter(Q(external_id__in=external_ids) | Q(email__in=emails)).values_list("pk", flat=True))
-
-
-def _refused_order_remove(order: Order, customers_before: set[int]) -> None:
+def _refused_order_remove(order: Order, customers_created: set[int]) -> None:
     """Take a refused order out, and its customer with it when this ingest created them just
     for it (no other order of theirs is left: it was created inside this transaction)."""
     Order.objects.filter(pk=order.pk).delete()
     customer_id = order.customer_id
-    if customer_id not in customers_before and not Order.objects.filter(customer_id=customer_id).exists():
+    if customer_id in customers_created and not Order.objects.filter(customer_id=customer_id).exists():
         User.objects.filter(pk=customer_id).delete()
 
 
-def _hooks_run(created: list[ItemResult], customers_before: set[int]) -> None:
+def _hooks_run(created: list[ItemResult], customers_created: set[int]) -> None:
     """Run the order hooks for each new order. Optimistically in one savepoint for the whole
     batch (a savepoint per order costs two round trips each); if a hook refuses an order, that
     savepoint is rolled back and the batch re-run one savepoint per order, so only the refused
@@ -247,7 +236,7 @@ def _hooks_run(created: list[ItemResult], customers_before: set[int]) -> None:
                 order_changes_emit([_created(result.obj)])
         except DomainError as error:
             # The hook's own writes rolled back with its savepoint; take the order out too.
-            _refused_order_remove(result.obj, customers_before)
+            _refused_order_remove(result.obj, customers_created)
             result.reject(error)
             result.obj = None
 

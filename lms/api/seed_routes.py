@@ -5,10 +5,11 @@ One table: each seed path is served by the very view behind a canonical ``/api/v
 its rows here when it adds the canonical route.
 """
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, re_path
 
 
 class SeedRoute(NamedTuple):
@@ -47,6 +48,13 @@ def _views_by_name(patterns: Iterable, namespace: str = "") -> Iterator[tuple[st
             yield f"{namespace}{pattern.name}", pattern.callback
 
 
+def _seed_regex(seed: str) -> str:
+    """The seed path as a regex with an optional trailing slash (NestJS answered both spellings)."""
+    parts = re.split(r"(<int:\w+>)", seed)
+    body = "".join(f"(?P<{part[5:-1]}>[0-9]+)" if part.startswith("<int:") else re.escape(part) for part in parts)
+    return f"^{body}/?$"
+
+
 def seed_urlpatterns(api_patterns: list) -> list[URLPattern]:
     """URL patterns for every seed path, bound to the canonical views found in ``api_patterns``."""
     views = dict(_views_by_name(api_patterns))
@@ -55,5 +63,6 @@ def seed_urlpatterns(api_patterns: list) -> list[URLPattern]:
         if route.seed in seen:  # one path, several methods: the view dispatches on method
             continue
         seen.add(route.seed)
-        patterns.append(path(route.seed, views[route.canonical_name], name=f"seed-{route.seed}".replace(":", "-")))
+        name = f"seed-{route.seed}".replace(":", "-")
+        patterns.append(re_path(_seed_regex(route.seed), views[route.canonical_name], name=name))
     return patterns

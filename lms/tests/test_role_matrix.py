@@ -123,6 +123,7 @@ ROUTES: dict[str, Route] = {
     "swagger-ui": Route({"GET": EVERYONE}),
     "redoc": Route({"GET": EVERYONE}),
     "healthz": Route({"GET": EVERYONE}),
+    "readyz": Route({"GET": EVERYONE}),
     "favicon": Route({"GET": EVERYONE}),
     # The console's front door (a redirect to it, whatever the method).
     "home": Route({method: EVERYONE for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}),

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Max, Min
 
 from accounts.hooks import Login
 from accounts.models import User
 from campaigns.engine.schedule import local
 from campaigns.selectors import category_ancestors
 from commerce.hooks import OrderChange
-from commerce.models import Order, OrderLine, OrderStatus
+from commerce.models import Order, OrderLine, OrderStatus, OrderStatusChange
 from lms.db import bulk_set, one_of
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount, PointsTransaction, Source, TierBasis, TransactionKind
@@ -457,7 +457,22 @@ def orders_earn_backfill(*, batch: int = 1000) -> int:
             chunk = list(orders.filter(pk__gt=last)[:batch])
             if not chunk:
                 return seen
+            # A fulfilled order's return window runs from its fulfilment, not from its placing.
+            fulfilled = dict(
+                OrderStatusChange.objects.filter(
+                    order_id__in=[o.pk for o in chunk if o.status == OrderStatus.FULFILLED],
+                    to_status=OrderStatus.FULFILLED,
+                )
+                .values("order_id")
+                .annotate(at=Max("occurred_at"))
+                .values_list("order_id", "at")
+            )
             _orders_earn(
-                [OrderChange(order=o, from_status=None, to_status=o.status, occurred_at=o.placed_at) for o in chunk]
+                [
+                    OrderChange(
+                        order=o, from_status=None, to_status=o.status, occurred_at=fulfilled.get(o.pk, o.placed_at)
+                    )
+                    for o in chunk
+                ]
             )
         last, seen = chunk[-1].pk, seen + len(chunk)

@@ -79,8 +79,20 @@ def account_lock(*, customer_id: int, program_id: int, create: bool = False) -> 
     )
 
 
+END_OF_TIME = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def days_after(at: dt.datetime, days: int) -> dt.datetime:
+    """``at`` plus ``days``, at most the end of the calendar (an order dated in year 9999 is
+    accepted; its points are then held or kept "for ever", never a 500)."""
+    try:
+        return at + dt.timedelta(days=days)
+    except OverflowError:
+        return END_OF_TIME
+
+
 def expiry_for(program: Program, occurred_at: dt.datetime) -> dt.datetime | None:
-    return occurred_at + dt.timedelta(days=program.expiry_days) if program.expiry_days else None
+    return days_after(occurred_at, program.expiry_days) if program.expiry_days else None
 
 
 @dataclass(frozen=True)
@@ -97,9 +109,9 @@ def order_hold(program: Program, *, placed_at: dt.datetime, fulfilled_at: dt.dat
     if program.hold_until_fulfilled:
         if fulfilled_at is None:
             return Hold(held=True, available_at=None, expires_at=None)
-        available_at = fulfilled_at + dt.timedelta(days=program.return_window_days)
+        available_at = days_after(fulfilled_at, program.return_window_days)
     elif program.hold_days:
-        available_at = placed_at + dt.timedelta(days=program.hold_days)
+        available_at = days_after(placed_at, program.hold_days)
     else:
         return Hold(held=False, available_at=None, expires_at=expiry_for(program, placed_at))
     return Hold(held=True, available_at=available_at, expires_at=expiry_for(program, available_at))
