@@ -482,7 +482,7 @@ def test_day_counts_beyond_the_calendar_are_answered_not_crashed_on(name, member
     # Valid whole numbers (up to 10**12) that reach past year 1 or 9999 as timestamps.
     for case in (
         c(name, "gte", 10**6), c(name, "gt", 10**12), c(name, "lt", 10**6), c(name, "lte", 10**12),
-        c(name, "between", [0, 10**9]), c(name, "ne", 10**12), c(name, "eq", -(10**12)),
+        c(name, "between", [0, 10**9]), c(name, "ne", 10**12), c(name, "eq", 10**12),  # negative: a 400
     ):  # fmt: skip
         assert members(case) == expected(case), case
         assert members({"not": case}) == EVERYONE - expected(case), case
