@@ -8,6 +8,7 @@ tests would prove nothing.
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_api_key.models import APIKey
 
 from accounts.services import session_start
@@ -39,6 +40,18 @@ def _eager_celery():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    """``rates(scope="N/h", ...)`` sets throttle rates for the test (DRF copies the settings'
+    rates onto the throttle class at import, so the class attribute is what counts)."""
+
+    def set_rates(**given: str) -> None:
+        merged = {**SimpleRateThrottle.THROTTLE_RATES, **given}
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", merged)
+
+    return set_rates
 
 
 @pytest.fixture

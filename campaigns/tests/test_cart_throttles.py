@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import UserFactory
 from campaigns.models import OrderRedemption
@@ -15,17 +14,6 @@ EVALUATE = "/api/v1/cart/evaluate"
 REDEEM = "/api/v1/redemptions"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def rates(monkeypatch):
-    """``rates(scope="N/h", ...)`` sets throttle rates for the test."""
-
-    def set_rates(**given: str) -> None:
-        merged = {**SimpleRateThrottle.THROTTLE_RATES, **given}
-        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", merged)
-
-    return set_rates
 
 
 @pytest.fixture

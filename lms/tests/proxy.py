@@ -4,6 +4,7 @@
 EOF, new connections are refused); ``start()`` listens again on the same port.
 """
 
+import contextlib
 import socket
 import threading
 
@@ -63,20 +64,17 @@ class TcpProxy:
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
+    # A reset or a socket the proxy closed ends the copy; either side gone ends both.
+    with contextlib.suppress(OSError):
         while data := source.recv(65536):
             sink.sendall(data)
-    except OSError:
-        pass
     _close(source)
     _close(sink)
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # already disconnected: closing is all that is left
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
 
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
@@ -38,17 +37,6 @@ REFRESH = "/api/v1/auth/token/refresh"
 SIGNOUT = "/api/v1/auth/signout"
 ME = "/api/v1/me"
 PASSWORD = "Tidal-Lantern-93"
-
-
-@pytest.fixture
-def rates(monkeypatch):
-    """``rates(scope="N/h", ...)``: DRF copies the rates onto the class at import time."""
-
-    def set_rates(**given: str) -> None:
-        merged = {**SimpleRateThrottle.THROTTLE_RATES, **given}
-        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", merged)
-
-    return set_rates
 
 
 @pytest.fixture
