@@ -338,6 +338,11 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LMS <no-reply@lms.local>")
 
+# --- Notifications --------------------------------------------------------------------------
+
+# Recipients written per fan-out transaction (and sent per dispatch task).
+NOTIFICATIONS_FANOUT_BATCH = env.int("NOTIFICATIONS_FANOUT_BATCH", default=1000)
+
 # --- I18n, time, static ---------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

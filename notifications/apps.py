@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "notifications"
+
+    def ready(self) -> None:
+        from notifications import registry
+        from notifications.services import messages
+
+        registry.audiences.register("customers", messages.customers_audience)
+        registry.audiences.register("all", messages.all_customers_audience)
+        registry.placeholders.register("first_name", "The recipient's first name.")
+        registry.placeholders.register("last_name", "The recipient's last name.")
+        registry.placeholders.register("email", "The recipient's email address.")

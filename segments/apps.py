@@ -6,4 +6,8 @@ class SegmentsConfig(AppConfig):
     name = "segments"
 
     def ready(self) -> None:
+        from notifications import registry
         from segments import fields  # noqa: F401 - registers the criteria this app knows
+        from segments.selectors import segments_audience
+
+        registry.audiences.register("segments", segments_audience)
