@@ -8,12 +8,13 @@ placeholder nobody provides, is refused when it is saved (:func:`content_check`)
 out by a failed send.
 """
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -112,10 +113,15 @@ def content_check(*, content: Content, channels: Sequence[str], prefix: str = ""
         raise _invalid(problems)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str, html: bool) -> Template:
+    # A fan-out renders the same few templates for every recipient: compile each once.
+    return (_html if html else _text).from_string(source)
+
+
 def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:
     """Render one template for one recipient; :class:`RenderError` if it cannot be."""
-    env = _html if html else _text
     try:
-        return env.from_string(source).render(**values)
+        return _compiled(source, html).render(**values)
     except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
         raise RenderError(str(exc)) from exc
