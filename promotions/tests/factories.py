@@ -11,9 +11,23 @@ import factory
 from django.utils import timezone
 
 from accounts.models import User
-from promotions.models import Promotion
+from notifications.models import Message, MessageStatus
+from promotions.models import Promotion, PromotionStatus
 from segments.models import CustomerMembership, Segment
 from segments.tests.factories import CustomerFactory, StaticSegmentFactory
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A message as a sent promotion's (fanned out, no deliveries unless a test adds them)."""
+
+    class Meta:
+        model = Message
+
+    key = factory.Sequence(lambda n: f"promotion-test:{n}")
+    source_type = "promotion"
+    channels = factory.LazyFunction(lambda: ["IN_APP"])
+    audience = factory.LazyFunction(lambda: {"kind": "all"})
+    status = MessageStatus.DONE
 
 
 class PromotionFactory(factory.django.DjangoModelFactory):
@@ -25,6 +39,14 @@ class PromotionFactory(factory.django.DjangoModelFactory):
     description = "Something for you, {{ first_name }}."
     starts_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=1))
     channels = factory.LazyFunction(lambda: ["IN_APP"])
+
+    class Params:
+        # PromotionFactory(sent=True): SENT, with its message (the constraints want both).
+        sent = factory.Trait(
+            status=PromotionStatus.SENT,
+            sent_at=factory.LazyFunction(timezone.now),
+            message=factory.SubFactory(MessageFactory),
+        )
 
     @factory.post_generation
     def segments(self, create, extracted, **kwargs):
