@@ -17,9 +17,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 5
 
 
-def _attempt(call) -> str:
+RACERS = (promotion_send, promotion_cancel)
+
+
+def _attempt(service, promotion_id: int) -> str:
     try:
-        call()
+        service(promotion_id=promotion_id)
     except Conflict as error:
         return error.code
     return "ok"
@@ -30,9 +33,7 @@ def test_a_send_and_a_cancel_racing_never_both_win():
     for _ in range(ROUNDS):
         promotion = PromotionFactory()
         promotion_schedule(promotion_id=promotion.pk, send_at=timezone.now() + dt.timedelta(hours=1))
-        calls = [lambda: promotion_send(promotion_id=promotion.pk), lambda: promotion_cancel(promotion_id=promotion.pk)]
-
-        send, cancel = run_concurrently(2, lambda i: _attempt(calls[i]))
+        send, cancel = run_concurrently(2, lambda i, pk=promotion.pk: _attempt(RACERS[i], pk))
 
         promotion.refresh_from_db()
         messages = Message.objects.filter(key=f"promotion:{promotion.pk}")
@@ -48,7 +49,7 @@ def test_two_sends_racing_send_once():
     members = customers(3)
     promotion = PromotionFactory()
 
-    results = run_concurrently(4, lambda i: _attempt(lambda: promotion_send(promotion_id=promotion.pk)))
+    results = run_concurrently(4, lambda i: _attempt(promotion_send, promotion.pk))
 
     assert sorted(results) == ["ok", "promotion_already_sent", "promotion_already_sent", "promotion_already_sent"]
     assert Message.objects.count() == 1
