@@ -3,12 +3,12 @@ through the services with errors on their fields; a preview of the message per c
 now, schedule (at "send at") and cancel, as buttons and as list actions; a link to the sent
 message's deliveries."""
 
-import datetime as dt
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, IntegerField, OuterRef, Subquery, URLField
+from django.contrib.admin.widgets import AdminSplitDateTime
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -35,11 +35,16 @@ def form_field_for(path: str) -> str:
 
 
 class PromotionForm(forms.ModelForm):
+    # A URL typed without a scheme means https; the service then refuses anything not http(s).
+    image_url = forms.URLField(label="Banner image URL", max_length=500, required=False, assume_scheme="https")
+    cta_url = forms.URLField(label="Call to action link", max_length=500, required=False, assume_scheme="https")
     channels = forms.MultipleChoiceField(
         choices=Channel.choices, required=False, widget=forms.CheckboxSelectMultiple, help_text="Where it is sent."
     )
-    send_at = forms.DateTimeField(
-        required=False, help_text='For "Save and schedule": when it goes out (in the future, before it ends).'
+    send_at = forms.SplitDateTimeField(
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text='For "Save and schedule": when it goes out (in the future, before it ends).',
     )
 
     class Meta:
@@ -132,11 +137,6 @@ class PromotionAdmin(SimpleHistoryAdmin):
         ("Record", {"fields": ("archived", "archived_at", "created_by", "created_at", "updated_at")}),
     )
     actions = ["send_now", "cancel_selected", "delete_or_archive"]
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if isinstance(db_field, URLField):
-            kwargs.setdefault("assume_scheme", "https")  # a URL typed without a scheme means https
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         return (
@@ -260,12 +260,13 @@ class PromotionAdmin(SimpleHistoryAdmin):
             raise ServiceRefused(error) from error
         obj.pk = saved.pk
         obj.refresh_from_db()
+        obj.schedule_at = data.get("send_at")  # for "Save and schedule" (response_add/response_change)
 
     def save_related(self, request, form, formsets, change) -> None:
         pass  # the services saved the segments with the promotion
 
     def _after_save(self, request, obj: Promotion, response):
-        send_at = self._send_at(request)
+        send_at = getattr(obj, "schedule_at", None)
         try:
             if "_send_now" in request.POST:
                 services.promotion_send(promotion_id=obj.pk)
@@ -281,15 +282,6 @@ class PromotionAdmin(SimpleHistoryAdmin):
         except DomainError as error:
             self.message_user(request, f"Saved, but not done: {error.message}", messages.ERROR)
         return HttpResponseRedirect(reverse("admin:promotions_promotion_change", args=[obj.pk]))
-
-    @staticmethod
-    def _send_at(request) -> dt.datetime | None:
-        field = PromotionForm.base_fields["send_at"]
-        try:
-            value = field.clean(request.POST.get("send_at") or None)
-        except forms.ValidationError:
-            return None
-        return timezone.make_aware(value) if value is not None and timezone.is_naive(value) else value
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._after_save(request, obj, super().response_add(request, obj, post_url_continue))
