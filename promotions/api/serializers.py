@@ -76,6 +76,8 @@ class PromotionOutput(serializers.ModelSerializer):
     deliveries = serializers.SerializerMethodField(help_text="Deliveries per status.")
     status = serializers.ChoiceField(choices=PromotionStatus.choices, read_only=True)
     channels = serializers.ListField(child=serializers.CharField(), read_only=True)
+    image_url = serializers.CharField(read_only=True, help_text="The banner, http(s); empty: none.")
+    cta_url = serializers.CharField(read_only=True, help_text="http(s); empty: none.")
     campaign_id = serializers.IntegerField(read_only=True, allow_null=True)
     message_id = serializers.IntegerField(read_only=True, allow_null=True)
     created_by_id = serializers.IntegerField(read_only=True, allow_null=True)
