@@ -201,6 +201,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "loyalty-points-expire": {"task": "loyalty.tasks.points_expire_task", "schedule": crontab(hour=2, minute=30)},
     "loyalty-tiers-reevaluate": {"task": "loyalty.tasks.tiers_reevaluate_task", "schedule": crontab(hour=4, minute=0)},
+    # Scheduled promotions go out within a minute of their send_at; sent ones are settled to SENT.
+    "promotions-send-due": {"task": "promotions.tasks.promotions_send_due_task", "schedule": 60.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -322,6 +324,9 @@ SPECTACULAR_SETTINGS = {
         "CampaignKindEnum": "campaigns.models.CampaignKind",
         "DiscountRuleTypeEnum": "campaigns.models.DiscountRule.RuleType",
         "EarningRuleTypeEnum": "loyalty.models.EarningRule.RuleType",
+        "CampaignAudienceEnum": "campaigns.models.Audience",
+        "PromotionAudienceEnum": "promotions.models.PromotionAudience",
+        "PromotionStatusEnum": "promotions.models.PromotionStatus",
     },
 }
 

@@ -36,6 +36,9 @@ SEED_ROUTES: tuple[SeedRoute, ...] = (
     SeedRoute("GET", "segment/get", "segment-list"),
     SeedRoute("GET", "segment/<int:pk>", "segment-detail"),
     SeedRoute("DELETE", "segment/<int:pk>", "segment-detail"),
+    SeedRoute("POST", "promotion", "promotion-list"),
+    SeedRoute("GET", "promotion/get", "promotion-list"),
+    SeedRoute("DELETE", "promotion/delete/<int:pk>", "promotion-detail"),
 )
 
 

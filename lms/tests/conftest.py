@@ -22,6 +22,7 @@ from commerce import demo
 from commerce.models import Order, Product
 from loyalty.demo import demo_loyalty_seed
 from loyalty.models import LoyaltyProgram
+from promotions.services import promotion_create
 from segments.tests.factories import SegmentFactory, StaticSegmentFactory, city_is
 
 
@@ -87,6 +88,12 @@ def api_world(db) -> World:
         _redeem(key, order=order, sku=skus[0])
     dynamic = SegmentFactory(name="Pune shoppers", criteria=city_is("Pune"))
     static = StaticSegmentFactory(name="VIP list")
+    promotions = [
+        promotion_create(title="Diwali week", description="Use {{ code }}.", channels=["IN_APP"], created_by=admin),
+        promotion_create(
+            title="For the VIPs", description="Hi {{ first_name }}", audience="SEGMENTS", segment_ids=[static.pk]
+        ),
+    ]
 
     discounts = list(Campaign.objects.filter(kind="DISCOUNT_COUPON").order_by("pk").values_list("pk", flat=True))
     campaigns = list(Campaign.objects.exclude(pk=program.pk).order_by("pk").values_list("pk", flat=True))
@@ -94,6 +101,7 @@ def api_world(db) -> World:
     segment_ids = [str(dynamic.pk), str(static.pk)]
     programs = [str(pk) for pk in LoyaltyProgram.objects.values_list("pk", flat=True)]
     customers = [str(customer.pk), str(other_customer.pk)]
+    promotion_ids = [str(promotion.pk) for promotion in promotions]
     order_ids = [customer_order.external_id, other_order.external_id]
 
     def each(name: str, values: list[str]) -> list[dict[str, str]]:
@@ -114,6 +122,9 @@ def api_world(db) -> World:
         "/api/v1/loyalty/programs/{id}/status/": each("id", programs),
         "/api/v1/redemptions/{order_id}/": each("order_id", order_ids),
         "/api/v1/redemptions/{order_id}/void/": each("order_id", order_ids),
+        "/api/v1/promotions/{id}/": each("id", promotion_ids),
+        "/api/v1/promotions/{id}/send/": each("id", promotion_ids),
+        "/api/v1/promotions/{id}/cancel/": each("id", promotion_ids),
         "/api/v1/segments/{id}/": each("id", segment_ids),
         "/api/v1/segments/{id}/members/": each("id", segment_ids),
         "/api/v1/segments/{id}/members/export/": each("id", segment_ids),
@@ -124,6 +135,7 @@ def api_world(db) -> World:
         "campaign": ids[0],
         "discount": str(discounts[0]),
         "segment": segment_ids[0],
+        "promotion": promotion_ids[0],
         "program": programs[0],
         "customer": customers[0],
         "order": order_ids[0],

@@ -34,6 +34,7 @@ SENDERS = {
     ("post", "/api/v1/campaigns/discounts/"): ADMIN,
     ("post", "/api/v1/loyalty/programs/"): ADMIN,
     ("post", "/api/v1/segments/"): ADMIN,
+    ("post", "/api/v1/promotions/"): ADMIN,
     ("post", "/api/v1/auth/signin"): ANONYMOUS,
     ("post", "/api/v1/auth/signup"): SERIALIZER,
 }

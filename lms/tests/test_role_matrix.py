@@ -62,6 +62,7 @@ CAMPAIGN = {"pk": "campaign"}
 DISCOUNT = {"pk": "discount"}
 SEGMENT = {"pk": "segment"}
 PROGRAM = {"pk": "program"}
+PROMOTION = {"pk": "promotion"}
 CRUD = {"GET": STAFF, "PATCH": STAFF, "DELETE": STAFF}
 LIST_CREATE = {"GET": STAFF, "POST": STAFF}
 
@@ -107,6 +108,12 @@ ROUTES: dict[str, Route] = {
     "loyalty-program-list": Route(LIST_CREATE),
     "loyalty-program-detail": Route(CRUD, PROGRAM),
     "loyalty-program-status": Route({"PATCH": STAFF}, PROGRAM),
+    "promotion-list": Route(LIST_CREATE),
+    "promotion-detail": Route(CRUD, PROMOTION),
+    "promotion-send": Route({"POST": STAFF}, PROMOTION),
+    "promotion-cancel": Route({"POST": STAFF}, PROMOTION),
+    # A customer's feed: their own, so any signed-in person.
+    "promotion-feed": Route({"GET": PEOPLE}),
     # Checkout: a customer evaluates their own cart; redemptions are the platform's.
     "cart-evaluate": Route({"POST": OWNER}, body="cart"),
     "redemption-create": Route({"POST": PLATFORM}),
@@ -146,6 +153,9 @@ ROUTES: dict[str, Route] = {
     "seed-segment/create": Route(LIST_CREATE),
     "seed-segment/get": Route(LIST_CREATE),
     "seed-segment/<int-pk>": Route(CRUD, SEGMENT),
+    "seed-promotion": Route(LIST_CREATE),
+    "seed-promotion/get": Route(LIST_CREATE),
+    "seed-promotion/delete/<int-pk>": Route(CRUD, PROMOTION),
 }
 
 
