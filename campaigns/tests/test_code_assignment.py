@@ -341,6 +341,19 @@ def test_a_code_given_to_another_after_the_cart_was_judged_is_not_consumed(owned
     assert free.uses == 0
 
 
+def test_a_code_whose_holder_is_erased_is_out_of_circulation(owned, customer, integration_client):
+    campaign, code = owned
+    customer.delete()
+
+    row = CouponCode.objects.get(code=code)
+    assert row.assigned_to_id is None and row.assigned_at is not None
+    answer = integration_client.post(EVALUATE, cart(code), format="json")
+    assert [r["reason"] for r in answer.json()["rejected"]] == ["code_not_yours"]
+    newcomer = CustomerFactory(email="new@example.com")
+    codes_assign(campaign=campaign, customer_ids=[newcomer.pk])
+    assert CouponCode.objects.get(assigned_to=newcomer).code != code
+
+
 # --- The API -------------------------------------------------------------------------------------
 
 
@@ -426,3 +439,87 @@ def test_customers_and_the_integration_may_not_assign_codes(customer_client, int
     assert integration_client.post(assign_url(campaign), body, format="json").status_code in (401, 403)
     assert api_client.post(assign_url(campaign), body, format="json").status_code == 401
     assert holders(campaign) == {}
+
+
+def test_the_codes_list_shows_and_filters_by_the_holder(admin_client):
+    campaign = unique_campaign(codes=3)
+    person = CustomerFactory()
+    codes_assign(campaign=campaign, customer_ids=[person.pk])
+    url = f"/api/v1/campaigns/discounts/{campaign.pk}/codes"
+
+    held = admin_client.get(url, {"assigned": "true"}).json()["results"]
+    free = admin_client.get(url, {"assigned": "false"}).json()["results"]
+    theirs = admin_client.get(url, {"assigned_to": person.pk}).json()["results"]
+
+    assert [row["assigned_to"] for row in held] == [person.pk] and held[0]["assigned_at"]
+    assert len(free) == 2 and {row["assigned_to"] for row in free} == {None}
+    assert theirs == held
+    assert_error(admin_client.get(url, {"assigned": "maybe"}), 400, "validation_error")
+
+
+# --- The console ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def console(client):
+    from accounts.models import User
+
+    client.force_login(User.objects.create_superuser(email="root@example.com", password="Root-Password-1"))
+    return client
+
+
+def _action(console, name: str, campaigns, **extra):
+    from django.urls import reverse
+
+    body = {"action": name, "_selected_action": [c.pk for c in campaigns], **extra}
+    return console.post(reverse("admin:campaigns_campaign_changelist"), body)
+
+
+def _messages(console) -> list[str]:
+    from django.urls import reverse
+
+    response = console.get(reverse("admin:campaigns_campaign_changelist"))
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_the_console_assigns_codes_to_a_segment_after_asking_which(console):
+    campaign = unique_campaign(codes=2)
+    segment = segment_of(customers(3))
+
+    asked = _action(console, "assign_codes", [campaign])
+    done = _action(console, "assign_codes", [campaign], apply="1", segment=str(segment.pk))
+
+    assert asked.status_code == 200 and list(asked.context["form"].fields) == ["segment"]
+    assert ProductSegmentFactory().pk not in [s.pk for s in asked.context["form"].fields["segment"].queryset]
+    assert done.status_code == 302
+    assert len(holders(campaign)) == 2
+    message = _messages(console)[0]
+    assert "2 customer(s) given a code" in message and "1 left without one" in message
+
+
+def test_the_console_says_why_a_shared_code_campaign_gives_no_codes(console):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code="SHARED1")
+    segment = segment_of(customers(1))
+
+    _action(console, "assign_codes", [campaign], apply="1", segment=str(segment.pk))
+
+    assert "has no unique codes to give" in _messages(console)[0]
+
+
+def test_the_console_codes_list_shows_who_holds_a_code_and_finds_it_by_their_email(console):
+    from django.urls import reverse
+
+    campaign = unique_campaign(codes=2)
+    person = CustomerFactory(email="holder@example.com")
+    codes_assign(campaign=campaign, customer_ids=[person.pk])
+    changelist = reverse("admin:campaigns_couponcode_changelist")
+
+    page = console.get(changelist)
+    found = console.get(changelist, {"q": "Holder@Example.com"})
+    free = console.get(changelist, {"held": "no"})
+
+    assert "holder@example.com" in page.content.decode()
+    assert [c.assigned_to_id for c in found.context["cl"].result_list] == [person.pk]
+    assert [c.assigned_to_id for c in free.context["cl"].result_list] == [None]
+    change = console.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    assert "1 given to customers" in change.content.decode()
