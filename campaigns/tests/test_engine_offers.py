@@ -7,10 +7,17 @@ eligibility checks as ``evaluate``, minus the cart.
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from campaigns.engine import (
     AUDIENCE_NEW,
     AUDIENCE_SEGMENTS,
+    BRAND,
+    BULK_PURCHASE,
+    BUY_X_GET_Y,
     COUPON_CODE,
+    CUSTOM_CART_TOTAL,
+    FIXED_AMOUNT,
     LOYALTY_PROGRAM,
     CodeFact,
     Context,
@@ -19,7 +26,8 @@ from campaigns.engine import (
     Usage,
     offers,
 )
-from campaigns.tests.test_engine import AT, campaign
+from campaigns.engine.rules import offer_summary
+from campaigns.tests.test_engine import AT, campaign, rule, shipping_rule
 
 COUPON = {"redemption_type": COUPON_CODE}
 
@@ -99,3 +107,22 @@ def test_a_guest_gets_only_what_needs_no_customer():
     everyone, limited, new = campaign(1), campaign(2, customer_limit=1), campaign(3, audience=AUDIENCE_NEW)
 
     assert offered(everyone, limited, new, customer_id=None) == [(1, "")]
+
+
+@pytest.mark.parametrize(
+    ("rules", "extra", "summary"),
+    [
+        ((rule(),), {}, "10% off"),
+        ((rule(discount_type=FIXED_AMOUNT, value="150"),), {"min_cart_value": Decimal("999")}, "₹150.00 off on orders of ₹999.00 or more"),
+        ((rule(BRAND, value="15"),), {"max_discount": Decimal("300")}, "15% off on selected brands (at most ₹300.00)"),
+        ((rule(min_quantity=2),), {}, "10% off when you buy 2 or more"),
+        ((rule(BULK_PURCHASE, value=None, tiers=[("3", "5"), ("6", "10")]),), {}, "From 5% off when you buy 3 or more"),
+        ((rule(CUSTOM_CART_TOTAL, value=None, tiers=[("1000", "5")]),), {}, "5% off on orders of ₹1000.00 or more"),
+        ((rule(BUY_X_GET_Y, value=None, buy_quantity=2, get_quantity=1),), {}, "Buy 2 get 1 free"),
+        ((shipping_rule(),), {}, "Free shipping"),
+        ((rule(), shipping_rule()), {}, "10% off + free shipping"),
+        ((), {}, "A discount"),
+    ],
+)  # fmt: skip
+def test_an_offer_is_summed_up_in_a_line(rules, extra, summary):
+    assert offer_summary(rules, currency="INR", **extra) == summary
