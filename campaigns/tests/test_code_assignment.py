@@ -523,3 +523,17 @@ def test_the_console_codes_list_shows_who_holds_a_code_and_finds_it_by_their_ema
     assert [c.assigned_to_id for c in free.context["cl"].result_list] == [None]
     change = console.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
     assert "1 given to customers" in change.content.decode()
+
+
+def test_staff_need_the_change_coupon_code_permission(client_for):
+    from django.contrib.auth.models import Permission
+
+    campaign = unique_campaign(codes=1)
+    body = {"customer_ids": [CustomerFactory().pk]}
+    staff = UserFactory(email="marketer@example.com", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="add_couponcode"))
+
+    assert client_for(staff).post(assign_url(campaign), body, format="json").status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="change_couponcode"))
+    staff = type(staff).objects.get(pk=staff.pk)  # permissions are cached on the instance
+    assert client_for(staff).post(assign_url(campaign), body, format="json").status_code == 200
