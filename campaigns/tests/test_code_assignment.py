@@ -455,6 +455,9 @@ def test_the_codes_list_shows_and_filters_by_the_holder(admin_client):
     assert len(free) == 2 and {row["assigned_to"] for row in free} == {None}
     assert theirs == held
     assert_error(admin_client.get(url, {"assigned": "maybe"}), 400, "validation_error")
+    assert (
+        "assigned_to" in assert_error(admin_client.get(url, {"assigned_to": "abc"}), 400, "validation_error")["details"]
+    )
 
 
 # --- The console ---------------------------------------------------------------------------------
