@@ -322,6 +322,9 @@ SPECTACULAR_SETTINGS = {
         "CampaignKindEnum": "campaigns.models.CampaignKind",
         "DiscountRuleTypeEnum": "campaigns.models.DiscountRule.RuleType",
         "EarningRuleTypeEnum": "loyalty.models.EarningRule.RuleType",
+        "NotificationChannelEnum": "notifications.models.Channel",
+        "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
+        "MessageStatusEnum": "notifications.models.MessageStatus",
     },
 }
 

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("segments.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("loyalty.api.urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [

@@ -36,6 +36,7 @@ SEED_ROUTES: tuple[SeedRoute, ...] = (
     SeedRoute("GET", "segment/get", "segment-list"),
     SeedRoute("GET", "segment/<int:pk>", "segment-detail"),
     SeedRoute("DELETE", "segment/<int:pk>", "segment-detail"),
+    SeedRoute("GET", "notifications", "notification-list"),
 )
 
 
