@@ -118,6 +118,19 @@ ROUTES: dict[str, Route] = {
     "loyalty-redeem": Route({"POST": OWNER}, body="points"),
     "loyalty-adjust": Route({"POST": PLATFORM}, {"customer": "customer"}),
     "loyalty-customer-transactions": Route({"GET": PLATFORM}, {"customer": "customer"}),
+    # Notifications: a person's own inbox, preferences and devices (another's id is a 404);
+    # deliveries, messages, the test send and retries: ADMIN (or staff with the model permission).
+    "notification-list": Route({"GET": PEOPLE}),
+    "notification-read": Route({"POST": PEOPLE}, {"pk": "inbox_item"}),
+    "notification-read-all": Route({"POST": PEOPLE}),
+    "notification-preferences": Route({"GET": PEOPLE, "PATCH": PEOPLE}),
+    "notification-devices": Route({"POST": PEOPLE}),
+    "notification-device": Route({"DELETE": PEOPLE}, {"device": "push_device"}),
+    "notification-delivery-list": Route({"GET": STAFF}),
+    "notification-delivery-retry": Route({"POST": STAFF}),
+    "notification-message-list": Route({"GET": STAFF}),
+    "notification-message-detail": Route({"GET": STAFF}, {"pk": "message"}),
+    "notification-test": Route({"POST": STAFF}),
     # Docs and liveness: public.
     "schema": Route({"GET": EVERYONE}),
     "swagger-ui": Route({"GET": EVERYONE}),
@@ -146,6 +159,7 @@ ROUTES: dict[str, Route] = {
     "seed-segment/create": Route(LIST_CREATE),
     "seed-segment/get": Route(LIST_CREATE),
     "seed-segment/<int-pk>": Route(CRUD, SEGMENT),
+    "seed-notifications": Route({"GET": PEOPLE}),
 }
 
 

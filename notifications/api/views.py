@@ -180,9 +180,9 @@ class DeliveryRetryView(APIView):
         responses={200: s.RetryOutput, **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
+        data = validated(s.RetryInput, request.data)
         from notifications.services.dispatch import deliveries_retry
 
-        data = validated(s.RetryInput, request.data)
         return Response({"requeued": deliveries_retry(delivery_ids=data["ids"])})
 
 
@@ -244,11 +244,11 @@ class TestSendView(APIView):
         responses={200: s.DeliveryOutput, **error_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        from notifications.services.dispatch import notification_test_send
-
         data = validated(s.TestSendInput, request.data)
         content = Content(**data["content"])
         content_check(content=content, channels=[data["channel"]], prefix="content.")
+        from notifications.services.dispatch import notification_test_send
+
         delivery = notification_test_send(channel=data["channel"], to=data["to"], content=content, by=request.user)
         delivery = Delivery.objects.select_related("message", "recipient").get(pk=delivery.pk)
         return Response(s.DeliveryOutput(delivery).data)
