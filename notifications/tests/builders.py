@@ -38,6 +38,10 @@ def delivery(msg: Message, recipient, *, channel: str = Channel.IN_APP, status: 
         status=status,
         title=fields.pop("title", f"{msg.title} for {recipient.first_name}"),
         body=fields.pop("body", f"Hi {recipient.first_name}, 20% off"),
+        context=fields.pop(
+            "context",
+            {"first_name": recipient.first_name, "last_name": recipient.last_name, "email": recipient.email},
+        ),
         created_at=now,
         sent_at=fields.pop("sent_at", sent_at),
         **fields,

@@ -128,3 +128,24 @@ def test_a_marketer_with_view_permission_sees_but_cannot_cancel(client, customer
 
     assert msg.key in page and 'value="cancel"' not in page
     assert Message.objects.get(pk=msg.pk).status == MessageStatus.PENDING
+
+
+def test_retry_failed_requeues_the_selected_failed_deliveries(
+    console, customer, mailoutbox, django_capture_on_commit_callbacks
+):
+    customer.marketing_email = True
+    customer.save(update_fields=["marketing_email"])
+    msg = message(channels=["EMAIL"])
+    failed = delivery(msg, customer, channel=Channel.EMAIL, status=DeliveryStatus.FAILED, last_error="timeout")
+    sent = delivery(msg, UserFactory(), channel=Channel.EMAIL)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = console.post(
+            "/admin/notifications/delivery/", {"action": "retry_failed", "_selected_action": [failed.pk, sent.pk]}
+        )
+
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.status == DeliveryStatus.SENT
+    assert [mail.to for mail in mailoutbox] == [["asha@example.com"]]
+    assert "Requeued 1 failed delivery." in console.get(response["Location"]).content.decode()

@@ -225,3 +225,58 @@ def test_a_bad_test_send_is_a_400_naming_the_field(admin_client, body, field):
 def test_a_bad_retry_is_a_400_naming_the_field(admin_client, body, field):
     details = assert_error(admin_client.post(RETRY, body, format="json"), 400, "validation_error")["details"]
     assert field in details, details
+
+
+# --- The test send and retry, working ----------------------------------------------------------
+
+
+def test_a_test_mail_goes_out_now_and_answers_its_delivery(admin_client, admin_user, mailoutbox):
+    body = {"channel": "EMAIL", "to": "qa@example.com", "content": {**CONTENT, "title": "Hi {{ first_name }}"}}
+
+    response = admin_client.post(TEST_SEND, body, format="json")
+
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert (answer["status"], answer["channel"], answer["address"]) == ("SENT", "EMAIL", "qa@example.com")
+    assert answer["source"]["type"] == "test_send" and answer["recipient"]["id"] == admin_user.pk
+    [mail] = mailoutbox
+    assert mail.to == ["qa@example.com"] and mail.subject.startswith(f"Hi {admin_user.first_name}")
+
+
+@pytest.mark.parametrize(("channel", "to"), [("SMS", "+919800000001"), ("PUSH", "device-token-1")])
+def test_a_test_sms_or_push_goes_to_its_provider(admin_client, outbox, channel, to):
+    response = admin_client.post(TEST_SEND, {"channel": channel, "to": to, "content": CONTENT}, format="json")
+
+    assert response.json()["status"] == "SENT", response.content
+    assert len(outbox) == 1
+
+
+def test_a_test_in_app_message_lands_in_the_named_inbox(admin_client, customer, customer_client):
+    response = admin_client.post(TEST_SEND, {"channel": "IN_APP", "to": customer.email, "content": CONTENT}, format="json")
+
+    assert response.json()["recipient"]["id"] == customer.pk
+    assert [item["title"] for item in customer_client.get("/api/v1/notifications/").json()["results"]] == ["Hello"]
+
+
+@pytest.mark.parametrize("to", ["²", "9" * 40, "nobody@example.com"])
+def test_a_test_in_app_message_to_no_account_is_a_400_naming_to(admin_client, to):
+    response = admin_client.post(TEST_SEND, {"channel": "IN_APP", "to": to, "content": CONTENT}, format="json")
+
+    assert "to" in assert_error(response, 400, "validation_error")["details"]
+
+
+def test_retry_requeues_failed_deliveries_only_and_sends_them(
+    admin_client, customer, mailoutbox, world, django_capture_on_commit_callbacks
+):
+    failed = world["promo_mail"]
+    customer.marketing_email = True
+    customer.save(update_fields=["marketing_email"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(RETRY, {"ids": [failed.pk, world["promo_app"].pk, 2**40]}, format="json")
+    again = admin_client.post(RETRY, {"ids": [failed.pk]}, format="json")
+
+    assert (response.json(), again.json()) == ({"requeued": 1}, {"requeued": 0})
+    failed.refresh_from_db()
+    assert failed.status == DeliveryStatus.SENT
+    assert [mail.to for mail in mailoutbox] == [["asha@example.com"]]

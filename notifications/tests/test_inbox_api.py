@@ -13,6 +13,7 @@ from lms.testing import assert_error, run_concurrently
 from notifications.content import Content
 from notifications.models import Channel, Delivery, DeliveryStatus
 from notifications.services.inbox import inbox_item_read, inbox_read_all
+from notifications.services.links import click_url
 from notifications.services.messages import message_send
 from notifications.tests.builders import delivery, message
 
@@ -49,10 +50,24 @@ def test_a_message_sent_in_app_lands_in_the_customers_inbox_rendered_for_them(
         "results": [{
             "id": row.pk, "title": "Hi Asha", "body": "Asha, 20% off today",
             "image_url": "https://cdn.example.com/b.png", "cta_text": "Shop", "cta_url": "https://shop.example.com/sale",
-            "status": "SENT", "read": False, "created_at": body["results"][0]["created_at"], "read_at": None,
+            "link": click_url(row.pk), "status": "SENT", "read": False, "created_at": body["results"][0]["created_at"], "read_at": None,
             "source": {"type": "promotion", "id": "5"},
         }],
     }  # fmt: skip
+
+
+def test_the_link_is_the_tracked_redirect_and_a_click_reads_the_item(customer, customer_client, client):
+    item = delivery(message(cta_url="https://shop.example.com/diwali"), customer)
+    plain = delivery(message(cta_text="", cta_url=""), customer)
+    items = {i["id"]: i for i in customer_client.get(INBOX).json()["results"]}
+
+    clicked = client.get(items[item.pk]["link"].removeprefix("https://lms.example.com"))
+
+    assert items[plain.pk]["link"] == ""
+    assert (clicked.status_code, clicked["Location"]) == (302, "https://shop.example.com/diwali")
+    after = {i["id"]: i for i in customer_client.get(INBOX).json()["results"]}
+    assert (after[item.pk]["status"], after[item.pk]["read"]) == ("CLICKED", True)
+    assert customer_client.get(INBOX).json()["unread_count"] == 1
 
 
 def test_the_inbox_holds_only_my_delivered_in_app_items_newest_first(customer, customer_client):
