@@ -252,7 +252,9 @@ def test_a_test_sms_or_push_goes_to_its_provider(admin_client, outbox, channel, 
 
 
 def test_a_test_in_app_message_lands_in_the_named_inbox(admin_client, customer, customer_client):
-    response = admin_client.post(TEST_SEND, {"channel": "IN_APP", "to": customer.email, "content": CONTENT}, format="json")
+    response = admin_client.post(
+        TEST_SEND, {"channel": "IN_APP", "to": customer.email, "content": CONTENT}, format="json"
+    )
 
     assert response.json()["recipient"]["id"] == customer.pk
     assert [item["title"] for item in customer_client.get("/api/v1/notifications/").json()["results"]] == ["Hello"]
