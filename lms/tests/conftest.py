@@ -24,6 +24,7 @@ from loyalty.demo import demo_loyalty_seed
 from loyalty.models import LoyaltyProgram
 from notifications.content import Content
 from notifications.models import Delivery, PushDevice
+from notifications.services.links import click_url, unsubscribe_url
 from notifications.services.messages import message_fanout, message_send
 from segments.tests.factories import SegmentFactory, StaticSegmentFactory, city_is
 
@@ -153,6 +154,8 @@ def api_world(db) -> World:
         "inbox_item": str(announcement["inbox"][0]),  # the customer's own
         "message": announcement["message"],
         "push_device": str(device.pk),  # the customer's own
+        "click_token": click_url(announcement["inbox"][0]).rsplit("/", 1)[-1],
+        "unsubscribe_token": unsubscribe_url(announcement["inbox"][0]).rsplit("/", 1)[-1],
         # The schema's path without its trailing slash: the /api/ fallback serves it in place.
         "api_other_spelling": "schema",
     }
