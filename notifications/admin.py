@@ -35,8 +35,9 @@ class MessageChangeList(ChangeList):
 def _count(name: str):
     @admin.display(description=name)
     def column(self, message: Message) -> int:
-        counts = getattr(message, "counts", None) or message_counts([message.pk])[message.pk]
-        return counts[name]
+        if not hasattr(message, "counts"):  # the detail page: counted once for all its fields
+            message.counts = message_counts([message.pk])[message.pk]
+        return message.counts[name]
 
     return column
 

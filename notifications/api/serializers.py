@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from notifications.models import Channel, Delivery, Message, PushDevice
+from notifications.models import Channel, Delivery, DeliveryStatus, Message, PushDevice
 from notifications.services.links import click_url
 from notifications.services.preferences import timezone_problem
 
@@ -59,7 +59,7 @@ class InboxItemOutput(serializers.ModelSerializer):
         return click_url(item.pk) if item.message.cta_url else ""
 
     def get_read(self, item: Delivery) -> bool:
-        return item.status != "SENT"
+        return item.status != DeliveryStatus.SENT
 
     @extend_schema_field(SourceOutput)
     def get_source(self, item: Delivery) -> dict[str, str]:
