@@ -22,6 +22,8 @@ from commerce import demo
 from commerce.models import Order, Product
 from loyalty.demo import demo_loyalty_seed
 from loyalty.models import LoyaltyProgram
+from notifications.models import Delivery, DeliveryStatus, Message
+from notifications.services.links import click_url, unsubscribe_url
 from segments.tests.factories import SegmentFactory, StaticSegmentFactory, city_is
 
 
@@ -96,6 +98,13 @@ def api_world(db) -> World:
     customers = [str(customer.pk), str(other_customer.pk)]
     order_ids = [customer_order.external_id, other_order.external_id]
 
+    # A marketing mail the customer received: its tracked link and its unsubscribe link.
+    message = Message.objects.create(
+        key="world:mail", source_type="promotion", title="Sale", body="Sale", cta_url="https://shop.example.com/",
+        channels=["EMAIL"], audience={"kind": "customers", "ids": [customer.pk]},
+    )  # fmt: skip
+    mail = Delivery.objects.create(message=message, recipient=customer, channel="EMAIL", status=DeliveryStatus.SENT)
+
     def each(name: str, values: list[str]) -> list[dict[str, str]]:
         return [{name: value} for value in values]
 
@@ -130,5 +139,7 @@ def api_world(db) -> World:
         "sku": skus[0],
         # The schema's path without its trailing slash: the /api/ fallback serves it in place.
         "api_other_spelling": "schema",
+        "notification_click": click_url(mail.pk).rsplit("/", 1)[-1],
+        "notification_unsubscribe": unsubscribe_url(mail.pk).rsplit("/", 1)[-1],
     }
     return world
