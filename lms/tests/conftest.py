@@ -23,7 +23,7 @@ from commerce.models import Order, Product
 from loyalty.demo import demo_loyalty_seed
 from loyalty.models import LoyaltyProgram
 from notifications.content import Content
-from notifications.models import Delivery, PushDevice
+from notifications.models import Delivery, DeliveryStatus, Message, PushDevice
 from notifications.services.links import click_url, unsubscribe_url
 from notifications.services.messages import message_fanout, message_send
 from segments.tests.factories import SegmentFactory, StaticSegmentFactory, city_is
@@ -116,6 +116,13 @@ def api_world(db) -> World:
     customers = [str(customer.pk), str(other_customer.pk)]
     order_ids = [customer_order.external_id, other_order.external_id]
 
+    # A marketing mail the customer received: its tracked link and its unsubscribe link.
+    message = Message.objects.create(
+        key="world:mail", source_type="promotion", title="Sale", body="Sale", cta_url="https://shop.example.com/",
+        channels=["EMAIL"], audience={"kind": "customers", "ids": [customer.pk]},
+    )  # fmt: skip
+    mail = Delivery.objects.create(message=message, recipient=customer, channel="EMAIL", status=DeliveryStatus.SENT)
+
     def each(name: str, values: list[str]) -> list[dict[str, str]]:
         return [{name: value} for value in values]
 
@@ -154,9 +161,9 @@ def api_world(db) -> World:
         "inbox_item": str(announcement["inbox"][0]),  # the customer's own
         "message": announcement["message"],
         "push_device": str(device.pk),  # the customer's own
-        "click_token": click_url(announcement["inbox"][0]).rsplit("/", 1)[-1],
-        "unsubscribe_token": unsubscribe_url(announcement["inbox"][0]).rsplit("/", 1)[-1],
         # The schema's path without its trailing slash: the /api/ fallback serves it in place.
         "api_other_spelling": "schema",
+        "notification_click": click_url(mail.pk).rsplit("/", 1)[-1],
+        "notification_unsubscribe": unsubscribe_url(mail.pk).rsplit("/", 1)[-1],
     }
     return world

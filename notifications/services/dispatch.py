@@ -288,7 +288,10 @@ def _enqueue_sends(rows: QuerySet[Delivery]) -> int:
 def deliveries_retry(*, delivery_ids: Iterable[int]) -> int:
     """FAILED deliveries back to PENDING with a fresh set of attempts, dispatched again once
     this commits; the number requeued (rows of a cancelled message stay as they are)."""
-    ids = sorted({int(pk) for pk in delivery_ids})
+    try:
+        ids = sorted({int(pk) for pk in delivery_ids})
+    except (TypeError, ValueError, OverflowError):
+        raise _invalid("delivery_ids", "A list of delivery ids (integers).") from None
     rows = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED, channel__in=SENT_CHANNELS).exclude(
         message__status=MessageStatus.CANCELLED
     )

@@ -97,7 +97,7 @@ def test_a_transient_failure_leaves_the_test_send_pending_with_its_error(admin_u
 
 def test_retry_requeues_only_failed_rows(admin_user, customer):
     sent = notification_test_send(channel=Channel.IN_APP, to=customer.email, content=CONTENT, by=admin_user)
-    assert deliveries_retry(delivery_ids=[sent.pk, 999999]) == 0
+    assert deliveries_retry(delivery_ids=[sent.pk, 999999, 10**30, -1]) == 0
     assert Delivery.objects.get(pk=sent.pk).status == DeliveryStatus.SENT
 
 
@@ -125,3 +125,10 @@ def test_a_test_send_that_could_not_work_is_refused_naming_the_field(admin_user,
         notification_test_send(channel=channel, to=to, content=content, by=admin_user)
     assert field in caught.value.details
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("ids", [["x"], [None], 5, [1.5e400]])
+def test_retry_with_ids_that_are_not_integers_is_refused_naming_the_field(ids):
+    with pytest.raises(Invalid) as caught:
+        deliveries_retry(delivery_ids=ids)
+    assert "delivery_ids" in caught.value.details
