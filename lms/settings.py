@@ -203,6 +203,9 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-tiers-reevaluate": {"task": "loyalty.tasks.tiers_reevaluate_task", "schedule": crontab(hour=4, minute=0)},
     # Scheduled promotions go out within a minute of their send_at; sent ones are settled to SENT.
     "promotions-send-due": {"task": "promotions.tasks.promotions_send_due_task", "schedule": 60.0},
+    # Re-dispatches notification deliveries left PENDING or SENDING past their lease, and
+    # fan-outs that stopped (notifications.services.dispatch.deliveries_sweep).
+    "notifications-sweep": {"task": "notifications.tasks.deliveries_sweep_task", "schedule": 60.0},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -327,6 +330,9 @@ SPECTACULAR_SETTINGS = {
         "CampaignAudienceEnum": "campaigns.models.Audience",
         "PromotionAudienceEnum": "promotions.models.PromotionAudience",
         "PromotionStatusEnum": "promotions.models.PromotionStatus",
+        "NotificationChannelEnum": "notifications.models.Channel",
+        "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
+        "MessageStatusEnum": "notifications.models.MessageStatus",
     },
 }
 
@@ -347,6 +353,42 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LMS <no-reply@lms.lo
 
 # Recipients written per fan-out transaction (and sent per dispatch task).
 NOTIFICATIONS_FANOUT_BATCH = env.int("NOTIFICATIONS_FANOUT_BATCH", default=1000)
+# The provider of each channel (notifications/providers/): EMAIL goes through Django's email
+# backends (EMAIL_BACKEND, or NOTIFICATIONS_EMAIL_BACKEND for notifications alone); SMS and
+# PUSH through Apprise URLs (notifications.providers.apprise.AppriseProvider), or the console
+# (make run) and locmem (tests) providers. IN_APP has none: the inbox row is the send.
+NOTIFICATIONS_PROVIDERS = {
+    "EMAIL": env.str("NOTIFICATIONS_EMAIL_PROVIDER", default="notifications.providers.email.EmailProvider"),
+    "SMS": env.str("NOTIFICATIONS_SMS_PROVIDER", default="notifications.providers.console.ConsoleProvider"),
+    "PUSH": env.str("NOTIFICATIONS_PUSH_PROVIDER", default="notifications.providers.console.ConsoleProvider"),
+}
+NOTIFICATIONS_EMAIL_BACKEND = env.str("NOTIFICATIONS_EMAIL_BACKEND", default="")
+NOTIFICATIONS_FROM_EMAIL = env.str("NOTIFICATIONS_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Apprise URLs; {to} becomes the phone number or the device token (twilio://SID:TOKEN@FROM/{to}).
+NOTIFICATIONS_SMS_URL = env.str("NOTIFICATIONS_SMS_URL", default="")
+NOTIFICATIONS_PUSH_URL = env.str("NOTIFICATIONS_PUSH_URL", default="")
+# Where the click and unsubscribe links in messages point (this site's public origin).
+NOTIFICATIONS_BASE_URL = env.str("NOTIFICATIONS_BASE_URL", default="http://127.0.0.1:8000")
+NOTIFICATIONS_SITE_NAME = env.str("NOTIFICATIONS_SITE_NAME", default="LMS")
+# The right-hand side of Message-IDs: <delivery-<id>.<hash>@domain>.
+NOTIFICATIONS_MESSAGE_ID_DOMAIN = env.str(
+    "NOTIFICATIONS_MESSAGE_ID_DOMAIN", default=NOTIFICATIONS_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "lms.local"
+)
+# Marketing messages a customer gets per 24 h on EMAIL/SMS/PUSH (0: no cap; in-app not counted).
+NOTIFICATIONS_DAILY_CAP = env.int("NOTIFICATIONS_DAILY_CAP", default=5)
+# Default quiet hours in the site's zone ("22:00-08:00"; empty: none); a customer's own
+# Preference window and zone win. Marketing due inside them waits for their end.
+NOTIFICATIONS_QUIET_HOURS = env.str("NOTIFICATIONS_QUIET_HOURS", default="")
+# Transient failures retry with doubling backoff from this many seconds, up to this many attempts.
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)
+NOTIFICATIONS_RETRY_BACKOFF_SECONDS = env.int("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", default=60)
+# A row SENDING longer than this is taken over by the sweeper (its worker died).
+NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=300)
+# Rows claimed at a time by a dispatcher (the most a killed worker can leave in flight).
+NOTIFICATIONS_SEND_CHUNK = env.int("NOTIFICATIONS_SEND_CHUNK", default=50)
+# The sweeper re-dispatches rows due this long ago, and restarts fan-outs idle this long.
+NOTIFICATIONS_SWEEP_GRACE_SECONDS = env.int("NOTIFICATIONS_SWEEP_GRACE_SECONDS", default=120)
+NOTIFICATIONS_FANOUT_STALL_SECONDS = env.int("NOTIFICATIONS_FANOUT_STALL_SECONDS", default=300)
 
 # --- I18n, time, static ---------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from lms.api.seed_routes import seed_urlpatterns
 from lms.health import HealthView
 from lms.views import api_fallback, favicon
+from notifications import views as notification_views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -14,6 +15,7 @@ api_v1 = [
     path("", include("campaigns.api.urls")),
     path("", include("loyalty.api.urls")),
     path("", include("promotions.api.urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +29,9 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     # Readiness for load balancers and orchestrators: the same dependency checks (200 or 503).
     path("readyz", HealthView.as_view(), name="readyz"),
+    # Links inside notifications: the tracked call to action and the one-click unsubscribe.
+    path("n/c/<str:token>", notification_views.click, name="notification-click"),
+    path("n/u/<str:token>", notification_views.unsubscribe, name="notification-unsubscribe"),
     *seed_urlpatterns(api_v1),
     # Last: every other /api/ path (the other spelling of a route's slash, or a JSON 404).
     re_path(r"^api/(?P<rest>.*)$", api_fallback, name="api-fallback"),

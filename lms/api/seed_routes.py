@@ -39,6 +39,7 @@ SEED_ROUTES: tuple[SeedRoute, ...] = (
     SeedRoute("POST", "promotion", "promotion-list"),
     SeedRoute("GET", "promotion/get", "promotion-list"),
     SeedRoute("DELETE", "promotion/delete/<int:pk>", "promotion-detail"),
+    SeedRoute("GET", "notifications", "notification-list"),
 )
 
 

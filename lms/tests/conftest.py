@@ -22,6 +22,10 @@ from commerce import demo
 from commerce.models import Order, Product
 from loyalty.demo import demo_loyalty_seed
 from loyalty.models import LoyaltyProgram
+from notifications.content import Content
+from notifications.models import Delivery, DeliveryStatus, Message, PushDevice
+from notifications.services.links import click_url, unsubscribe_url
+from notifications.services.messages import message_fanout, message_send
 from promotions.services import promotion_create
 from segments.tests.factories import SegmentFactory, StaticSegmentFactory, city_is
 
@@ -68,6 +72,20 @@ def _redeem(key: str, *, order: Order, sku: str) -> None:
     assert response.status_code == 201, response.content
 
 
+def _announce(*customers: User) -> dict:
+    """A promotion's in-app message in both customers' inboxes (the customer's item first)."""
+    content = Content(title="Hi {{ first_name }}", body="20% off", cta_text="Shop", cta_url="https://shop.example.com/")
+    message = message_send(
+        key="promotion:fuzz", source_type="promotion", source_id="1", content=content, channels=["IN_APP"],
+        audience={"kind": "customers", "ids": [c.pk for c in customers]},
+    )  # fmt: skip
+    # Fan-out starts on commit, which a test's own transaction never reaches: run it now
+    # (where it already ran on commit, this finds the message done).
+    message_fanout(message_id=message.pk)
+    inbox = [Delivery.objects.get(message=message, recipient=c).pk for c in customers]
+    return {"message": str(message.pk), "inbox": inbox}
+
+
 @pytest.fixture
 def api_world(db) -> World:
     now = timezone.now()
@@ -86,6 +104,8 @@ def api_world(db) -> World:
     skus = list(Product.objects.order_by("pk").values_list("sku", flat=True)[:3])
     for order in (customer_order, other_order):
         _redeem(key, order=order, sku=skus[0])
+    announcement = _announce(customer, other_customer)
+    device = PushDevice.objects.create(user=customer, token="fuzz-device-token", platform="android")
     dynamic = SegmentFactory(name="Pune shoppers", criteria=city_is("Pune"))
     static = StaticSegmentFactory(name="VIP list")
     promotions = [
@@ -103,6 +123,13 @@ def api_world(db) -> World:
     customers = [str(customer.pk), str(other_customer.pk)]
     promotion_ids = [str(promotion.pk) for promotion in promotions]
     order_ids = [customer_order.external_id, other_order.external_id]
+
+    # A marketing mail the customer received: its tracked link and its unsubscribe link.
+    message = Message.objects.create(
+        key="world:mail", source_type="promotion", title="Sale", body="Sale", cta_url="https://shop.example.com/",
+        channels=["EMAIL"], audience={"kind": "customers", "ids": [customer.pk]},
+    )  # fmt: skip
+    mail = Delivery.objects.create(message=message, recipient=customer, channel="EMAIL", status=DeliveryStatus.SENT)
 
     def each(name: str, values: list[str]) -> list[dict[str, str]]:
         return [{name: value} for value in values]
@@ -131,6 +158,9 @@ def api_world(db) -> World:
         "/api/v1/segments/{id}/members/export/": each("id", segment_ids),
         "/api/v1/segments/{id}/refresh/": each("id", segment_ids),
         "/api/v1/users/{id}/": each("id", customers),
+        "/api/v1/notifications/{id}/read": each("id", [str(pk) for pk in announcement["inbox"]]),
+        "/api/v1/notifications/messages/{id}/": each("id", [announcement["message"]]),
+        "/api/v1/notifications/devices/{device}": each("device", [str(device.pk), device.token]),
     }
     world.ids = {
         "campaign": ids[0],
@@ -141,7 +171,12 @@ def api_world(db) -> World:
         "customer": customers[0],
         "order": order_ids[0],
         "sku": skus[0],
+        "inbox_item": str(announcement["inbox"][0]),  # the customer's own
+        "message": announcement["message"],
+        "push_device": str(device.pk),  # the customer's own
         # The schema's path without its trailing slash: the /api/ fallback serves it in place.
         "api_other_spelling": "schema",
+        "notification_click": click_url(mail.pk).rsplit("/", 1)[-1],
+        "notification_unsubscribe": unsubscribe_url(mail.pk).rsplit("/", 1)[-1],
     }
     return world

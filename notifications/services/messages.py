@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from lms.outbox import outbox_enqueue
 from notifications import registry
-from notifications.content import Content, content_check, render
+from notifications.content import Content, RenderError, content_check, render
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus, Preference, Purpose
 
 
@@ -108,8 +108,12 @@ def _in_app_row(message: Message, recipient_id: int, values: dict[str, Any], opt
         row.status, row.reason = DeliveryStatus.SKIPPED, "opted_out"
         return row
     merged = {**message.context, **values}
-    row.title = render(message.title, merged)[:255]
-    row.body = render(message.body, merged)
+    try:
+        row.title = render(message.title, merged)[:255]
+        row.body = render(message.body, merged)
+    except RenderError as exc:  # a value its source did not provide: this row fails, not the batch
+        row.status, row.last_error = DeliveryStatus.FAILED, f"render: {exc}"[:2000]
+        return row
     row.status, row.sent_at = DeliveryStatus.SENT, now
     return row
 
@@ -153,7 +157,8 @@ def message_fanout_batch(*, message_id: int) -> bool:
             message.status, message.started_at = MessageStatus.FANNING_OUT, now
         message.cursor = ids[-1]
         message.recipients += len(ids)
-        message.save(update_fields=["status", "started_at", "cursor", "recipients"])
+        message.progress_at = now
+        message.save(update_fields=["status", "started_at", "cursor", "recipients", "progress_at"])
         return True
 
 

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _customers(count: int) -> list[User]:
-    return [User.objects.create_user(f"c{i}@example.com", first_name=f"Name{i}") for i in range(count)]
+    return [
+        User.objects.create_user(f"c{i}@example.com", first_name=f"Name{i}", marketing_email=True) for i in range(count)
+    ]
 
 
 def test_a_message_to_listed_customers_lands_in_each_inbox_once(settings, django_capture_on_commit_callbacks):
