@@ -201,6 +201,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "loyalty-points-expire": {"task": "loyalty.tasks.points_expire_task", "schedule": crontab(hour=2, minute=30)},
     "loyalty-tiers-reevaluate": {"task": "loyalty.tasks.tiers_reevaluate_task", "schedule": crontab(hour=4, minute=0)},
+    # After the night's expiry (02:30) and tier (04:00) runs: 10:00 in Asia/Kolkata.
+    "loyalty-points-expiring-notify": {
+        "task": "loyalty.tasks.points_expiring_notify_task",
+        "schedule": crontab(hour=env.int("POINTS_EXPIRING_NOTIFY_HOUR", default=4), minute=30),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
