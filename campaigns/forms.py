@@ -24,6 +24,7 @@ from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, Discount
 from campaigns.selectors import CartRequest
 from campaigns.services.campaigns import campaign_check
 from lms.errors import DomainError
+from segments.models import Segment
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CAMPAIGN_COLUMNS = frozenset(f.name for f in Campaign._meta.concrete_fields if not f.primary_key)
@@ -335,6 +336,13 @@ class CodeGenerateForm(forms.Form):
     length = forms.IntegerField(min_value=1, initial=8, help_text="Random characters between prefix and suffix.")
     max_uses = forms.IntegerField(min_value=1, initial=1, help_text="Uses per code (1 = single use).")
     batch = forms.CharField(required=False, max_length=64, help_text="A name for this batch (default: the time).")
+
+
+class CodeAssignForm(forms.Form):
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.filter(kind=Segment.Kind.USER).order_by("name", "pk"),
+        help_text="Each member without one of the campaign's codes gets one free code, theirs alone.",
+    )
 
 
 # --- The test-a-cart form -------------------------------------------------------------------------

@@ -240,6 +240,13 @@ class CouponCode(models.Model):
     max_uses = models.PositiveIntegerField(default=1)
     uses = models.PositiveIntegerField(default=0)
     batch = models.CharField(max_length=64, blank=True, help_text="Which generation or import made it.")
+    # A code given to one customer (services.codes.codes_assign) is theirs alone: anybody else
+    # typing it is refused ``code_not_yours``. If the holder's account is erased the code keeps
+    # ``assigned_at`` and nobody holds it: it is out of circulation, never handed out again.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupon_codes"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -247,8 +254,24 @@ class CouponCode(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["code"], name="campaigns_coupon_code_unique"),
             models.CheckConstraint(condition=Q(uses__lte=F("max_uses")), name="campaigns_coupon_code_uses_within"),
+            # A customer holds at most one code of a campaign.
+            models.UniqueConstraint(
+                fields=["campaign", "assigned_to"],
+                condition=Q(assigned_to__isnull=False),
+                name="campaigns_coupon_code_one_per_customer",
+            ),
+            models.CheckConstraint(
+                condition=Q(assigned_to__isnull=True) | Q(assigned_at__isnull=False),
+                name="campaigns_coupon_code_assigned_when",
+            ),
         ]
-        indexes = [models.Index(fields=["campaign", "id"], name="campaigns_codes_campaign")]
+        indexes = [
+            models.Index(fields=["campaign", "id"], name="campaigns_codes_campaign"),
+            # The free codes an assignment hands out, oldest first, without walking the used ones.
+            models.Index(
+                fields=["campaign", "id"], condition=Q(assigned_at__isnull=True, uses=0), name="campaigns_codes_free"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.code

@@ -301,7 +301,7 @@ def _codes(request: CartRequest, snapshot: Snapshot) -> tuple[list[t.CodeFact], 
         unique = {
             row["code"]: row
             for row in CouponCode.objects.filter(code__in=wanted - set(snapshot.by_code)).values(
-                "id", "code", "campaign_id", "uses", "max_uses"
+                "id", "code", "campaign_id", "uses", "max_uses", "assigned_to_id", "assigned_at"
             )
         }
     outside_ids = {row["campaign_id"] for row in unique.values()} - set(snapshot.campaigns)
@@ -329,6 +329,8 @@ def _codes(request: CartRequest, snapshot: Snapshot) -> tuple[list[t.CodeFact], 
                     single_use=True,
                     uses=row["uses"],
                     max_uses=row["max_uses"],
+                    assigned=row["assigned_at"] is not None,
+                    owner_id=row["assigned_to_id"],
                 )
             )
     coupon_ids = {code: row["id"] for code, row in unique.items() if "id" in row}
@@ -481,3 +483,38 @@ def _no_points(request: PointsRequest) -> t.Rejected:
     return t.Rejected(
         reason="insufficient_points", message=POINTS_REASONS["insufficient_points"], campaign_id=request.program_id
     )
+
+
+# --- A customer's offers and own codes ---------------------------------------------------------
+
+
+def customer_codes(campaign_id: int, customer_ids: Iterable[int]) -> dict[int, str]:
+    """customer id -> the code of the campaign given to them (used or not), for those listed
+    who hold one: "the customer's own unique code" of a message. One query."""
+    return dict(
+        CouponCode.objects.filter(campaign_id=campaign_id, assigned_to_id__in=list(customer_ids)).values_list(
+            "assigned_to_id", "code"
+        )
+    )
+
+
+def customer_offers(*, customer: User | None, at: dt.datetime) -> tuple[t.Offer, ...]:
+    """The campaigns ``customer`` (None: a guest) may use at ``at``, judged by the engine's own
+    eligibility checks (``engine.offers``) on the snapshot and the facts a cart evaluation
+    loads: a coupon campaign through its shared code, or the customer's own unused code. A
+    constant number of queries whatever the number of campaigns and codes."""
+    snapshot = snapshot_get(dt.datetime.now(dt.UTC))
+    candidates = list(snapshot.campaigns.values())
+    coupons = [c for c in candidates if c.redemption_type == t.COUPON_CODE]
+    codes = [t.CodeFact(code=c.code, campaign_id=c.id) for c in coupons if c.code]
+    if customer is not None and coupons:
+        held = CouponCode.objects.filter(
+            assigned_to=customer, campaign_id__in=one_of([c.id for c in coupons if not c.code], "bigint")
+        ).values_list("code", "campaign_id", "uses", "max_uses")
+        codes += [
+            t.CodeFact(code, campaign_id, single_use=True, uses=uses, max_uses=max_uses, assigned=True, owner_id=customer.pk)
+            for code, campaign_id, uses, max_uses in held
+        ]  # fmt: skip
+    request = CartRequest(lines=[], at=at, customer=customer, customer_known=customer is not None)
+    context = t.Context(at=at, location=_location(request), codes=tuple(codes), **_facts(request, candidates))
+    return engine.offers(context=context, campaigns=candidates)

@@ -11,9 +11,10 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from campaigns.forms import CodeGenerateForm, error_paths
+from campaigns.forms import CodeAssignForm, CodeGenerateForm, error_paths
 from campaigns.models import Campaign, CampaignStatus, Redemption
 from campaigns.services.campaigns import campaign_delete, campaign_duplicate, campaign_status_set
+from campaigns.services.code_assignment import codes_assign_segment
 from campaigns.services.codes import EXPORT_COLUMNS, codes_for_export, codes_generate
 from lms.api.csv import csv_response
 from lms.errors import DomainError
@@ -196,6 +197,34 @@ class CampaignActions(ArchivingActions):
                     self.message_user(request, f"No codes generated for {failure}", messages.ERROR)
                 return None
         return self._action_page(request, "generate_codes.html", "Generate unique codes", campaigns, form=form)
+
+    @admin.action(description="Assign codes to a segment (each member their own code)…", permissions=["change"])
+    def assign_codes(self, request, queryset):
+        campaigns = list(queryset.order_by("pk"))
+        form = CodeAssignForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            segment = form.cleaned_data["segment"]
+            for campaign in campaigns:
+                try:
+                    result = codes_assign_segment(campaign=campaign, segment=segment)
+                except DomainError as error:
+                    self.message_user(request, f"No codes given for {campaign}: {error.message}", messages.ERROR)
+                    continue
+                text = (
+                    f"{campaign} to {segment}: {result.assigned:,} customer(s) given a code, "
+                    f"{result.already_held:,} already held one"
+                )
+                if result.short:
+                    self.message_user(
+                        request,
+                        f"{text}; {result.short:,} left without one: no free code was left. Generate or import "
+                        "more codes, then assign again (nobody gets a second code).",
+                        messages.WARNING,
+                    )
+                else:
+                    self.message_user(request, f"{text}.", messages.SUCCESS)
+            return None
+        return self._action_page(request, "assign_codes.html", "Assign codes to a segment", campaigns, form=form)
 
     @admin.action(description="Export the selected campaign's codes (CSV)", permissions=["view"])
     def export_codes(self, request, queryset):

@@ -147,7 +147,15 @@ class CampaignAdmin(CampaignActions, SimpleHistoryAdmin):
     existing_only = frozenset(
         {"archived", "archived_at", "codes_link", "usage", "created_by", "created_at", "updated_at"}
     )
-    actions = ["activate", "deactivate", "duplicate", "delete_or_archive", "generate_codes", "export_codes"]
+    actions = [
+        "activate",
+        "deactivate",
+        "duplicate",
+        "delete_or_archive",
+        "generate_codes",
+        "assign_codes",
+        "export_codes",
+    ]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, URLField):
@@ -218,9 +226,14 @@ class CampaignAdmin(CampaignActions, SimpleHistoryAdmin):
         if obj.pk is None or obj.code_type != CodeType.UNIQUE:
             return "-"
         count = CouponCode.objects.filter(campaign_id=obj.pk).count()
+        held = CouponCode.objects.filter(campaign_id=obj.pk, assigned_to__isnull=False).count()
         url = reverse("admin:campaigns_couponcode_changelist") + f"?campaign__id__exact={obj.pk}"
         return format_html(
-            '<a href="{}">{} code(s)</a> (make more with the list\'s "Generate unique codes" action)', url, f"{count:,}"
+            '<a href="{}">{} code(s)</a>, {} given to customers (make more with the list\'s "Generate unique '
+            'codes" action; give each member of a segment their own with "Assign codes to a segment")',
+            url,
+            f"{count:,}",
+            f"{held:,}",
         )
 
     # --- Saving through the services ------------------------------------------------------------

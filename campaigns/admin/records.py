@@ -4,6 +4,7 @@ on indexed columns, estimated counts, campaign filters in one query)."""
 from django.contrib import admin
 from django.db.models import Q
 
+from accounts.models import normalize_email
 from campaigns.models import Campaign, CodeType, CouponCode, OrderRedemption, Redemption
 from lms.admin import EstimatedCountPaginator, ReadOnlyAdminMixin
 
@@ -23,20 +24,45 @@ class UniqueCodesCampaignFilter(DiscountCampaignFilter):
         return Campaign.objects.discounts().filter(code_type=CodeType.UNIQUE)
 
 
+class HeldFilter(admin.SimpleListFilter):
+    title = "given to a customer"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Given to a customer"), ("no", "Free (never given)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(assigned_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(assigned_at__isnull=True)
+        return queryset
+
+
 @admin.register(CouponCode)
 class CouponCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("code", "campaign", "uses", "max_uses", "batch", "created_at")
-    list_select_related = ("campaign",)
-    list_filter = (("campaign", UniqueCodesCampaignFilter),)
+    list_display = ("code", "campaign", "uses", "max_uses", "holder", "assigned_at", "batch", "created_at")
+    list_select_related = ("campaign", "assigned_to")
+    list_filter = (("campaign", UniqueCodesCampaignFilter), HeldFilter)
     search_fields = ("code",)
-    search_help_text = "The exact code (any case)."
+    search_help_text = "The exact code (any case), or the holder's email."
     paginator = EstimatedCountPaginator
     show_full_result_count = False
 
     def get_search_results(self, request, queryset, search_term):
-        # Codes are stored upper-case: an exact match uses the unique index.
+        # Codes are stored upper-case: an exact match uses the unique index; an email, the holder's.
         term = search_term.strip()
-        return (queryset.filter(code=term.upper()) if term else queryset), False
+        if not term:
+            return queryset, False
+        if "@" in term:
+            return queryset.filter(assigned_to__email=normalize_email(term)), False
+        return queryset.filter(code=term.upper()), False
+
+    @admin.display(description="held by", ordering="assigned_to__email")
+    def holder(self, obj: CouponCode) -> str:
+        if obj.assigned_to_id is not None:
+            return obj.assigned_to.email
+        return "(account erased: nobody)" if obj.assigned_at is not None else "-"
 
 
 class RedemptionInline(ReadOnlyAdminMixin, admin.TabularInline):

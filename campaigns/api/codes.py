@@ -1,7 +1,8 @@
 """A unique-codes campaign's coupon codes over HTTP: generate, list, export as CSV, import.
 
     POST campaigns/discounts/{id}/codes          generate N random codes
-    GET  campaigns/discounts/{id}/codes          the codes, paginated (?used, ?batch, ?search)
+    GET  campaigns/discounts/{id}/codes          the codes, paginated (?used, ?assigned, ?assigned_to, ?batch,
+                                                 ?search)
     GET  campaigns/discounts/{id}/codes/export   every code as streamed CSV (?batch)
     POST campaigns/discounts/{id}/codes/import   a CSV/text file or a JSON list of codes
 
@@ -85,7 +86,8 @@ class CodeBatchOutput(serializers.Serializer):
 class CouponCodeOutput(serializers.ModelSerializer):
     class Meta:
         model = CouponCode
-        fields = ["id", "code", "max_uses", "uses", "batch", "created_at"]
+        fields = ["id", "code", "max_uses", "uses", "batch", "assigned_to", "assigned_at", "created_at"]
+        extra_kwargs = {"assigned_to": {"help_text": "The customer the code was given to: only they can use it."}}
 
 
 class CodeImportInput(serializers.Serializer):
@@ -133,6 +135,12 @@ class CodeFilter(filters.FilterSet):
         method="filter_used",
         help_text="true: used at least once; false: never used.",
     )
+    assigned = filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_assigned",
+        help_text="true: given to a customer; false: never given.",
+    )
+    assigned_to = filters.NumberFilter(field_name="assigned_to_id", help_text="The holder's customer id.")
     batch = filters.CharFilter(help_text="The batch name, exactly.")
     search = filters.CharFilter(method="filter_search", help_text="The code starts with this (any case).")
 
@@ -142,6 +150,9 @@ class CodeFilter(filters.FilterSet):
 
     def filter_used(self, queryset, name, value):
         return queryset.filter(uses__gt=0) if value == "true" else queryset.filter(uses=0)
+
+    def filter_assigned(self, queryset, name, value):
+        return queryset.filter(assigned_at__isnull=value != "true")
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(code__startswith=value.strip().upper())
@@ -168,7 +179,7 @@ class CampaignCodesView(_CampaignCodesView):
     @extend_schema(
         tags=["campaigns"],
         parameters=[CAMPAIGN_ID],
-        summary="A campaign's unique codes, oldest first (filter by used, batch, code prefix)",
+        summary="A campaign's unique codes, oldest first (filter by used, given or holder, batch, code prefix)",
         responses={200: CouponCodeOutput(many=True), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request, pk: int) -> Response:

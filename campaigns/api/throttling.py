@@ -1,6 +1,8 @@
 """Throttles of the cart routes: a customer's own rate, and a budget of unknown codes.
 
-``code_unknown`` tells whether a code exists, so answering it is what a guesser pays with. A
+``code_unknown`` tells whether a code exists, so answering it is what a guesser pays with;
+``code_not_yours`` (a code given to another customer) costs the same, so a code found to be
+someone else's is no cheaper to find than a code found not to exist, and no use either. A
 call that names codes first reserves one slot per distinct code in each of its budgets (per
 customer and per client address for a customer's own token; per API key and per named
 customer for the integration, whose guest carts have a budget of their own so that guessing
@@ -26,7 +28,8 @@ from commerce.api.authentication import IntegrationRateThrottle, is_integration
 from lms.api.permissions import is_admin_role
 from lms.api.throttling import AtomicRateThrottle, SafeIdentMixin, _window_give_back, _window_take
 
-UNKNOWN = "code_unknown"
+# The answers a guesser pays for: the code does not exist, or is not theirs to use.
+UNKNOWN = frozenset({"code_unknown", "code_not_yours"})
 
 
 def is_customer_call(request) -> bool:
@@ -130,5 +133,5 @@ class UnknownCodeBudget:
 
 
 def unknown_codes(rejected: Any) -> int:
-    """How many of an answer's rejections say that a code does not exist."""
-    return sum(1 for r in rejected if (r["reason"] if isinstance(r, dict) else r.reason) == UNKNOWN)
+    """How many of an answer's rejections say that a code does not exist or is another's."""
+    return sum(1 for r in rejected if (r["reason"] if isinstance(r, dict) else r.reason) in UNKNOWN)

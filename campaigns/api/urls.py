@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from campaigns.api import codes, views
+from campaigns.api import codes, offers, views
 
 router = SimpleRouter()
 router.trailing_slash = "/?"
@@ -16,5 +16,6 @@ urlpatterns = [
     ),
     re_path(r"^redemptions/(?P<order_id>[^/\x00]+)/?$", views.RedemptionDetailView.as_view(), name="redemption-detail"),
     *codes.urlpatterns,
+    *offers.urlpatterns,
     *router.urls,
 ]

@@ -35,7 +35,7 @@ from commerce.services.customers import CustomerResolver, customer_plain
 from lms.api.permissions import IsAdminOrModelPermission, is_admin_role
 from lms.api.schema import error_responses
 from lms.api.validation import validated
-from lms.errors import Forbidden, Invalid, NotFound
+from lms.errors import Conflict, Forbidden, Invalid, NotFound
 
 
 def campaign_queryset():
@@ -294,6 +294,10 @@ class RedemptionCreateView(CartView):
                     body=data,
                     expected_total_discount=data.get("expected_total_discount"),
                 )
+            except Conflict as refused:
+                # Refused for another customer's code: an answer about the codes, paid in full.
+                budget.settle(budget.amount if refused.code == "code_not_yours" else 0)
+                raise
             except Exception:
                 budget.settle(0)  # no answer about the codes was given
                 raise

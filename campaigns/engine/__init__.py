@@ -5,7 +5,7 @@ docstring (``campaigns.engine.evaluate``) is the documented rule for eligibility
 and reporting.
 """
 
-from campaigns.engine.evaluate import evaluate
+from campaigns.engine.evaluate import evaluate, offers
 from campaigns.engine.money import allocate, cents
 from campaigns.engine.types import (
     AUDIENCE_ALL,
@@ -43,6 +43,7 @@ from campaigns.engine.types import (
     Line,
     LineDiscount,
     Location,
+    Offer,
     Rejected,
     Result,
     Rule,
@@ -86,6 +87,7 @@ __all__ = [
     "Line",
     "LineDiscount",
     "Location",
+    "Offer",
     "Rejected",
     "Result",
     "Rule",
@@ -94,4 +96,5 @@ __all__ = [
     "allocate",
     "cents",
     "evaluate",
+    "offers",
 ]

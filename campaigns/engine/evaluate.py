@@ -15,7 +15,11 @@ Candidates
       ignored entirely (a code naming one is unknown).
     * Codes (``context.codes``) are judged in the order typed: a code seen before (ignoring
       case) -> ``code_duplicate``; no campaign, or one not among ``campaigns`` ->
-      ``code_unknown``; a campaign already named by an accepted code -> ``code_duplicate``;
+      ``code_unknown``; a code assigned to a customer (``assigned``) other than
+      ``context.customer_id`` (a guest, another customer, or nobody since its holder is gone)
+      -> ``code_not_yours``, without its campaign (it says no more about the code than
+      ``code_unknown`` would; checked before its uses, which are the holder's business); a
+      campaign already named by an accepted code -> ``code_duplicate``;
       a single-use code with ``uses >= max_uses`` -> ``code_used``. An accepted code makes its
       campaign a candidate with that code; an AUTOMATIC campaign named by a code applies as
       automatic, with the code recorded (and, being coded, reports every reason).
@@ -65,6 +69,15 @@ Eligibility (in this order; the first failing check is the campaign's one reason
        ``nothing_to_discount``.
     8. ``budget_exhausted`` when discount spent + this campaign's discount (items and
        shipping) would exceed the budget: a campaign applies in full or not at all.
+
+Offers (``offers``: what a customer may use now, before there is a cart)
+    The candidates and codes as above: AUTOMATIC campaigns, and COUPON_CODE campaigns through
+    an accepted code of ``context.codes`` (the ORM side gives each campaign's shared code and
+    the customer's own assigned codes, so a used code or another's is no offer). A candidate is
+    an offer when eligibility checks 1, 3, 4 and 5 hold, the very checks ``evaluate`` runs
+    (the currency is the cart's, so it is not judged; the minimum cart value and the rules
+    depend on the cart: an offer shows them, it does not judge them). Offers come in the
+    order stacking considers campaigns, each with the code that names it ("" for automatic).
 
 Stacking
     Candidates are considered by priority (highest first), then id (lowest first).
@@ -127,6 +140,7 @@ from campaigns.engine.types import (
     Counter,
     Hint,
     LineDiscount,
+    Offer,
     Rejected,
     Result,
     Usage,
@@ -305,6 +319,9 @@ def _resolve_codes(context: Context, known: dict[int, Campaign]) -> tuple[list[R
             )
         elif campaign_id is None:
             rejections.append(Rejected("code_unknown", f"No campaign has the code {fact.code}.", None, fact.code))
+        elif fact.assigned and (context.customer_id is None or fact.owner_id != context.customer_id):
+            message = f"The code {fact.code} was given to another customer; only they can use it."
+            rejections.append(Rejected("code_not_yours", message, None, fact.code))
         elif campaign_id in accepted:
             message = f"The code {fact.code} is for the same campaign as {accepted[campaign_id]}."
             rejections.append(Rejected("code_duplicate", message, campaign_id, fact.code))
@@ -315,6 +332,21 @@ def _resolve_codes(context: Context, known: dict[int, Campaign]) -> tuple[list[R
             accepted[campaign_id] = fact.code
         seen.add(key)
     return rejections, accepted
+
+
+def offers(*, context: Context, campaigns: Sequence[Campaign]) -> tuple[Offer, ...]:
+    """The campaigns the customer may use at ``context.at`` whatever the cart: see "Offers"."""
+    known: dict[int, Campaign] = {}
+    for campaign in campaigns:
+        if campaign.kind != LOYALTY_PROGRAM and campaign.id not in known:
+            known[campaign.id] = campaign
+    _, code_of = _resolve_codes(context, known)
+    return tuple(
+        Offer(campaign=campaign, code=code_of.get(campaign.id, ""))
+        for campaign in sorted(known.values(), key=lambda c: (-c.priority, c.id))
+        if (campaign.id in code_of or campaign.redemption_type == AUTOMATIC)
+        and _precheck(campaign, context, campaign.currency) is None
+    )
 
 
 def _precheck(campaign: Campaign, context: Context, currency: str) -> _Verdict | None:

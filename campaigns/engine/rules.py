@@ -161,6 +161,37 @@ def reward(rule: Rule, value: Decimal | None, currency: str) -> str:
     return f"{money_text(value, currency)} off"
 
 
+SCOPES = {CATEGORY: "selected categories", BRAND: "selected brands", PRODUCT: "selected products"}
+
+
+def offer_summary(rules: tuple[Rule, ...], *, currency: str, min_cart_value: Decimal | None = None,
+                  max_discount: Decimal | None = None) -> str:  # fmt: skip
+    """A campaign in a line, for a customer's list of offers: "10% off selected brands on
+    orders of ₹500.00 or more (at most ₹200.00)", "From 5% off when you buy 3 or more", "Free
+    shipping". A tiered rule is described by its first tier, like the cart's hints."""
+    parts = []
+    for rule in rules:
+        tiers = sorted_tiers(rule)
+        text = describe(rule, opening_value(rule), currency)
+        if tiers and len(tiers) > 1:
+            text = f"from {text}"
+        if rule.rule_type in SCOPES:
+            text += f" on {SCOPES[rule.rule_type]}"
+        if tiers and rule.rule_type == BULK_PURCHASE:
+            text += f" when you buy {number_text(tiers[0].threshold)} or more"
+        elif tiers:
+            text += f" on orders of {money_text(tiers[0].threshold, currency)} or more"
+        elif rule.min_quantity and rule.rule_type != BUY_X_GET_Y:
+            text += f" when you buy {rule.min_quantity} or more"
+        parts.append(text)
+    summary = " + ".join(dict.fromkeys(parts)) or "a discount"
+    if min_cart_value is not None:
+        summary += f" on orders of {money_text(min_cart_value, currency)} or more"
+    if max_discount is not None:
+        summary += f" (at most {money_text(max_discount, currency)})"
+    return summary[:1].upper() + summary[1:]
+
+
 def opening_value(rule: Rule) -> Decimal | None:
     """The value a customer unlocks first: the lowest tier's, or the rule's own."""
     tiers = sorted_tiers(rule)

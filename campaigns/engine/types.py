@@ -30,6 +30,7 @@ REASONS: dict[str, str] = {
     "code_unknown": "No campaign has this code.",
     "code_used": "This single-use code has been used.",
     "code_duplicate": "The code was given twice.",
+    "code_not_yours": "This code was given to another customer.",
     "not_started": "The campaign has not started yet.",
     "expired": "The campaign has ended.",
     "inactive": "The campaign is switched off or archived.",
@@ -109,13 +110,17 @@ class Counter:
 @dataclass(frozen=True)
 class CodeFact:
     """A code the customer typed, as found: ``campaign_id`` None means no campaign has it.
-    ``single_use`` codes carry their own use count; a shared code counts on the campaign."""
+    ``single_use`` codes carry their own use count; a shared code counts on the campaign.
+    An ``assigned`` code belongs to the customer ``owner_id`` alone (None: its holder is gone,
+    and it belongs to nobody)."""
 
     code: str  # as typed
     campaign_id: int | None
     single_use: bool = False
     uses: int = 0
     max_uses: int = 1
+    assigned: bool = False
+    owner_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -238,3 +243,11 @@ class Result:
     total: Decimal  # subtotal + shipping - total_discount, never negative
     rejected: tuple[Rejected, ...]
     hints: tuple[Hint, ...]
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A campaign the customer may use now, and the code that names it ("" for automatic)."""
+
+    campaign: Campaign
+    code: str = ""

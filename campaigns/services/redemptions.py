@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -99,7 +99,8 @@ def _replay(existing: OrderRedemption, digest: str) -> RedemptionOutcome:
 # Limits another checkout can use up between evaluation and redemption: a code refused for
 # one of these refuses the redemption (the platform priced the order with it). Other reasons
 # would have shown at evaluation already; ``expected_total_discount`` catches any change.
-CONSUMED = {"usage_limit", "customer_limit", "budget_exhausted", "code_used"}
+# A code given to another customer meanwhile (``code_not_yours``) refuses it too.
+CONSUMED = {"usage_limit", "customer_limit", "budget_exhausted", "code_used", "code_not_yours"}
 # Points asked for and not given refuse the redemption too: the platform priced the order with them.
 POINTS_REFUSED = {"insufficient_points", "below_min_points", "points_unavailable"}
 
@@ -133,9 +134,17 @@ def _consume_counter(applied: t.Applied, campaign: t.Campaign | None) -> None:
     )
 
 
-def _consume_code(code_id: int, applied: t.Applied) -> None:
-    if CouponCode.objects.filter(pk=code_id, uses__lt=F("max_uses")).update(uses=F("uses") + 1) != 1:
-        raise Conflict("code_used", f"The code {applied.code} has been used.", coupon_code=applied.code)
+def _consume_code(code_id: int, applied: t.Applied, customer: User) -> None:
+    # Conditional on the owner too: a code given to another customer after this cart was
+    # judged (codes_assign locks it, then this waits and re-reads the row) is not consumed.
+    usable = Q(assigned_at__isnull=True) | Q(assigned_to=customer)
+    if CouponCode.objects.filter(usable, pk=code_id, uses__lt=F("max_uses")).update(uses=F("uses") + 1) == 1:
+        return
+    if CouponCode.objects.filter(pk=code_id).exclude(usable).exists():
+        raise Conflict(
+            "code_not_yours", f"The code {applied.code} was given to another customer.", coupon_code=applied.code
+        )
+    raise Conflict("code_used", f"The code {applied.code} has been used.", coupon_code=applied.code)
 
 
 def _order_customer_check(*, order_id: str, customer: User) -> None:
@@ -214,7 +223,7 @@ def redemption_create(
         if item.code and item.code.strip().upper() in evaluation.coupon_codes
     )
     for code_id, item in codes:
-        _consume_code(code_id, item)
+        _consume_code(code_id, item, customer)
     code_ids = {item.campaign_id: code_id for code_id, item in codes}
     Redemption.objects.bulk_create(
         [

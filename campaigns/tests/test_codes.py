@@ -267,7 +267,9 @@ def test_list_is_paginated_oldest_first_and_shows_only_this_campaigns_codes(admi
     body = first.json()
     assert (body["count"], body["pages"], body["limit"]) == (12, 3, 5)
     assert [row["code"] for row in body["results"]] == [code.code for code in mine[:5]]
-    assert set(body["results"][0]) == {"id", "code", "max_uses", "uses", "batch", "created_at"}
+    assert set(body["results"][0]) == {
+        "id", "code", "max_uses", "uses", "batch", "assigned_to", "assigned_at", "created_at"
+    }  # fmt: skip
     assert [row["code"] for row in last.json()["results"]] == ["MINE10", "MINE11"]
 
 

@@ -882,6 +882,46 @@ def test_a_used_single_use_code_is_rejected():
     assert applied_ids(fresh) == [1]
 
 
+def test_an_assigned_code_applies_for_its_owner_only():
+    coupon = campaign(1, redemption_type=COUPON_CODE)
+    mine = code("MINE1", single_use=True, assigned=True, owner_id=7)
+
+    assert applied_ids(run(cart(line()), coupon, codes=(mine,), customer_id=7)) == [1]
+    for someone in (8, 0, None):  # another customer, one not mirrored yet, a guest
+        result = run(cart(line()), coupon, codes=(mine,), customer_id=someone)
+        assert result.discounts == ()
+        assert result.rejected == (
+            Rejected(
+                "code_not_yours", "The code MINE1 was given to another customer; only they can use it.", None, "MINE1"
+            ),
+        )
+
+
+def test_another_customers_code_says_nothing_of_its_campaign_or_its_uses():
+    coupon = campaign(1, redemption_type=COUPON_CODE)
+    used = code("THEIRS", single_use=True, uses=1, assigned=True, owner_id=7)
+
+    result = run(cart(line()), coupon, codes=(used,), customer_id=8)
+
+    assert reasons(result) == ["code_not_yours"]
+    assert result.rejected[0].campaign_id is None
+
+
+def test_a_code_whose_holder_is_gone_belongs_to_nobody():
+    coupon = campaign(1, redemption_type=COUPON_CODE)
+    orphan = code("ORPHAN", single_use=True, assigned=True, owner_id=None)
+
+    for someone in (None, 0, 7):
+        assert reasons(run(cart(line()), coupon, codes=(orphan,), customer_id=someone)) == ["code_not_yours"]
+
+
+def test_an_owners_used_code_is_used():
+    coupon = campaign(1, redemption_type=COUPON_CODE)
+    used = code("MINE1", single_use=True, uses=1, assigned=True, owner_id=7)
+
+    assert reasons(run(cart(line()), coupon, codes=(used,), customer_id=7)) == ["code_used"]
+
+
 def test_the_same_code_twice_is_a_duplicate_ignoring_case():
     coupon = campaign(1, redemption_type=COUPON_CODE)
     result = run(cart(line()), coupon, codes=(code("SAVE10"), code("save10")))
@@ -1155,6 +1195,9 @@ REASON_CASES = {
     "code_unknown": lambda: run(cart(line()), codes=(code("X", None),)),
     "code_used": lambda: run(cart(line()), campaign(1, **COUPON), codes=(code(single_use=True, uses=1),)),
     "code_duplicate": lambda: run(cart(line()), campaign(1, **COUPON), codes=(code("A"), code("a"))),
+    "code_not_yours": lambda: run(
+        cart(line()), campaign(1, **COUPON), codes=(code(single_use=True, assigned=True, owner_id=2),), customer_id=1
+    ),
     "not_started": _by_code(starts_at=AT + dt.timedelta(days=1)),
     "expired": _by_code(ends_at=AT),
     "inactive": _by_code(active=False),

@@ -104,12 +104,15 @@ ROUTES: dict[str, Route] = {
     "campaign-codes": Route({"GET": STAFF, "POST": STAFF}, DISCOUNT),
     "campaign-codes-export": Route({"GET": STAFF}, DISCOUNT),
     "campaign-codes-import": Route({"POST": STAFF}, DISCOUNT),
+    "campaign-codes-assign": Route({"POST": STAFF}, DISCOUNT),
     "loyalty-program-list": Route(LIST_CREATE),
     "loyalty-program-detail": Route(CRUD, PROGRAM),
     "loyalty-program-status": Route({"PATCH": STAFF}, PROGRAM),
     # Checkout: a customer evaluates their own cart; redemptions are the platform's.
     "cart-evaluate": Route({"POST": OWNER}, body="cart"),
     "redemption-create": Route({"POST": PLATFORM}),
+    # Offers: a customer's own (each customer theirs), or any customer's (or a guest's) for the platform.
+    "me-offers": Route({"GET": OWNER | {OTHER}}),
     "redemption-detail": Route({"GET": PLATFORM}, {"order_id": "order"}),
     "redemption-void": Route({"POST": PLATFORM}, {"order_id": "order"}),
     # Points: a customer's own, or the platform's for any customer.
