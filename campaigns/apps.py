@@ -19,6 +19,7 @@ class CampaignsConfig(AppConfig):
         # A campaign switched on announces itself: who to (its audience and geography) and what
         # its messages' placeholders are.
         registry.audiences.register("campaign", announcements.campaign_audience)
+        registry.audiences.register("campaign_codes", announcements.codes_holders_audience)
         registry.contexts.register(announcements.CAMPAIGN_SOURCE, announcements.campaign_context)
         for name, description in announcements.CAMPAIGN_PLACEHOLDERS.items():
             registry.placeholders.register(name, description)

@@ -25,7 +25,9 @@ skipped with a warning in the log.
 """
 
 import logging
+import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Exists, OuterRef
@@ -36,13 +38,14 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from accounts.models import Role, User
 from campaigns.engine.schedule import local
-from campaigns.models import Audience, Campaign, CampaignKind, CampaignStatus, CodeType
+from campaigns.models import Audience, Campaign, CampaignKind, CampaignStatus, CodeType, CouponCode
+from campaigns.selectors import customer_codes
 from commerce.models import Order, OrderStatus
-from lms.errors import Invalid
+from lms.errors import Conflict, Invalid
 from notifications.content import Content, content_check
-from notifications.models import Message, Purpose
+from notifications.models import Delivery, Message, Purpose
 from notifications.services.messages import message_send
-from segments.models import CustomerMembership
+from segments.models import CustomerMembership, Segment
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +204,71 @@ def campaign_audience(spec: Mapping[str, Any], after: int, limit: int) -> list[i
 
 
 def campaign_context(message: Message, user_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Per-recipient values of a campaign's messages: a unique-code campaign's own code of
-    each recipient, when campaigns hands them out (none by default: the shared context's)."""
-    return {}
+    """Per-recipient values of a campaign's messages: each recipient's own code of a
+    unique-codes campaign, where they hold one (else the shared context's code). One query."""
+    codes = customer_codes(int(message.source_id), user_ids)
+    return {customer_id: {"code": code} for customer_id, code in codes.items()}
+
+
+# --- "Send each customer their own code" ------------------------------------------------------------
+
+CODES_KEY_PREFIX = "campaign:{}:codes:"
+
+
+@dataclass(frozen=True)
+class CodesDistributed:
+    assignment: Any  # code_assignment.CodeAssignment
+    message: Message
+
+
+def campaign_codes_distribute(*, campaign: Campaign, segment: Segment) -> CodesDistributed:
+    """Give every member of ``segment`` one free unique code of the campaign (``codes_assign_segment``:
+    idempotent, a transaction per batch), then one message, on the campaign's channels and
+    content, to the members holding a code who were never sent theirs by an earlier run; each
+    recipient's ``code`` is their own. Refused (409) before anything is given when the campaign
+    is off or has no content it could send."""
+    if campaign.status != CampaignStatus.ACTIVE or campaign.archived:
+        raise Conflict("campaign_inactive", "Switch the campaign on before sending its codes.", path="status")
+    if not campaign.notify_channels:
+        raise Conflict(
+            "notification_missing",
+            "Give the campaign its notification content and channels first: the codes go out in it.",
+            path="notification.channels",
+        )
+    try:
+        notify_check(fields={f.name: getattr(campaign, f.name) for f in Campaign._meta.concrete_fields})
+    except Invalid as error:  # stored before content was checked
+        raise Conflict("notification_invalid", f"The campaign's notification cannot be sent: {error.message}")
+    # Imported here: code_assignment imports campaigns.services.campaigns, which imports this module.
+    from campaigns.services.code_assignment import codes_assign_segment
+
+    assignment = codes_assign_segment(campaign=campaign, segment=segment)
+    key = CODES_KEY_PREFIX.format(campaign.pk) + f"{segment.pk}:{uuid.uuid4().hex}"
+    message = message_send(
+        key=key,
+        source_type=CAMPAIGN_SOURCE,
+        source_id=str(campaign.pk),
+        purpose=Purpose.MARKETING,
+        content=Content.of(campaign, "notify_"),
+        channels=list(campaign.notify_channels),
+        audience={"kind": "campaign_codes", "campaign": campaign.pk, "segment": segment.pk, "key": key},
+        context=announce_context(campaign),
+    )
+    return CodesDistributed(assignment=assignment, message=message)
+
+
+def codes_holders_audience(spec: Mapping[str, Any], after: int, limit: int) -> list[int]:
+    """Members of the segment holding one of the campaign's codes, not sent it by an earlier
+    distribution (one query)."""
+    campaign_id = spec["campaign"]
+    holds = CouponCode.objects.filter(campaign_id=campaign_id, assigned_to_id=OuterRef("customer_id"))
+    told = Delivery.objects.filter(
+        recipient_id=OuterRef("customer_id"),
+        message__source_type=CAMPAIGN_SOURCE,
+        message__source_id=str(campaign_id),
+        message__key__startswith=CODES_KEY_PREFIX.format(campaign_id),
+    ).exclude(message__key=spec["key"])
+    members = CustomerMembership.objects.filter(
+        Exists(holds), ~Exists(told), segment_id=spec["segment"], customer_id__gt=after, customer__is_active=True
+    )
+    return list(members.order_by("customer_id").values_list("customer_id", flat=True)[:limit])

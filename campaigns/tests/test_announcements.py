@@ -7,10 +7,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CouponCode
 from campaigns.services.announcements import campaign_audience, campaign_audience_spec
 from campaigns.services.campaigns import campaign_status_set
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CouponCodeFactory
 from commerce.tests.factories import OrderFactory
 from lms.testing import assert_error
 from notifications.models import Delivery, DeliveryStatus, Message
@@ -234,3 +234,88 @@ def test_content_that_could_not_be_sent_is_a_400_naming_the_field_at_update(admi
     campaign.refresh_from_db()
     assert (campaign.status, campaign.notify_title, campaign.notify_body) == ("INACTIVE", "Sale", "On now")
     assert not Message.objects.exists()
+
+
+# --- Send each customer their own code -------------------------------------------------------------
+
+
+def distribute(admin_client, capture, campaign, segment):
+    with capture(execute=True):
+        return admin_client.post(
+            f"{CAMPAIGNS}{campaign.pk}/codes/distribute", {"segment_id": segment.pk}, format="json"
+        )
+
+
+def test_each_member_of_a_segment_gets_their_own_code_in_their_inbox_once(
+    admin_client, django_capture_on_commit_callbacks
+):
+    campaign = CampaignFactory(
+        redemption_type="COUPON_CODE", code_type="UNIQUE", notify_title="Your code: {{ code }}",
+        notify_body="Hi {{ first_name }}, {{ code }} is yours.", notify_channels=["IN_APP"],
+    )  # fmt: skip
+    for code in ("AAA111", "BBB222", "CCC333"):
+        CouponCodeFactory(campaign=campaign, code=code)
+    group = StaticSegmentFactory()
+    people = [UserFactory(email=f"{name}@example.com") for name in ("ann", "bob")]
+    outsider = UserFactory(email="out@example.com")
+    for person in people:
+        CustomerMembership.objects.create(segment=group, customer=person)
+
+    response = distribute(admin_client, django_capture_on_commit_callbacks, campaign, group)
+
+    assert response.status_code == 200, response.content
+    assert {k: response.json()[k] for k in ("assigned", "already_held", "short")} == {
+        "assigned": 2, "already_held": 0, "short": 0,
+    }  # fmt: skip
+    held = dict(CouponCode.objects.filter(assigned_to__isnull=False).values_list("assigned_to__email", "code"))
+    rows = Delivery.objects.filter(message_id=response.json()["message_id"]).select_related("recipient")
+    assert sorted((r.recipient.email, r.status, r.title) for r in rows) == [
+        ("ann@example.com", DeliveryStatus.SENT, f"Your code: {held['ann@example.com']}"),
+        ("bob@example.com", DeliveryStatus.SENT, f"Your code: {held['bob@example.com']}"),
+    ]
+    assert held["ann@example.com"] != held["bob@example.com"]
+
+    # A new member and a second run: only the newcomer is given a code and told.
+    late = UserFactory(email="cat@example.com")
+    CustomerMembership.objects.create(segment=group, customer=late)
+    again = distribute(admin_client, django_capture_on_commit_callbacks, campaign, group)
+
+    assert again.status_code == 200, again.content
+    assert (again.json()["assigned"], again.json()["already_held"]) == (1, 2)
+    told = Delivery.objects.filter(message_id=again.json()["message_id"]).values_list("recipient__email", flat=True)
+    assert list(told) == ["cat@example.com"]
+    assert not Delivery.objects.filter(recipient=outsider).exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"status": "INACTIVE"}, "campaign_inactive"),
+        ({"notify_channels": []}, "notification_missing"),
+        ({"notify_body": "{{ nope }}"}, "notification_invalid"),
+        ({"code_type": "SHARED", "code": "SHARED1"}, "campaign_not_unique_codes"),
+    ],
+)
+def test_codes_are_not_given_out_when_they_could_not_be_sent(
+    admin_client, django_capture_on_commit_callbacks, fields, code
+):
+    values = {"redemption_type": "COUPON_CODE", "code_type": "UNIQUE", "notify_title": "t",
+              "notify_body": "{{ code }}", "notify_channels": ["IN_APP"], **fields}  # fmt: skip
+    campaign = CampaignFactory(**values)
+    CouponCodeFactory(campaign=campaign, code="AAA111")
+    group = StaticSegmentFactory()
+    CustomerMembership.objects.create(segment=group, customer=UserFactory())
+
+    response = distribute(admin_client, django_capture_on_commit_callbacks, campaign, group)
+
+    assert_error(response, 409, code)
+    assert not CouponCode.objects.filter(assigned_to__isnull=False).exists()
+    assert not Message.objects.exists()
+
+
+def test_distributing_to_an_unknown_segment_is_a_400_naming_it(admin_client):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE")
+
+    response = admin_client.post(f"{CAMPAIGNS}{campaign.pk}/codes/distribute", {"segment_id": 999999}, format="json")
+
+    assert "segment_id" in assert_error(response, 400, "validation_error")["details"]
