@@ -327,6 +327,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignKindEnum": "campaigns.models.CampaignKind",
         "DiscountRuleTypeEnum": "campaigns.models.DiscountRule.RuleType",
         "EarningRuleTypeEnum": "loyalty.models.EarningRule.RuleType",
+        # Campaign notifications and loyalty messages name the same four channels.
+        "ChannelEnum": "campaigns.models.Channel",
     },
 }
 

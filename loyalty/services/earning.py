@@ -112,7 +112,7 @@ def _tier_measure(program: Program, account: LoyaltyAccount, spend: dict[int, De
     return Decimal(account.lifetime_earned)
 
 
-def _orders_earn(changes: Sequence[OrderChange]) -> None:
+def _orders_earn(changes: Sequence[OrderChange], *, tell: bool = True) -> None:
     snapshot = snapshot_get()
     programs = [p for p in snapshot.programs.values() if p.order_rules]
     if not programs:
@@ -225,7 +225,8 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
         tier_upgrade(program, account, _tier_measure(program, account, window_spend or {}), now)
         account.updated_at = now
     entries.write(account_fields=ACCOUNT_FIELDS)
-    _members_tell({p.id: p for _, p, _ in eligible}, entries, accounts, tiers_before)
+    if tell:
+        _members_tell({p.id: p for _, p, _ in eligible}, entries, accounts, tiers_before)
 
 
 def _members_tell(
@@ -509,6 +510,7 @@ def orders_earn_backfill(*, batch: int = 1000) -> int:
                         order=o, from_status=None, to_status=o.status, occurred_at=fulfilled.get(o.pk, o.placed_at)
                     )
                     for o in chunk
-                ]
+                ],
+                tell=False,  # history earning now is not news: no points-earned or tier messages
             )
         last, seen = chunk[-1].pk, seen + len(chunk)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, ProgramSettings
-from loyalty.services.earning import tiers_reevaluate
+from loyalty.services.earning import orders_earn_backfill, tiers_reevaluate
 from loyalty.tasks import points_expiring_notify_task
 from loyalty.tests.factories import order_for, program_make
 from notifications.models import Delivery, DeliveryStatus, Message
@@ -103,6 +103,18 @@ def test_points_earned_switched_off_sends_nothing(integration_client, django_cap
     ingest(integration_client, django_capture_on_commit_callbacks, "O-1")
 
     assert LoyaltyAccount.objects.get().balance == 1000  # earned all the same
+    assert not Message.objects.exists()
+
+
+def test_earning_on_stored_history_sends_nothing(integration_client, django_capture_on_commit_callbacks):
+    ingest(integration_client, django_capture_on_commit_callbacks, "O-1")  # before any program
+    program_make(tiers=[{"name": "Gold", "threshold": Decimal("500")}])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        orders_earn_backfill()
+
+    account = LoyaltyAccount.objects.get()
+    assert (account.balance, account.tier.name) == (1000, "Gold")
     assert not Message.objects.exists()
 
 
