@@ -4,15 +4,18 @@ content checked when it is saved."""
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.tests.factories import UserFactory
 from campaigns.models import Campaign, CouponCode
 from campaigns.services.announcements import campaign_audience, campaign_audience_spec
 from campaigns.services.campaigns import campaign_status_set
 from campaigns.tests.factories import CampaignFactory, CouponCodeFactory
+from campaigns.tests.test_admin import campaign_data
 from commerce.tests.factories import OrderFactory
-from lms.testing import assert_error
+from lms.testing import assert_error, run_concurrently
 from notifications.models import Delivery, DeliveryStatus, Message
 from segments.models import CustomerMembership
 from segments.tests.factories import StaticSegmentFactory
@@ -319,3 +322,36 @@ def test_distributing_to_an_unknown_segment_is_a_400_naming_it(admin_client):
     response = admin_client.post(f"{CAMPAIGNS}{campaign.pk}/codes/distribute", {"segment_id": 999999}, format="json")
 
     assert "segment_id" in assert_error(response, 400, "validation_error")["details"]
+
+
+# --- The console and a race -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"notify_title": "t", "notify_body": "{{ points_balance }}"}, "notify_body"),
+        ({"notify_title": "{{ t", "notify_body": "b"}, "notify_title"),
+        ({"notify_title": "", "notify_body": "b"}, "notify_title"),
+    ],
+)
+def test_the_console_shows_content_that_could_not_be_sent_on_its_field(client, fields, where):
+    client.force_login(User.objects.create_superuser(email="root@example.com", password="Root-Password-1"))
+    data = campaign_data([{"value": "10"}], notify_channels=["IN_APP"], **fields)
+
+    response = client.post(reverse("admin:campaigns_campaign_add"), data)
+
+    assert response.status_code == 200
+    assert where in response.context["adminform"].form.errors
+    assert not Campaign.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_switches_on_at_once_announce_once():
+    UserFactory(email="ann@example.com")
+    campaign = CampaignFactory(status="INACTIVE", notify_title="t", notify_body="b", notify_channels=["IN_APP"])
+
+    run_concurrently(2, lambda _: campaign_status_set(campaign=campaign, status="ACTIVE"))
+
+    assert Message.objects.count() == 1
+    assert inbox(campaign) == [("ann@example.com", DeliveryStatus.SENT, "t")]

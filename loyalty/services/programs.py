@@ -191,6 +191,7 @@ def program_check(
     notify_changed: bool = True,
 ) -> list | None:
     """Normalise and check a whole program (the merged state for a change); 400 with the field path."""
+    fields["kind"] = CampaignKind.LOYALTY_PROGRAM  # the console's unsaved instance is not one yet
     segments = campaign_common_check(fields=fields, segment_ids=segment_ids, notify_changed=notify_changed)
     _check_settings(settings)
     if rules is not None:

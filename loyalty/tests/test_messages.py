@@ -11,11 +11,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
+from campaigns.selectors import snapshot_invalidate
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, ProgramSettings
 from loyalty.services.earning import orders_earn_backfill, tiers_reevaluate
 from loyalty.tasks import points_expiring_notify_task
 from loyalty.tests.factories import order_for, program_make
+from loyalty.tests.test_admin import ADD, nothing_saved, program_data
 from notifications.models import Delivery, DeliveryStatus, Message
 
 pytestmark = pytest.mark.django_db
@@ -354,3 +356,78 @@ def test_a_program_update_with_content_that_could_not_be_sent_is_a_400_naming_th
         "INACTIVE", "", "", 7,
     )  # fmt: skip
     assert not Message.objects.exists()
+
+
+# --- The console -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def console(client):
+    client.force_login(User.objects.create_superuser(email="root@example.com", password="Root-Password-1"))
+    return client
+
+
+def settings_errors(response) -> dict:
+    return response.context["inline_admin_formsets"][0].formset.forms[0].errors
+
+
+def test_the_console_saves_a_programs_message_settings(console):
+    data = program_data(
+        [{"points_per_rupee": "1"}],
+        settings={
+            "message_channels": ["IN_APP", "PUSH"],
+            "points_earned_on": "on",
+            "points_expiring_days": "3",
+            "tier_up_title": "Up to {{ tier }}",
+        },  # fmt: skip
+    )
+
+    response = console.post(ADD, data)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    terms = ProgramSettings.objects.get()
+    assert (terms.message_channels, terms.points_earned_on, terms.points_expiring_on) == (
+        ["IN_APP", "PUSH"],
+        True,
+        False,
+    )
+    assert (terms.points_expiring_days, terms.tier_up_title) == (3, "Up to {{ tier }}")
+
+
+@pytest.mark.parametrize(
+    ("fields", "settings", "where"),
+    [
+        ({"notify_title": "t", "notify_body": "Use {{ code }}", "notify_channels": ["IN_APP"]}, {}, "notify_body"),
+        ({"notify_title": "{{ t", "notify_body": "b", "notify_channels": ["IN_APP"]}, {}, "notify_title"),
+        ({}, {"points_earned_body": "{{ expires_on }}"}, "points_earned_body"),
+        ({}, {"tier_down_title": "{% if %}"}, "tier_down_title"),
+    ],
+)
+def test_the_console_shows_content_that_could_not_be_sent_on_its_field(console, fields, settings, where):
+    response = console.post(ADD, program_data([{"points_per_rupee": "1"}], settings=settings, **fields))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors if where.startswith("notify_") else settings_errors(response)
+    assert where in errors, (response.context["adminform"].form.errors, settings_errors(response))
+    assert nothing_saved()
+
+
+def test_the_points_earned_message_costs_a_few_statements_per_program_per_batch(integration_client):
+    """The bulk ingest's loyalty hook was 7 statements per batch (bench/README.md); telling the
+    batch's earners adds one message per program: message_send's lookups, two inserts (the
+    message, its outbox task) and their savepoints, whatever the batch's size."""
+    program = program_make(name="Rewards")
+
+    def batch(tag: str) -> int:
+        orders = [order_for(f"{tag}-{n}", person(f"{tag}{n}"), [("A", 1, "100.00")]) for n in range(5)]
+        integration_client.post(BULK, {"orders": orders[:1]}, format="json")
+        with CaptureQueriesContext(connection) as queries:
+            integration_client.post(BULK, {"orders": orders[1:]}, format="json")
+        return len(queries)
+
+    telling = batch("on")
+    ProgramSettings.objects.filter(program=program).update(points_earned_on=False)
+    snapshot_invalidate()
+    silent = batch("off")
+
+    assert 0 < telling - silent <= 10
