@@ -42,6 +42,7 @@ from campaigns.models import Audience, Campaign, CampaignKind, CampaignStatus, C
 from campaigns.selectors import customer_codes
 from commerce.models import Order, OrderStatus
 from lms.errors import Conflict, Invalid
+from lms.registry import Registry
 from notifications.content import Content, content_check
 from notifications.models import Delivery, Message, Purpose
 from notifications.services.messages import message_send
@@ -57,19 +58,20 @@ CAMPAIGN_PLACEHOLDERS = {
     "code": "The campaign's code: its shared code, or the recipient's own unique code.",
     "campaign_name": "The campaign's (or program's) name.",
     "starts_on": "The campaign's first day (YYYY-MM-DD, on its clock).",
-    "ends_on": "The campaign's last day (YYYY-MM-DD, on its clock); empty when it has no end.",
+    "ends_on": "The day the campaign ends (YYYY-MM-DD, on its clock); empty when it has no end.",
 }
 CAMPAIGN_SOURCE = "campaign"
 PROGRAM_SOURCE = "program"
-# Placeholders each announcing source fills in; loyalty adds the program's in its ready().
-SOURCE_PLACEHOLDERS: dict[str, frozenset[str]] = {CAMPAIGN_SOURCE: BUILT_IN | set(CAMPAIGN_PLACEHOLDERS)}
+# Placeholders each announcing source fills in; loyalty registers the program's in its ready().
+announce_placeholders: Registry[frozenset[str]] = Registry("announcement placeholders")
+announce_placeholders.register(CAMPAIGN_SOURCE, BUILT_IN | set(CAMPAIGN_PLACEHOLDERS))
 
 _parser = SandboxedEnvironment()
 
 
 def source_placeholders_register(source_type: str, names: Iterable[str]) -> None:
     """A higher app (loyalty) says which placeholders its announcing source fills in."""
-    SOURCE_PLACEHOLDERS[source_type] = frozenset(names) | BUILT_IN
+    announce_placeholders.register(source_type, frozenset(names) | BUILT_IN)
 
 
 def announce_source(kind: str) -> str:
@@ -109,7 +111,8 @@ def notify_check(*, fields: Mapping[str, Any], prefix: str = NOTIFY_PREFIX) -> N
     content_check(content=content, channels=channels, prefix=prefix)
     source = announce_source(fields.get("kind", CampaignKind.DISCOUNT_COUPON))
     what = "loyalty program's announcement" if source == PROGRAM_SOURCE else "campaign's announcement"
-    placeholders_check(content, SOURCE_PLACEHOLDERS.get(source, BUILT_IN), prefix=prefix, what=what)
+    allowed = announce_placeholders.get(source) if source in announce_placeholders else BUILT_IN
+    placeholders_check(content, allowed, prefix=prefix, what=what)
 
 
 def _day(campaign: Campaign, at) -> str:
