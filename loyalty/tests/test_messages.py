@@ -19,6 +19,7 @@ from loyalty.tasks import points_expiring_notify_task
 from loyalty.tests.factories import order_for, program_make
 from loyalty.tests.test_admin import ADD, nothing_saved, program_data
 from notifications.models import Delivery, DeliveryStatus, Message
+from notifications.services.messages import message_fanout
 
 pytestmark = pytest.mark.django_db
 
@@ -431,3 +432,22 @@ def test_the_points_earned_message_costs_a_few_statements_per_program_per_batch(
     silent = batch("off")
 
     assert 0 < telling - silent <= 10
+
+
+def test_filling_a_points_earned_batch_takes_as_many_queries_for_many_recipients_as_for_few(
+    integration_client, settings
+):
+    """The context provider reads every recipient's points, balance and tier in one query."""
+    settings.NOTIFICATIONS_FANOUT_BATCH = 1000
+    program_make(name="Rewards")
+
+    def fanout(tag: str, count: int) -> int:
+        orders = [order_for(f"{tag}-{n}", person(f"{tag}{n}"), [("A", 1, "100.00")]) for n in range(count)]
+        integration_client.post(BULK, {"orders": orders}, format="json")  # fan-out waits for a commit
+        message = Message.objects.get(source_type="points_earned", status="PENDING")
+        with CaptureQueriesContext(connection) as queries:
+            message_fanout(message_id=message.pk)
+        assert Delivery.objects.filter(message=message, status=DeliveryStatus.SENT).count() == count
+        return len(queries)
+
+    assert fanout("few", 2) == fanout("many", 12)
