@@ -455,6 +455,9 @@ def test_the_codes_list_shows_and_filters_by_the_holder(admin_client):
     assert len(free) == 2 and {row["assigned_to"] for row in free} == {None}
     assert theirs == held
     assert_error(admin_client.get(url, {"assigned": "maybe"}), 400, "validation_error")
+    assert (
+        "assigned_to" in assert_error(admin_client.get(url, {"assigned_to": "abc"}), 400, "validation_error")["details"]
+    )
 
 
 # --- The console ---------------------------------------------------------------------------------
@@ -537,3 +540,36 @@ def test_staff_need_the_change_coupon_code_permission(client_for):
     staff.user_permissions.add(Permission.objects.get(codename="change_couponcode"))
     staff = type(staff).objects.get(pk=staff.pk)  # permissions are cached on the instance
     assert client_for(staff).post(assign_url(campaign), body, format="json").status_code == 200
+
+
+# --- The command ---------------------------------------------------------------------------------
+
+
+def test_the_command_assigns_a_segment_and_says_who_was_left_without_a_code():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    campaign = unique_campaign(codes=2)
+    segment = segment_of(customers(3))
+    out, err = StringIO(), StringIO()
+
+    call_command("assign_codes", str(campaign.pk), str(segment.pk), stdout=out, stderr=err)
+
+    assert "2 given a code, 0 already held one, 1 left without one" in out.getvalue()
+    assert "1 member(s) got no code" in err.getvalue()
+    assert len(holders(campaign)) == 2
+
+
+def test_the_command_refuses_an_unknown_campaign_segment_or_a_shared_code_campaign():
+    from django.core.management import CommandError, call_command
+
+    campaign, segment = unique_campaign(codes=1), segment_of([])
+    shared = CampaignFactory(redemption_type="COUPON_CODE", code="SHARED1")
+
+    with pytest.raises(CommandError, match="No campaign"):
+        call_command("assign_codes", "999999", str(segment.pk))
+    with pytest.raises(CommandError, match="No segment"):
+        call_command("assign_codes", str(campaign.pk), "999999")
+    with pytest.raises(CommandError, match="campaign_not_unique_codes"):
+        call_command("assign_codes", str(shared.pk), str(segment.pk))
