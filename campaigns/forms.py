@@ -34,7 +34,13 @@ RULE_KEYS = (
 )  # fmt: skip
 TARGET_FIELDS = {"category_ids": "categories", "brand_ids": "brands", "product_ids": "products"}
 # A service path names the API's field; the console's form may call it differently.
-FORM_FIELD_FOR_PATH = {"segment_ids": "segments", **TARGET_FIELDS}
+NOTIFY_FIELDS = ("title", "body", "image_url", "cta_text", "cta_url", "channels")
+FORM_FIELD_FOR_PATH = {
+    "segment_ids": "segments",
+    **TARGET_FIELDS,
+    **{f"notification.{name}": f"notify_{name}" for name in NOTIFY_FIELDS},
+    **{f"notification.channels.{index}": "notify_channels" for index in range(4)},
+}
 RULE_PATH = re.compile(r"^rules\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
 MONEY_DIGITS = {"max_digits": 12, "decimal_places": 2}
 CENT = Decimal("0.01")
@@ -196,7 +202,12 @@ class CampaignForm(ServiceCheckedModelForm):
             rules=copy.deepcopy(rules),  # the check normalises in place; the service will again
             segment_ids=self.segment_ids(),
             campaign_id=self.instance.pk,
+            notify_changed=self.notify_changed(),
         )
+
+    def notify_changed(self) -> bool:
+        """A new campaign's content is checked, and a change of it (not old content on an unrelated edit)."""
+        return self.instance.pk is None or any(name.startswith("notify_") for name in self.changed_data)
 
 
 class RuleForm(ServiceCheckedModelForm):

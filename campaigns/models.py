@@ -14,6 +14,7 @@ from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
 from campaigns.engine import types as t
+from notifications.models import Channel  # noqa: F401 - the one set of channels, named here for campaigns
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 ZERO = Decimal("0.00")
@@ -59,13 +60,6 @@ class Period(models.TextChoices):
     DAY = t.PERIOD_DAY, "Per day"
     WEEK = t.PERIOD_WEEK, "Per week"
     MONTH = t.PERIOD_MONTH, "Per month"
-
-
-class Channel(models.TextChoices):
-    EMAIL = "EMAIL", "Email"
-    SMS = "SMS", "SMS"
-    PUSH = "PUSH", "Push"
-    IN_APP = "IN_APP", "In-app"
 
 
 class CampaignQuerySet(models.QuerySet):

@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
     # Re-dispatches notification deliveries left PENDING or SENDING past their lease, and
     # fan-outs that stopped (notifications.services.dispatch.deliveries_sweep).
     "notifications-sweep": {"task": "notifications.tasks.deliveries_sweep_task", "schedule": 60.0},
+    # After the night's expiry (02:30) and tier (04:00) runs: 10:00 in Asia/Kolkata.
+    "loyalty-points-expiring-notify": {
+        "task": "loyalty.tasks.points_expiring_notify_task",
+        "schedule": crontab(hour=env.int("POINTS_EXPIRING_NOTIFY_HOUR", default=4), minute=30),
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -330,7 +335,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignAudienceEnum": "campaigns.models.Audience",
         "PromotionAudienceEnum": "promotions.models.PromotionAudience",
         "PromotionStatusEnum": "promotions.models.PromotionStatus",
-        "NotificationChannelEnum": "notifications.models.Channel",
+        # Campaign notifications, loyalty messages and promotions name the same four channels.
+        "ChannelEnum": "notifications.models.Channel",
         "DeliveryStatusEnum": "notifications.models.DeliveryStatus",
         "MessageStatusEnum": "notifications.models.MessageStatus",
     },

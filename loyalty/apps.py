@@ -20,3 +20,21 @@ class LoyaltyConfig(AppConfig):
         register_campaign_usage(program_has_members)  # a program with members is archived, not erased
         register_points_provider(provider)  # use_points in cart/evaluate and redemptions
         criteria.register()
+        self._messages_register()
+
+    @staticmethod
+    def _messages_register() -> None:
+        """What loyalty's messages tell notifications: their placeholders, how to fill them per
+        recipient, and the expiring-points audience; and what a program's announcement may use."""
+        from campaigns.services.announcements import source_placeholders_register
+        from loyalty.services import messages
+        from notifications import registry
+
+        for name, description in messages.PLACEHOLDERS.items():
+            registry.placeholders.register(name, description)
+        registry.contexts.register(messages.PROGRAM, messages.program_context)
+        registry.contexts.register(messages.TIER_CHANGED, messages.program_context)
+        registry.contexts.register(messages.POINTS_EARNED, messages.points_earned_context)
+        registry.contexts.register(messages.POINTS_EXPIRING, messages.points_expiring_context)
+        registry.audiences.register(messages.EXPIRING_AUDIENCE, messages.expiring_audience)
+        source_placeholders_register(messages.PROGRAM, messages.ANNOUNCE_PLACEHOLDERS)

@@ -18,13 +18,14 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import BaseInlineFormSet
 
 from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm, ServiceCheckedModelForm, error_paths
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Channel
 from lms.errors import DomainError
 from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
+from loyalty.services.messages import ALLOWED, DEFAULTS, MAX_EXPIRING_DAYS
 from loyalty.services.programs import (
     MAX_HOLD_DAYS,
     RULE_FIELDS,
@@ -43,7 +44,7 @@ TIER_KEYS = ("name", "threshold", "multiplier", "benefits")
 # (The models' positive fields already refuse what is below zero.)
 SETTINGS_MAX = {
     "min_redeem_points": MAX_POINTS, "expiry_days": 36500, "tier_window_days": 3650,
-    "hold_days": MAX_HOLD_DAYS, "return_window_days": MAX_HOLD_DAYS,
+    "hold_days": MAX_HOLD_DAYS, "return_window_days": MAX_HOLD_DAYS, "points_expiring_days": MAX_EXPIRING_DAYS,
 }  # fmt: skip
 HOLD_DAY_FIELDS = ("hold_days", "return_window_days")
 RULE_MAX = {"bonus_points": MAX_POINTS, "base_points": MAX_POINTS}
@@ -99,6 +100,7 @@ class ProgramForm(CampaignForm):
                 rules=copy.deepcopy(rules),  # the check normalises in place; the service will again
                 tiers=copy.deepcopy(tiers),
                 segment_ids=self.segment_ids(),
+                notify_changed=self.notify_changed(),
             )
         except DomainError as error:
             own = self._place(error, checking)
@@ -205,15 +207,38 @@ class TierFormSet(ProgramPartFormSet):
 
 
 class SettingsForm(ServiceCheckedModelForm):
+    message_channels = forms.MultipleChoiceField(
+        choices=Channel.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Channels of the messages below; none ticked = no messages.",
+    )
+
     class Meta:
         model = ProgramSettings
         fields = list(SETTINGS_FIELDS)
+        widgets = {
+            f"{event}_body": forms.Textarea(attrs={"rows": 3, "cols": 70})
+            for event in ("points_earned", "points_expiring", "tier_up", "tier_down")
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _at_most(self, SETTINGS_MAX)
+        self.fields["points_expiring_days"].validators.append(MinValueValidator(1))
+        for event, default in DEFAULTS.items():
+            allowed = ", ".join(sorted(ALLOWED[event]))
+            self.fields[f"{event}_title"].help_text = f"Default: {default.title}"
+            self.fields[f"{event}_body"].help_text = f"Default: {default.body} Placeholders: {allowed}."
         for name in HOLD_DAY_FIELDS:  # left empty: no hold (0), as the API's default
             self.fields[name].required = False
+        self.fields["points_expiring_days"].required = False  # left empty: the default
+
+    def clean_points_expiring_days(self) -> int:
+        return (
+            self.cleaned_data.get("points_expiring_days")
+            or ProgramSettings._meta.get_field("points_expiring_days").get_default()
+        )
 
     def clean_hold_days(self) -> int:
         return self.cleaned_data.get("hold_days") or 0

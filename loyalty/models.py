@@ -55,6 +55,10 @@ class TierBasis(models.TextChoices):
     SPEND = "SPEND", "Spend in a rolling window"
 
 
+def default_message_channels() -> list[str]:
+    return ["IN_APP"]
+
+
 class ProgramSettings(models.Model):
     """What a loyalty program adds to its campaign: the value of a point and the redemption terms."""
 
@@ -83,9 +87,33 @@ class ProgramSettings(models.Model):
     return_window_days = models.PositiveIntegerField(
         default=0, help_text="With hold until fulfilled: days after fulfilment the points stay pending."
     )
+
+    # Messages to members (loyalty.services.messages): each switchable, each with default content
+    # a blank title or body keeps (templates with placeholders, checked when saved).
+    message_channels = models.JSONField(
+        default=default_message_channels, blank=True, help_text="Channels of the members' messages; none = no messages."
+    )
+    points_earned_on = models.BooleanField(default=True, help_text="Tell members the points an order earned them.")
+    points_earned_title = models.CharField(max_length=200, blank=True)
+    points_earned_body = models.TextField(blank=True)
+    points_expiring_on = models.BooleanField(
+        default=True, help_text="Remind members of points expiring soon (once per lot, daily run)."
+    )
+    points_expiring_days = models.PositiveSmallIntegerField(
+        default=7, help_text="How many days before they expire points are announced."
+    )
+    points_expiring_title = models.CharField(max_length=200, blank=True)
+    points_expiring_body = models.TextField(blank=True)
+    # The daily reminder has covered lots expiring up to this instant (each lot is announced once).
+    points_expiring_notified_until = models.DateTimeField(null=True, blank=True, editable=False)
+    tier_change_on = models.BooleanField(default=True, help_text="Tell members their tier went up or down.")
+    tier_up_title = models.CharField(max_length=200, blank=True)
+    tier_up_body = models.TextField(blank=True)
+    tier_down_title = models.CharField(max_length=200, blank=True)
+    tier_down_body = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "points_expiring_notified_until"])
 
     class Meta:
         verbose_name_plural = "program settings"
@@ -105,6 +133,10 @@ class ProgramSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(hold_until_fulfilled=True) | Q(return_window_days=0),
                 name="loyalty_return_window_needs_hold",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_expiring_days__gte=1, points_expiring_days__lte=90),
+                name="loyalty_expiring_notice_days",
             ),
         ]
 

@@ -27,6 +27,7 @@ from loyalty.models import (
     Tier,
     TierBasis,
 )
+from loyalty.services.messages import ProgramMessages
 from segments.models import CustomerMembership
 
 COUNTED = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.FULFILLED)
@@ -51,6 +52,7 @@ class Program:
     hold_days: int = 0
     hold_until_fulfilled: bool = False
     return_window_days: int = 0
+    messages: ProgramMessages | None = None  # what it tells its members (loyalty.services.messages)
 
     @property
     def holds(self) -> bool:
@@ -123,6 +125,7 @@ def programs_load(programs: list[LoyaltyProgram]) -> list[Program]:
                 hold_days=terms.hold_days,
                 hold_until_fulfilled=terms.hold_until_fulfilled,
                 return_window_days=terms.return_window_days,
+                messages=ProgramMessages.of(terms),
             )
         )
     return loaded

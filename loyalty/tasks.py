@@ -16,3 +16,11 @@ def tiers_reevaluate_task() -> dict[str, int]:
     from loyalty.services.earning import tiers_reevaluate
 
     return tiers_reevaluate()
+
+
+@shared_task
+def points_expiring_notify_task() -> int:
+    """Daily: remind members of points expiring soon (one message per program per day)."""
+    from loyalty.services.messages import points_expiring_notify
+
+    return points_expiring_notify()

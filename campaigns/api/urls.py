@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from campaigns.api import codes, offers, views
+from campaigns.api import announcements, codes, offers, views
 
 router = SimpleRouter()
 router.trailing_slash = "/?"
@@ -17,5 +17,6 @@ urlpatterns = [
     re_path(r"^redemptions/(?P<order_id>[^/\x00]+)/?$", views.RedemptionDetailView.as_view(), name="redemption-detail"),
     *codes.urlpatterns,
     *offers.urlpatterns,
+    *announcements.urlpatterns,
     *router.urls,
 ]

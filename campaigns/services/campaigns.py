@@ -29,6 +29,7 @@ from campaigns.models import (
     Validity,
 )
 from campaigns.selectors import snapshot_invalidate
+from campaigns.services.announcements import campaign_announce, notify_check, switched_on
 from commerce.models import Brand, Category, Product
 from lms.errors import Conflict, Invalid
 from segments.models import Segment
@@ -216,14 +217,25 @@ def _check_targets(rules: list[dict[str, Any]]) -> None:
                 raise invalid(f"rules[{index}].{name}", f"Unknown {label} ids: {', '.join(map(str, missing))}.")
 
 
-def campaign_common_check(*, fields: dict[str, Any], segment_ids: list[int] | None) -> list[Segment] | None:
-    """The part every kind shares (loyalty programs too): schedule, audience and geography.
-    Normalises ``fields`` in place; answers the audience's segments (None: not given)."""
+def campaign_common_check(
+    *, fields: dict[str, Any], segment_ids: list[int] | None, notify_changed: bool = True
+) -> list[Segment] | None:
+    """The part every kind shares (loyalty programs too): schedule, audience, geography and
+    the notification content (when this write gives any: stored content that predates the
+    check does not block an unrelated change). Normalises ``fields`` in place; answers the
+    audience's segments (None: not given)."""
     _check_schedule(fields)
     segments = _check_audience(fields, segment_ids)
     for name in ("countries", "states", "cities"):
         fields[name] = [v.strip() for v in fields.get(name) or [] if v.strip()]
+    if notify_changed:
+        notify_check(fields=fields)
     return segments
+
+
+def notify_changes(changes: dict[str, Any]) -> bool:
+    """Does a change touch the notification content or channels?"""
+    return any(name.startswith("notify_") for name in changes)
 
 
 def campaign_merged_fields(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
@@ -246,12 +258,17 @@ def campaign_segment_ids(
 
 
 def campaign_check(
-    *, fields: dict[str, Any], rules: list[dict[str, Any]] | None, segment_ids: list[int] | None, campaign_id=None
+    *,
+    fields: dict[str, Any],
+    rules: list[dict[str, Any]] | None,
+    segment_ids: list[int] | None,
+    campaign_id=None,
+    notify_changed: bool = True,
 ) -> list[Segment] | None:
     """Normalise and check a whole campaign (the merged state for a change); raises 400/409 with the field path."""
     if fields["kind"] not in (CampaignKind.DISCOUNT_COUPON, CampaignKind.FREE_SHIPPING):
         raise invalid("kind", "This route makes DISCOUNT_COUPON and FREE_SHIPPING campaigns.")
-    segments = campaign_common_check(fields=fields, segment_ids=segment_ids)
+    segments = campaign_common_check(fields=fields, segment_ids=segment_ids, notify_changed=notify_changed)
     _check_redemption(fields, campaign_id)
     for name in ("budget", "max_discount"):
         if fields.get(name) is not None and fields[name] <= 0:
@@ -300,7 +317,8 @@ def campaign_create(
     created_by: User | None = None,
     **fields: Any,
 ) -> Campaign:
-    """A discount or free-shipping campaign with its rules and audience; live per its status and dates."""
+    """A discount or free-shipping campaign with its rules and audience; live per its status
+    and dates; created ACTIVE, it announces itself (``campaign_announce``)."""
     fields.setdefault("timezone", Campaign._meta.get_field("timezone").default)
     for name in ("audience", "redemption_type", "code_type", "validity", "period", "kind"):
         fields.setdefault(name, Campaign._meta.get_field(name).default)
@@ -311,6 +329,8 @@ def campaign_create(
     campaign.segments.set(segments or [])
     _rules_replace(campaign, rules)
     snapshot_invalidate()
+    if switched_on(None, campaign):
+        campaign_announce(campaign=campaign)
     return campaign
 
 
@@ -322,15 +342,23 @@ def campaign_update(
     segment_ids: list[int] | None = None,
     **changes: Any,
 ) -> Campaign:
-    """Change fields; ``rules`` (when given) replace all rules, ``segment_ids`` the audience segments."""
+    """Change fields; ``rules`` (when given) replace all rules, ``segment_ids`` the audience
+    segments; switched on by the change, it announces itself."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    before = campaign.status
     if campaign.archived:
         raise Conflict("campaign_archived", "An archived campaign cannot be changed; duplicate it instead.")
     if "kind" in changes and changes["kind"] != campaign.kind:
         raise invalid("kind", "The kind of a campaign does not change.")
     fields = campaign_merged_fields(campaign, changes)
     segment_ids = campaign_segment_ids(campaign, changes, segment_ids)
-    segments = campaign_check(fields=fields, rules=rules, segment_ids=segment_ids, campaign_id=campaign.pk)
+    segments = campaign_check(
+        fields=fields,
+        rules=rules,
+        segment_ids=segment_ids,
+        campaign_id=campaign.pk,
+        notify_changed=notify_changes(changes),
+    )
     for name, value in fields.items():
         setattr(campaign, name, value)
     campaign_save(campaign)
@@ -339,12 +367,15 @@ def campaign_update(
     if rules is not None:
         _rules_replace(campaign, rules)
     snapshot_invalidate()
+    if switched_on(before, campaign):
+        campaign_announce(campaign=campaign)
     return campaign
 
 
 @transaction.atomic
 def campaign_status_set(*, campaign: Campaign, status: str) -> Campaign:
-    """Switch a campaign on or off (an archived one stays off)."""
+    """Switch a campaign on or off (an archived one stays off); switched on, it announces
+    itself to its audience in this transaction (once per campaign, see ``announcements``)."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.archived and status == CampaignStatus.ACTIVE:
         raise Conflict("campaign_archived", "An archived campaign cannot be switched on; duplicate it instead.")
@@ -356,9 +387,11 @@ def campaign_status_set(*, campaign: Campaign, status: str) -> Campaign:
     ):  # a duplicate of a coupon campaign: its code was not copied
         raise Conflict("code_missing", "Give the campaign its shared code before switching it on.", path="code")
     if campaign.status != status:
-        campaign.status = status
+        before, campaign.status = campaign.status, status
         campaign.save(update_fields=["status", "updated_at"])
         snapshot_invalidate()
+        if switched_on(before, campaign):
+            campaign_announce(campaign=campaign)
     return campaign
 
 

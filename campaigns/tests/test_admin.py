@@ -215,6 +215,8 @@ def test_the_add_form_creates_a_campaign_with_two_rules_through_the_service(cons
         countries="IN, AE",
         cities=" Pune ,",
         notify_channels=["EMAIL", "PUSH"],
+        notify_title="Diwali 10%",  # channels need a title and a body
+        notify_body="Use {{ code }}",
         redemption_type="COUPON_CODE",
         code="diwali10",
     )
@@ -236,7 +238,9 @@ def test_the_add_form_creates_a_campaign_with_two_rules_through_the_service(cons
 
 
 def test_the_change_form_shows_the_stored_lists_as_text_and_checkboxes(console):
-    campaign = service_campaign(weekdays=["SAT", "SUN"], countries=["IN", "AE"], notify_channels=["SMS"])
+    campaign = service_campaign(
+        weekdays=["SAT", "SUN"], countries=["IN", "AE"], notify_channels=["SMS"], notify_title="t", notify_body="b"
+    )
 
     response = console.get(change_url(campaign))
 

@@ -139,6 +139,7 @@ def api_world(db) -> World:
         "/api/v1/campaigns/{id}/": each("id", ids),
         "/api/v1/campaigns/{id}/status/": each("id", ids),
         "/api/v1/campaigns/{id}/codes/assign/": each("id", [str(pk) for pk in discounts]),
+        "/api/v1/campaigns/{id}/codes/distribute/": each("id", [str(pk) for pk in discounts]),
         "/api/v1/campaigns/discounts/{id}/codes/": each("id", [str(pk) for pk in discounts]),
         "/api/v1/campaigns/discounts/{id}/codes/export/": each("id", [str(pk) for pk in discounts]),
         "/api/v1/campaigns/discounts/{id}/codes/import/": each("id", [str(pk) for pk in discounts]),

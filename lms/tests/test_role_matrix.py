@@ -106,6 +106,7 @@ ROUTES: dict[str, Route] = {
     "campaign-codes-export": Route({"GET": STAFF}, DISCOUNT),
     "campaign-codes-import": Route({"POST": STAFF}, DISCOUNT),
     "campaign-codes-assign": Route({"POST": STAFF}, DISCOUNT),
+    "campaign-codes-distribute": Route({"POST": STAFF}, DISCOUNT),
     "loyalty-program-list": Route(LIST_CREATE),
     "loyalty-program-detail": Route(CRUD, PROGRAM),
     "loyalty-program-status": Route({"PATCH": STAFF}, PROGRAM),

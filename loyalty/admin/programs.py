@@ -121,10 +121,28 @@ class SettingsInline(ProgramPartInline, admin.StackedInline):
     model = ProgramSettings
     form = SettingsForm
     formset = SettingsFormSet
-    verbose_name = verbose_name_plural = "points and redemption"
-    fields = (
-        "point_value", "min_redeem_points", "expiry_days", ("tier_basis", "tier_window_days"),
-        ("hold_days", "hold_until_fulfilled", "return_window_days"),
+    verbose_name = verbose_name_plural = "points, redemption and messages"
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "point_value", "min_redeem_points", "expiry_days", ("tier_basis", "tier_window_days"),
+                    ("hold_days", "hold_until_fulfilled", "return_window_days"),
+                )
+            },
+        ),
+        (
+            "Messages to members (blank title or body: the default text)",
+            {
+                "fields": (
+                    "message_channels",
+                    "points_earned_on", "points_earned_title", "points_earned_body",
+                    ("points_expiring_on", "points_expiring_days"), "points_expiring_title", "points_expiring_body",
+                    "tier_change_on", "tier_up_title", "tier_up_body", "tier_down_title", "tier_down_body",
+                )
+            },
+        ),
     )  # fmt: skip
     min_num = max_num = 1
     extra = 0

@@ -3,15 +3,27 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from campaigns.api.serializers import CampaignBaseInput, CartCustomerInput, NotificationOutput, StrictInput
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Channel
 from lms.api.fields import DateTimeField
 from loyalty.models import EarningRule, PointsTransaction, Rounding, Tier, TierBasis
+from loyalty.services.messages import ALLOWED
+from loyalty.services.programs import MESSAGE_FIELDS
 
 RATE = {"max_digits": 12, "decimal_places": 4}
 MONEY = {"max_digits": 12, "decimal_places": 2}
 # What points are worth has no fixed size: balances add up without bound (a program's liability).
 POINTS_MONEY = {"max_digits": None, "decimal_places": 2}
 MAX_POINTS = 1_000_000_000
+
+
+def template_field(length: int, event: str) -> serializers.CharField:
+    allowed = ", ".join(sorted(ALLOWED[event]))
+    return serializers.CharField(
+        max_length=length,
+        required=False,
+        allow_blank=True,
+        help_text=f"A template; blank = the default. Placeholders: {allowed}.",
+    )
 
 
 class StreakStepInput(StrictInput):
@@ -55,6 +67,26 @@ class ProgramSettingsInput(StrictInput):
     return_window_days = serializers.IntegerField(
         min_value=0, max_value=365, required=False, help_text="With hold_until_fulfilled: days after fulfilment."
     )
+    message_channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=Channel.choices),
+        required=False,
+        max_length=4,
+        help_text="Channels of the members' messages (points earned, expiring, tier changes); [] = none.",
+    )
+    points_earned_on = serializers.BooleanField(required=False, help_text="Tell members what an order earned.")
+    points_earned_title = template_field(200, "points_earned")
+    points_earned_body = template_field(5000, "points_earned")
+    points_expiring_on = serializers.BooleanField(required=False, help_text="Remind members of points expiring.")
+    points_expiring_days = serializers.IntegerField(
+        min_value=1, max_value=90, required=False, help_text="Days before expiry the reminder goes (default 7)."
+    )
+    points_expiring_title = template_field(200, "points_expiring")
+    points_expiring_body = template_field(5000, "points_expiring")
+    tier_change_on = serializers.BooleanField(required=False, help_text="Tell members their tier went up or down.")
+    tier_up_title = template_field(200, "tier_up")
+    tier_up_body = template_field(5000, "tier_up")
+    tier_down_title = template_field(200, "tier_down")
+    tier_down_body = template_field(5000, "tier_down")
 
 
 class ProgramFieldsInput(CampaignBaseInput, ProgramSettingsInput):
@@ -120,6 +152,19 @@ class ProgramOutput(serializers.ModelSerializer):
     hold_days = serializers.IntegerField(source="loyalty_settings.hold_days")
     hold_until_fulfilled = serializers.BooleanField(source="loyalty_settings.hold_until_fulfilled")
     return_window_days = serializers.IntegerField(source="loyalty_settings.return_window_days")
+    message_channels = serializers.ListField(child=serializers.CharField(), source="loyalty_settings.message_channels")
+    points_earned_on = serializers.BooleanField(source="loyalty_settings.points_earned_on")
+    points_earned_title = serializers.CharField(source="loyalty_settings.points_earned_title")
+    points_earned_body = serializers.CharField(source="loyalty_settings.points_earned_body")
+    points_expiring_on = serializers.BooleanField(source="loyalty_settings.points_expiring_on")
+    points_expiring_days = serializers.IntegerField(source="loyalty_settings.points_expiring_days")
+    points_expiring_title = serializers.CharField(source="loyalty_settings.points_expiring_title")
+    points_expiring_body = serializers.CharField(source="loyalty_settings.points_expiring_body")
+    tier_change_on = serializers.BooleanField(source="loyalty_settings.tier_change_on")
+    tier_up_title = serializers.CharField(source="loyalty_settings.tier_up_title")
+    tier_up_body = serializers.CharField(source="loyalty_settings.tier_up_body")
+    tier_down_title = serializers.CharField(source="loyalty_settings.tier_down_title")
+    tier_down_body = serializers.CharField(source="loyalty_settings.tier_down_body")
     rules = EarningRuleOutput(many=True, source="earning_rules")
     tiers = LoyaltyTierOutput(many=True, source="loyalty_tiers")
     liability = serializers.SerializerMethodField()
@@ -131,7 +176,8 @@ class ProgramOutput(serializers.ModelSerializer):
             "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
             "audience", "segment_ids", "countries", "states", "cities", "currency", "notification",
             "point_value", "min_redeem_points", "expiry_days", "tier_basis", "tier_window_days",
-            "hold_days", "hold_until_fulfilled", "return_window_days", "rules", "tiers", "liability", "created_at", "updated_at",
+            "hold_days", "hold_until_fulfilled", "return_window_days", *MESSAGE_FIELDS,
+            "rules", "tiers", "liability", "created_at", "updated_at",
         ]  # fmt: skip
 
     def get_segment_ids(self, program) -> list[int]:

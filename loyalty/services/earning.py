@@ -46,6 +46,7 @@ from loyalty.services.ledger import (
     points_give_back,
     tier_upgrade,
 )
+from loyalty.services.messages import points_earned_notify, tier_changes_notify
 
 ENDED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
 ACCOUNT_FIELDS = ("balance", "lifetime_earned", "tier", "tier_since")
@@ -111,7 +112,7 @@ def _tier_measure(program: Program, account: LoyaltyAccount, spend: dict[int, De
     return Decimal(account.lifetime_earned)
 
 
-def _orders_earn(changes: Sequence[OrderChange]) -> None:
+def _orders_earn(changes: Sequence[OrderChange], *, tell: bool = True) -> None:
     snapshot = snapshot_get()
     programs = [p for p in snapshot.programs.values() if p.order_rules]
     if not programs:
@@ -141,6 +142,7 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
     if not eligible:
         return
     accounts = accounts_lock({(c.order.customer_id, p.id) for c, p, _ in eligible})
+    tiers_before = {pair: account.tier_id for pair, account in accounts.items()}
     keys = {
         key
         for change, program, _ in eligible
@@ -223,6 +225,29 @@ def _orders_earn(changes: Sequence[OrderChange]) -> None:
         tier_upgrade(program, account, _tier_measure(program, account, window_spend or {}), now)
         account.updated_at = now
     entries.write(account_fields=ACCOUNT_FIELDS)
+    if tell:
+        _members_tell({p.id: p for _, p, _ in eligible}, entries, accounts, tiers_before)
+
+
+def _members_tell(
+    programs: dict[int, Program],
+    entries: Entries,
+    accounts: dict[tuple[int, int], LoyaltyAccount],
+    tiers_before: dict[tuple[int, int], int | None],
+) -> None:
+    """After a batch's ledger rows are written: per program, one points-earned message and
+    the tier-change ones (a few inserts each, whatever the batch's size)."""
+    rows = defaultdict(list)
+    for row in entries.rows:
+        rows[row.account.program_id].append(row)
+    moves = defaultdict(dict)
+    for (customer_id, program_id), account in accounts.items():
+        if account.tier_id != tiers_before.get((customer_id, program_id)):
+            moves[program_id][customer_id] = (tiers_before.get((customer_id, program_id)), account.tier_id)
+    for program_id in sorted(programs):
+        program = programs[program_id]
+        points_earned_notify(program, rows.get(program_id, ()))
+        tier_changes_notify(program, moves.get(program_id, {}))
 
 
 # --- Reversal --------------------------------------------------------------------------------------
@@ -365,6 +390,7 @@ def logins_award(logins: Sequence[Login]) -> None:
     if not eligible:
         return
     accounts = accounts_lock({(login.customer_id, program.id) for login, program in eligible})
+    tiers_before = {pair: account.tier_id for pair, account in accounts.items()}
     days = [local(login.occurred_at, program.campaign).date() for login, program in eligible]
     keys = {login_key(day, program.streak_rule.id) for day, (_, program) in zip(days, eligible, strict=True)}
     # Days awarded before, read once for the batch; the set then takes this batch's awards too.
@@ -405,6 +431,14 @@ def logins_award(logins: Sequence[Login]) -> None:
         if program.tier_basis == TierBasis.LIFETIME_POINTS:
             tier_upgrade(program, account, Decimal(account.lifetime_earned), account.updated_at)
     entries.write(account_fields=(*ACCOUNT_FIELDS, "streak_days", "streak_last_day"))
+    # A streak's points are not announced (a message a day would be noise); a tier they reach is.
+    for program in {p.id: p for _, p in eligible}.values():
+        moves = {
+            customer_id: (tiers_before[(customer_id, program_id)], account.tier_id)
+            for (customer_id, program_id), account in accounts.items()
+            if program_id == program.id and account.tier_id != tiers_before[(customer_id, program_id)]
+        }
+        tier_changes_notify(program, moves)
 
 
 # --- Periodic tier re-evaluation -----------------------------------------------------------------
@@ -434,14 +468,17 @@ def tiers_reevaluate(*, batch: int = 1000) -> dict[str, int]:
                     if program.tier_basis == TierBasis.SPEND
                     else {}
                 )
-                moved = []
+                moved, moves = [], {}
                 for account in accounts:
                     reached = e.tier_for(program.tiers, _tier_measure(program, account, spend))
                     reached_id = reached.id if reached else None
                     if reached_id != account.tier_id:
+                        moves[account.customer_id] = (account.tier_id, reached_id)
                         account.tier_id, account.tier_since, account.updated_at = reached_id, now, now
                         moved.append(account)
                 bulk_set(moved, ["tier", "tier_since", "updated_at"])
+                # In the batch's transaction: the tiers and their messages commit together.
+                tier_changes_notify(program, moves, batch=f"{now:%Y%m%d%H%M%S}:{accounts[0].pk}-{last}")
                 checked += len(accounts)
                 changed += len(moved)
     return {"checked": checked, "changed": changed}
@@ -473,6 +510,7 @@ def orders_earn_backfill(*, batch: int = 1000) -> int:
                         order=o, from_status=None, to_status=o.status, occurred_at=fulfilled.get(o.pk, o.placed_at)
                     )
                     for o in chunk
-                ]
+                ],
+                tell=False,  # history earning now is not news: no points-earned or tier messages
             )
         last, seen = chunk[-1].pk, seen + len(chunk)

@@ -14,20 +14,28 @@ from django.db import transaction
 from accounts.models import User
 from campaigns.models import Campaign, CampaignKind
 from campaigns.selectors import snapshot_invalidate
+from campaigns.services.announcements import campaign_announce, switched_on
 from campaigns.services.campaigns import (
     campaign_common_check,
     campaign_merged_fields,
     campaign_save,
     campaign_segment_ids,
     invalid,
+    notify_changes,
 )
 from commerce.models import Category
 from lms.errors import Conflict
 from loyalty.models import EarningRule, LoyaltyAccount, LoyaltyProgram, ProgramSettings, Tier, TierBasis
+from loyalty.services.messages import messages_check
 
+MESSAGE_FIELDS = (
+    "message_channels", "points_earned_on", "points_earned_title", "points_earned_body",
+    "points_expiring_on", "points_expiring_days", "points_expiring_title", "points_expiring_body",
+    "tier_change_on", "tier_up_title", "tier_up_body", "tier_down_title", "tier_down_body",
+)  # fmt: skip
 SETTINGS_FIELDS = (
     "point_value", "min_redeem_points", "expiry_days", "tier_basis", "tier_window_days",
-    "hold_days", "hold_until_fulfilled", "return_window_days",
+    "hold_days", "hold_until_fulfilled", "return_window_days", *MESSAGE_FIELDS,
 )  # fmt: skip
 MAX_HOLD_DAYS = 365
 RULE_FIELDS = (
@@ -73,6 +81,7 @@ def _check_settings(settings: dict[str, Any]) -> None:
         )
     if settings.get("return_window_days") and not settings.get("hold_until_fulfilled"):
         raise invalid("return_window_days", "The return window counts from fulfilment: set hold_until_fulfilled.")
+    messages_check(settings)
 
 
 def _check_steps(rule: dict[str, Any], path: str) -> list[dict[str, Any]]:
@@ -179,9 +188,11 @@ def program_check(
     rules: list[dict[str, Any]] | None,
     tiers: list[dict[str, Any]] | None,
     segment_ids: list[int] | None,
+    notify_changed: bool = True,
 ) -> list | None:
     """Normalise and check a whole program (the merged state for a change); 400 with the field path."""
-    segments = campaign_common_check(fields=fields, segment_ids=segment_ids)
+    fields["kind"] = CampaignKind.LOYALTY_PROGRAM  # the console's unsaved instance is not one yet
+    segments = campaign_common_check(fields=fields, segment_ids=segment_ids, notify_changed=notify_changed)
     _check_settings(settings)
     if rules is not None:
         _check_rules(rules)
@@ -227,7 +238,7 @@ def _tiers_replace(program: Campaign, tiers: list[dict[str, Any]]) -> None:
         tier.save()
 
 
-SETTINGS_DEFAULTS = {name: ProgramSettings._meta.get_field(name).default for name in SETTINGS_FIELDS}
+SETTINGS_DEFAULTS = {name: ProgramSettings._meta.get_field(name).get_default() for name in SETTINGS_FIELDS}
 SETTINGS_DEFAULTS["expiry_days"] = None
 SETTINGS_DEFAULTS["tier_window_days"] = None
 
@@ -257,6 +268,8 @@ def program_create(
     _rules_replace(program, rules)
     _tiers_replace(program, tiers or [])
     snapshot_invalidate()
+    if switched_on(None, program):
+        campaign_announce(campaign=program)
     return program
 
 
@@ -272,6 +285,7 @@ def program_update(
 ) -> LoyaltyProgram:
     """Change fields and settings; ``rules`` or ``tiers``, when given, replace all of them."""
     program = LoyaltyProgram.objects.select_for_update().get(pk=program.pk)
+    before = program.status
     if program.archived:
         raise Conflict("campaign_archived", "An archived program cannot be changed.")
     if "kind" in changes and changes["kind"] != CampaignKind.LOYALTY_PROGRAM:
@@ -280,7 +294,14 @@ def program_update(
     segment_ids = campaign_segment_ids(program, changes, segment_ids)
     stored = ProgramSettings.objects.filter(program=program).first() or ProgramSettings(program=program)
     terms = {name: getattr(stored, name) for name in SETTINGS_FIELDS} | (settings or {})
-    segments = program_check(fields=fields, settings=terms, rules=rules, tiers=tiers, segment_ids=segment_ids)
+    segments = program_check(
+        fields=fields,
+        settings=terms,
+        rules=rules,
+        tiers=tiers,
+        segment_ids=segment_ids,
+        notify_changed=notify_changes(changes),
+    )
     for name, value in fields.items():
         setattr(program, name, value)
     campaign_save(program)
@@ -294,6 +315,8 @@ def program_update(
     if tiers is not None:
         _tiers_replace(program, tiers)
     snapshot_invalidate()
+    if switched_on(before, program):
+        campaign_announce(campaign=program)
     return program
 
 
