@@ -10,10 +10,11 @@ out by a failed send.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -112,10 +113,16 @@ def content_check(*, content: Content, channels: Sequence[str], prefix: str = ""
         raise _invalid(problems)
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str, html: bool) -> Template:
+    # A fan-out renders the same few templates for every recipient: compile each once per
+    # process (compiling costs far more than rendering). Templates render thread-safely.
+    return (_html if html else _text).from_string(source)
+
+
 def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:
     """Render one template for one recipient; :class:`RenderError` if it cannot be."""
-    env = _html if html else _text
     try:
-        return env.from_string(source).render(**values)
+        return _compiled(source, html).render(**values)
     except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
         raise RenderError(str(exc)) from exc
