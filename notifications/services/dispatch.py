@@ -270,11 +270,21 @@ def _send_claimed(rows: Sequence[Delivery]) -> int:
     if not rows:
         return 0
     chunk = _Chunk(rows, timezone.now())
+    sent = 0
     try:
         with _async_commits():
-            return sum(_send_one(row, chunk, timezone.now()) for row in rows)
+            for row in rows:
+                now = timezone.now()
+                # A slow provider (timeouts) must not keep a row past its lease, or the sweeper
+                # would hand it to another dispatcher while this one still sends it: what is
+                # left of the chunk near the end of its lease goes back, due now.
+                if row.lease_until is not None and now >= row.lease_until - _lease() / 5:
+                    _finish(row, status=DeliveryStatus.PENDING, available_at=now, attempts=F("attempts") - 1)
+                    continue
+                sent += _send_one(row, chunk, now)
     finally:
         chunk.close()
+    return sent
 
 
 def _send_due(rows: QuerySet[Delivery]) -> int:
