@@ -355,7 +355,7 @@ def deliveries_sweep(*, now: datetime | None = None, grace: timedelta | None = N
     failed = expired.filter(attempts__gte=settings.NOTIFICATIONS_MAX_ATTEMPTS).update(
         status=DeliveryStatus.FAILED, lease_until=None, last_error="lease expired on the last attempt"
     )
-    taken = list(expired.order_by("pk").values_list("pk", flat=True)[: limit * 100])
+    taken = list(expired.order_by("pk").values_list("pk", flat=True)[: limit * 10])
     # Conditional: a row whose dispatcher finished in the meantime is left as it is.
     taken_over = Delivery.objects.filter(pk__in=taken, status=DeliveryStatus.SENDING, lease_until__lt=now).update(
         status=DeliveryStatus.PENDING, lease_until=None, available_at=real_now
