@@ -8,9 +8,9 @@ placeholder nobody provides, is refused when it is saved (:func:`content_check`)
 out by a failed send.
 """
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,10 +113,9 @@ def content_check(*, content: Content, channels: Sequence[str], prefix: str = ""
         raise _invalid(problems)
 
 
-@lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=256)
 def _compiled(source: str, html: bool) -> Template:
-    # A fan-out renders the same few templates for every recipient: compile each once per
-    # process (compiling costs far more than rendering). Templates render thread-safely.
+    # A fan-out renders the same few templates for every recipient: compile each once.
     return (_html if html else _text).from_string(source)
 
 
