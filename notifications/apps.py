@@ -6,7 +6,7 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from notifications import registry
+        from notifications import checks, registry  # noqa: F401 - checks registers itself
         from notifications.services import messages
 
         registry.audiences.register("customers", messages.customers_audience)

@@ -356,3 +356,22 @@ def test_a_batch_is_sent_once_however_often_its_task_runs(outbox, django_capture
 def test_content_keeps_its_cta_for_sms_as_a_tracked_link(outbox, django_capture_on_commit_callbacks):
     send(django_capture_on_commit_callbacks, people=[CustomerFactory()], channels=[Channel.SMS], content=PROMO)
     assert outbox[0].link.startswith("https://lms.example.com/n/c/")
+
+
+# --- settings checks --------------------------------------------------------------------------
+
+
+def test_settings_that_cannot_work_fail_the_system_checks(settings):
+    from notifications.checks import notification_settings_check
+
+    assert notification_settings_check() == []
+    settings.NOTIFICATIONS_QUIET_HOURS = "late-early"
+    settings.NOTIFICATIONS_PROVIDERS = {
+        "EMAIL": "notifications.providers.nowhere.Provider",
+        "SMS": "notifications.providers.apprise.AppriseProvider",
+    }
+    settings.NOTIFICATIONS_SMS_URL = ""
+
+    ids = sorted(problem.id for problem in notification_settings_check())
+
+    assert ids == ["notifications.E001", "notifications.E002", "notifications.W001"]

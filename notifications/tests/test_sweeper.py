@@ -113,3 +113,24 @@ def test_concurrent_sweepers_take_over_a_dead_workers_rows_once(settings, outbox
     assert sum(r["taken_over"] for r in results) == 30
     assert len(outbox) == 30 and len({o.to + o.idempotency_key for o in outbox}) == 30
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+
+
+@pytest.mark.django_db
+def test_a_slow_chunk_gives_back_the_rows_it_could_not_send_within_its_lease(settings, outbox):
+    people = [CustomerFactory() for _ in range(3)]
+    _message_with_rows(people)
+    claimed = dispatch._claim(Delivery.objects.all(), limit=3)
+    # The first send took most of the lease (a provider timing out): the rest are given back.
+    Delivery.objects.filter(pk__in=[row.pk for row in claimed[1:]]).update(lease_until=timezone.now())
+    for row in claimed[1:]:
+        row.lease_until = timezone.now()
+
+    assert dispatch._send_claimed(claimed) == 1
+
+    rows = list(Delivery.objects.order_by("pk"))
+    assert [(r.status, r.attempts) for r in rows] == [
+        (DeliveryStatus.SENT, 1),
+        (DeliveryStatus.PENDING, 0),
+        (DeliveryStatus.PENDING, 0),
+    ]
+    assert len(outbox) == 1
