@@ -7,7 +7,8 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CodeType
+from campaigns.selectors import customer_codes
 from notifications.content import RenderError, render
 from notifications.models import Delivery
 from promotions.models import Promotion, PromotionAudience
@@ -24,12 +25,14 @@ def campaign_code(campaign: Campaign | None) -> str:
 
 
 def recipient_codes(campaign: Campaign | None, customer_ids: Iterable[int]) -> dict[int, str]:
-    """The code each customer is shown for ``campaign``: today its shared code, the same for all.
-
-    The one place to ask for per-customer codes: a campaign that hands out unique codes
-    (``campaigns.selectors.customer_codes(campaign_id, customer_ids)``, to come) answers here,
-    and both the feed and the sent message (the ``promotion`` context provider) follow.
-    """
+    """The code each customer is shown for ``campaign``: its shared code, the same for all; of a
+    unique-codes campaign, each customer's own code ("" for one holding none, never another's).
+    Both the feed and the sent message (the ``promotion`` context provider) ask here. One query
+    at most."""
+    customer_ids = list(customer_ids)
+    if campaign is not None and not campaign.archived and campaign.code_type == CodeType.UNIQUE:
+        own = customer_codes(campaign.pk, customer_ids)
+        return {customer_id: own.get(customer_id, "") for customer_id in customer_ids}
     code = campaign_code(campaign)
     return {customer_id: code for customer_id in customer_ids}
 

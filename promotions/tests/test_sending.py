@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CouponCodeFactory
 from lms.errors import Conflict
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus
 from promotions.models import Promotion, PromotionStatus
@@ -159,3 +159,18 @@ def test_an_archived_campaigns_code_is_not_sent():
     promotion_send(promotion_id=promotion.pk)
 
     assert Message.objects.get().context["code"] == ""
+
+
+def test_a_unique_codes_campaign_sends_each_recipient_their_own_code(django_capture_on_commit_callbacks):
+    holder, other, without = customers(3)
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE", code="")
+    CouponCodeFactory(campaign=campaign, code="HOLDER-OWN", assigned_to=holder, assigned_at=timezone.now())
+    CouponCodeFactory(campaign=campaign, code="OTHER-OWN", assigned_to=other, assigned_at=timezone.now())
+    promotion = PromotionFactory(title="Yours", description="Use {{ code }}", campaign=campaign)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        promotion_send(promotion_id=promotion.pk)
+
+    assert _inbox(holder) == [(DeliveryStatus.SENT, "Yours", "Use HOLDER-OWN")]
+    assert _inbox(other) == [(DeliveryStatus.SENT, "Yours", "Use OTHER-OWN")]
+    assert _inbox(without) == [(DeliveryStatus.SENT, "Yours", "Use ")]
