@@ -233,6 +233,10 @@ def promotion_update(
         setattr(promotion, name, value)
     promotion.save()
     promotion.segments.set(segments)
+    if promotion.status == PromotionStatus.SCHEDULED:
+        # A scheduled promotion stays one the beat can send (a channel left, content that
+        # renders): refused now, rolled back, rather than found out at send time.
+        _check_sendable(promotion, now=timezone.now())
     return promotion
 
 

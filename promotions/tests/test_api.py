@@ -241,6 +241,17 @@ def test_a_promotion_without_channels_is_not_sent(admin_client):
     assert not Message.objects.exists()
 
 
+def test_a_scheduled_promotion_cannot_be_changed_into_one_that_could_not_go(admin_client):
+    promotion = PromotionFactory()
+    assert admin_client.post(f"{URL}{promotion.pk}/send", {"send_at": _in(2)}).status_code == 200
+
+    response = admin_client.patch(f"{URL}{promotion.pk}/", {"channels": []}, format="json")
+
+    assert "channels" in assert_error(response, 400, "validation_error")["details"]
+    promotion.refresh_from_db()
+    assert (promotion.status, promotion.channels) == (PromotionStatus.SCHEDULED, ["IN_APP"])
+
+
 def test_an_ended_promotion_is_not_sent(admin_client):
     promotion = PromotionFactory(
         starts_at=timezone.now() - dt.timedelta(days=2), ends_at=timezone.now() - dt.timedelta(days=1)
