@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -26,6 +26,42 @@ MAX_TITLE = 200
 MAX_BODY = 5000  # an SMS is far shorter; a mail body past this is a page, not a message
 MAX_URL = 500
 MAX_CTA_TEXT = 60
+
+# What a message template may hold: text, placeholders, literals, conditions (if/else, and, or,
+# not, comparisons, tests), joining with ``~`` and filters that cannot grow a value. The
+# sandbox bounds neither time nor size: a loop in a loop, a macro calling itself, ``'x' * 10**9``
+# or ``|center(10**9)`` would render gigabytes or run for hours, for each recipient of a fan-out
+# and in every customer's feed read. Refused when saved, and again when rendered (content stored
+# before this rule fails its delivery rather than the worker).
+SAFE_FILTERS = frozenset(
+    {"abs", "capitalize", "count", "d", "default", "e", "escape", "first", "int", "last", "length", "lower",
+     "round", "string", "striptags", "title", "trim", "upper"}
+)  # fmt: skip
+_SAFE_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.If, nodes.CondExpr,
+    nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Compare, nodes.Operand, nodes.Concat,
+    nodes.Filter, nodes.Test,
+)  # fmt: skip
+MAX_NUMBER = 10_000  # a number literal past this is a width or a repeat count, not content
+_KINDS = {nodes.For: "a loop", nodes.Macro: "a macro", nodes.CallBlock: "a call", nodes.Call: "a call",
+          nodes.Assign: "{% set %}", nodes.AssignBlock: "{% set %}", nodes.BinExpr: "arithmetic"}  # fmt: skip
+
+
+def template_shape_problem(parsed: nodes.Template) -> str | None:
+    """Why a parsed template is not one a message may use (see SAFE_FILTERS), or None."""
+    for node in parsed.find_all(nodes.Node):
+        if isinstance(node, nodes.Filter) and node.name not in SAFE_FILTERS:
+            return f"The filter {node.name!r} cannot be used; these can: {', '.join(sorted(SAFE_FILTERS))}."
+        if isinstance(node, nodes.Const) and isinstance(node.value, int | float) and abs(node.value) > MAX_NUMBER:
+            return f"Numbers above {MAX_NUMBER:,} cannot be used in a message."
+        if not isinstance(node, _SAFE_NODES):
+            kind = next((name for cls, name in _KINDS.items() if isinstance(node, cls)), type(node).__name__)
+            return (
+                f"A message cannot use {kind}: only placeholders, text, if/else, and/or/not, comparisons, ~ "
+                "and simple filters."
+            )
+    return None
+
 
 _text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 _html = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
@@ -71,6 +107,8 @@ def template_problem(source: str) -> str | None:
         parsed = _text.parse(source)
     except TemplateSyntaxError as exc:
         return f"Template syntax error on line {exc.lineno}: {exc.message}"
+    if shape := template_shape_problem(parsed):
+        return shape
     unknown = sorted(name for name in meta.find_undeclared_variables(parsed) if name not in registry.placeholders)
     if unknown:
         known = ", ".join(registry.placeholders)
@@ -116,7 +154,10 @@ def content_check(*, content: Content, channels: Sequence[str], prefix: str = ""
 @functools.lru_cache(maxsize=256)
 def _compiled(source: str, html: bool) -> Template:
     # A fan-out renders the same few templates for every recipient: compile each once.
-    return (_html if html else _text).from_string(source)
+    environment = _html if html else _text
+    if shape := template_shape_problem(environment.parse(source)):
+        raise SecurityError(shape)  # stored before the rule: the caller's RenderError
+    return environment.from_string(source)
 
 
 def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:

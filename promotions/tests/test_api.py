@@ -152,6 +152,13 @@ def test_a_sent_promotion_cannot_be_sent_again_cancelled_or_changed(admin_client
         ({"description": "{% for x in %}"}, "description"),
         ({"description": "Your {{ password }}"}, "description"),
         ({"description": "x" * 5001}, "description"),
+        # Templates that would render gigabytes, or run for hours, for each recipient and feed read.
+        ({"description": "{{ 'x' * 100000000 }}"}, "description"),
+        ({"description": "{{ 9 ** 9 ** 9 }}"}, "description"),
+        ({"description": "{{ first_name|center(1000000000) }}"}, "description"),
+        ({"title": "{% for i in range(99999) %}{% for j in range(99999) %}.{% endfor %}{% endfor %}"}, "title"),
+        ({"description": "{{ first_name|replace('a', 'a' ~ 'a' ~ 'a') }}"}, "description"),
+        ({"cta_text": "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"}, "cta_text"),
         ({"description": ""}, "description"),  # required when channels are set
         ({"title": ""}, "title"),
         ({"title": "   "}, "title"),
