@@ -66,20 +66,27 @@ def test_the_feed_takes_the_same_number_of_queries_for_any_page_size(
 ):
     mine = static_segment([customer])
     for index in range(15):
+        if index % 3:  # a shared code
+            campaign = CampaignFactory(redemption_type="COUPON_CODE", code=f"CODE{index:03d}")
+        else:  # the caller's own code of a unique-codes campaign
+            campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE", code="")
+            CouponCodeFactory(campaign=campaign, code=f"CODE{index:03d}-OWN", assigned_to=customer,
+                              assigned_at=timezone.now())  # fmt: skip
         PromotionFactory(
             sent=True,
-            campaign=CampaignFactory(redemption_type="COUPON_CODE", code=f"CODE{index:03d}"),
+            campaign=campaign,
             audience="SEGMENTS" if index % 2 else "ALL",
             segments=[mine] if index % 2 else [],
         )
 
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         small = customer_client.get(FEED, {"limit": 2})
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         large = customer_client.get(FEED, {"limit": 100})
 
     assert len(small.json()["results"]) == 2 and len(large.json()["results"]) == 15
     assert all(row["code"].startswith("CODE") for row in large.json()["results"])
+    assert sum(row["code"].endswith("-OWN") for row in large.json()["results"]) == 5
 
 
 def test_a_unique_codes_campaign_shows_each_caller_their_own_code_and_nobody_elses(
