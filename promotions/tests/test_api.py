@@ -259,6 +259,18 @@ def test_a_scheduled_promotion_cannot_be_changed_into_one_that_could_not_go(admi
     assert (promotion.status, promotion.channels) == (PromotionStatus.SCHEDULED, ["IN_APP"])
 
 
+def test_a_promotion_whose_campaign_was_archived_since_is_not_sent_without_its_code(admin_client):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code="GONE10")
+    promotion = PromotionFactory(campaign=campaign, description="Use {{ code }}")
+    campaign.archived, campaign.archived_at, campaign.status = True, timezone.now(), "INACTIVE"
+    campaign.save()
+
+    response = admin_client.post(f"{URL}{promotion.pk}/send")
+
+    assert assert_error(response, 409, "campaign_archived")["details"]["path"] == "campaign_id"
+    assert not Message.objects.exists()
+
+
 def test_an_ended_promotion_is_not_sent(admin_client):
     promotion = PromotionFactory(
         starts_at=timezone.now() - dt.timedelta(days=2), ends_at=timezone.now() - dt.timedelta(days=1)
