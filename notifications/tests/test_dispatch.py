@@ -330,9 +330,9 @@ def test_a_value_missing_at_send_time_fails_only_that_row(outbox, django_capture
     from notifications import registry
     from notifications.content import Content
 
-    registry.placeholders.register("tier", "Loyalty tier.")
+    registry.placeholders.register("lucky_number", "A value no source of this test provides.")
     try:
-        content = Content(title="t", body="Your tier: {{ tier }}")
+        content = Content(title="t", body="Your number: {{ lucky_number }}")
         send(
             django_capture_on_commit_callbacks,
             people=[CustomerFactory()],
@@ -340,9 +340,9 @@ def test_a_value_missing_at_send_time_fails_only_that_row(outbox, django_capture
             content=content,
         )
     finally:
-        registry.placeholders.unregister("tier")
+        registry.placeholders.unregister("lucky_number")
     assert {(r.channel, r.status) for r in _rows()} == {("SMS", "FAILED"), ("IN_APP", "FAILED")}
-    assert all("tier" in r.last_error for r in _rows())
+    assert all("lucky_number" in r.last_error for r in _rows())
 
 
 def test_a_batch_is_sent_once_however_often_its_task_runs(outbox, django_capture_on_commit_callbacks):

@@ -60,15 +60,18 @@ def test_a_test_in_app_message_lands_in_the_named_inbox(admin_user, customer):
 def test_a_placeholder_without_a_value_shows_its_name(admin_user, outbox):
     from notifications import registry
 
-    registry.placeholders.register("points", "Points balance.")
+    registry.placeholders.register("lucky_number", "A value no source of this test provides.")
     try:
         delivery = notification_test_send(
-            channel=Channel.SMS, to="+919800000001", content=Content(title="t", body="{{ points }} pts"), by=admin_user
+            channel=Channel.SMS,
+            to="+919800000001",
+            content=Content(title="t", body="{{ lucky_number }} pts"),
+            by=admin_user,
         )
     finally:
-        registry.placeholders.unregister("points")
+        registry.placeholders.unregister("lucky_number")
     assert delivery.status == DeliveryStatus.SENT
-    assert outbox[0].body == "[points] pts"
+    assert outbox[0].body == "[lucky_number] pts"
 
 
 def test_a_refused_test_send_fails_with_the_reason_and_a_retry_sends_it(
