@@ -330,9 +330,9 @@ def test_a_value_missing_at_send_time_fails_only_that_row(outbox, django_capture
     from notifications import registry
     from notifications.content import Content
 
-    registry.placeholders.register("tier", "Loyalty tier.")
+    registry.placeholders.register("test_level", "A level no source fills.")
     try:
-        content = Content(title="t", body="Your tier: {{ tier }}")
+        content = Content(title="t", body="Your level: {{ test_level }}")
         send(
             django_capture_on_commit_callbacks,
             people=[CustomerFactory()],
@@ -340,9 +340,9 @@ def test_a_value_missing_at_send_time_fails_only_that_row(outbox, django_capture
             content=content,
         )
     finally:
-        registry.placeholders.unregister("tier")
+        registry.placeholders.unregister("test_level")
     assert {(r.channel, r.status) for r in _rows()} == {("SMS", "FAILED"), ("IN_APP", "FAILED")}
-    assert all("tier" in r.last_error for r in _rows())
+    assert all("test_level" in r.last_error for r in _rows())
 
 
 def test_a_batch_is_sent_once_however_often_its_task_runs(outbox, django_capture_on_commit_callbacks):
@@ -375,3 +375,40 @@ def test_settings_that_cannot_work_fail_the_system_checks(settings):
     ids = sorted(problem.id for problem in notification_settings_check())
 
     assert ids == ["notifications.E001", "notifications.E002", "notifications.W001"]
+
+
+# --- recipients whose account closed ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose", ["MARKETING", "TRANSACTIONAL"])
+def test_a_row_for_an_account_deactivated_after_fan_out_is_skipped_not_sent(outbox, mailoutbox, purpose):
+    from notifications.tests.builders import delivery, message
+
+    person = CustomerFactory()
+    msg = message(channels=("SMS", "EMAIL"), purpose=purpose)
+    rows = [delivery(msg, person, channel=ch, status=DeliveryStatus.PENDING) for ch in (Channel.SMS, Channel.EMAIL)]
+    person.is_active = False
+    person.save(update_fields=["is_active"])
+
+    deliveries_send(message_id=msg.pk, first_recipient=person.pk, last_recipient=person.pk)
+
+    assert (outbox, mailoutbox) == ([], [])
+    for row in rows:
+        row.refresh_from_db()
+        assert (row.status, row.reason) == (DeliveryStatus.SKIPPED, "inactive")
+
+
+def test_retrying_a_failed_row_of_a_deactivated_account_does_not_send_it(outbox, django_capture_on_commit_callbacks):
+    from notifications.services.dispatch import deliveries_retry
+    from notifications.tests.builders import delivery, message
+
+    person = CustomerFactory()
+    row = delivery(message(channels=("SMS",)), person, channel=Channel.SMS, status=DeliveryStatus.FAILED)
+    person.is_active = False
+    person.save(update_fields=["is_active"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_retry(delivery_ids=[row.pk])
+
+    row.refresh_from_db()
+    assert (row.status, row.reason, outbox) == (DeliveryStatus.SKIPPED, "inactive", [])

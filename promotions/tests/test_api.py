@@ -184,15 +184,10 @@ def test_a_product_segment_is_refused(admin_client):
 
 
 def test_a_placeholder_other_sources_provide_is_refused_for_a_promotion(admin_client):
-    from notifications import registry
-
-    registry.placeholders.register("points_balance", "A loyalty balance (another source's).")
-    try:
-        body = assert_error(
-            admin_client.post(URL, _body(description="You have {{ points_balance }} points")), 400, "validation_error"
-        )
-    finally:
-        registry.placeholders.unregister("points_balance")
+    # points_balance: loyalty's placeholder, registered when loyalty is ready.
+    body = assert_error(
+        admin_client.post(URL, _body(description="You have {{ points_balance }} points")), 400, "validation_error"
+    )
 
     assert "cannot fill points_balance" in body["details"]["description"][0]
 
