@@ -55,6 +55,19 @@ def test_marketing_mail_reaches_the_smtp_server_with_unsubscribe_headers_and_a_s
     assert row.body == "Dear <script>alert(1)</script>,\nour sale starts today."
 
 
+def test_a_first_name_with_line_breaks_cannot_add_mail_headers(mailoutbox, django_capture_on_commit_callbacks):
+    person = CustomerFactory(first_name="Asha\r\nBcc: evil@example.com\nX-Evil: 1")
+
+    send(django_capture_on_commit_callbacks, people=[person], channels=[Channel.EMAIL])
+
+    [row] = _rows()
+    [mail] = mailoutbox
+    assert row.status == DeliveryStatus.SENT, row.last_error
+    assert mail.subject == "Hi Asha Bcc: evil@example.com X-Evil: 1, 20% off"
+    assert (mail.bcc, mail.recipients()) == ([], [person.email])
+    assert "X-Evil" not in mail.extra_headers and "\n" not in mail.message()["Subject"]
+
+
 def test_transactional_mail_has_no_unsubscribe_link(smtp_server, django_capture_on_commit_callbacks):
     person = CustomerFactory(marketing_email=False)
     send(django_capture_on_commit_callbacks, people=[person], channels=[Channel.EMAIL], purpose="TRANSACTIONAL")
@@ -293,6 +306,17 @@ def test_the_site_quiet_hours_apply_when_the_customer_has_none(settings, outbox,
     [row] = _rows()
     assert (row.status, row.reason) == (DeliveryStatus.PENDING, "quiet_hours")
     assert outbox == []
+
+
+def test_the_site_quiet_hours_are_judged_in_the_customers_own_zone(settings):
+    from notifications.services.policy import quiet_until_for
+
+    settings.TIME_ZONE, settings.NOTIFICATIONS_QUIET_HOURS = "Asia/Kolkata", "22:00-08:00"
+    three_utc = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)  # 08:30 in Kolkata, 22:00 the day before in New York
+    in_new_york = Preference(timezone="America/New_York")
+
+    assert quiet_until_for(three_utc, None) is None
+    assert quiet_until_for(three_utc, in_new_york) == datetime(2026, 12, 6, 13, 0, tzinfo=UTC)  # 08:00 New York
 
 
 # --- cancel, render errors, in-app ---------------------------------------------------------------
