@@ -86,6 +86,8 @@ def _structure_problem(parsed: nodes.Template) -> str | None:
             return f"{type(node).__name__} is not allowed in a message (placeholders, if, filters only)."
         if isinstance(node, nodes.Filter) and node.name not in FILTERS:
             return f"Unknown filter {node.name!r}; one of {', '.join(sorted(FILTERS))}."
+        if isinstance(node, nodes.Test) and node.name not in _text.tests:
+            return f"Unknown test {node.name!r} (is defined, is none, is number, is even, ...)."
         if isinstance(node, nodes.Name) and node.ctx != "load":
             return "Assignments are not allowed in a message."
         if isinstance(node, nodes.Mul | nodes.Pow | nodes.Mod | nodes.Sub | nodes.Div | nodes.FloorDiv) and any(

@@ -28,6 +28,7 @@ from notifications.content import MAX_RENDERED, Content, RenderError, content_ch
         "{{ first_name|replace('a', 'aaaaaaaaaa')|replace('a', 'aaaaaaaaaa') }}",
         "{{ first_name|safe }}",
         "{{ cycler }}",
+        "{% if first_name is sponsored %}x{% endif %}",
     ],
 )
 def test_a_template_that_is_more_than_a_message_is_refused_when_saved(body):
@@ -75,3 +76,11 @@ def test_a_value_that_would_make_the_text_too_long_fails_the_render():
     with pytest.raises(RenderError, match="longer than"):
         render("{{ first_name }}", {"first_name": "x" * (MAX_RENDERED + 1)})
     assert render("{{ first_name }}", {"first_name": "x" * MAX_RENDERED}) == "x" * MAX_RENDERED
+
+
+@pytest.mark.parametrize("source", ["{{ points / 0 }}", "{{ points // (points - 120) }}", "{{ points % 0 }}"])
+def test_a_division_by_zero_is_a_render_error_not_a_crash(source):
+    # A ZeroDivisionError escaped render(): the dispatcher's chunk died with it, every row left SENDING.
+    content_check(content=Content(title="t", body=source), channels=["SMS"])
+    with pytest.raises(RenderError):
+        render(source, {"points": 120})

@@ -120,6 +120,14 @@ def test_retry_requeues_only_failed_rows(admin_user, customer):
         ("EMAIL", "a@example.com", Content(title="t {{", body="b"), "content.title"),
         ("EMAIL", "a@example.com", Content(title="t", body="{{ secret }}"), "content.body"),
         ("EMAIL", "a@example.com", Content(title="t", body="x" * 5001), "content.body"),
+        ("EMAIL", "a@example.com", Content(title="t", body="{{ 'x' * 10 ** 9 }}"), "content.body"),
+        ("SMS", "+919800000001", Content(title="{{ first_name|center(10 ** 9) }}", body="b"), "content.title"),
+        (
+            "IN_APP",
+            "a@example.com",
+            Content(title="t", body="{% for i in range(10 ** 5) %}x{% endfor %}"),
+            "content.body",
+        ),
     ],
 )
 def test_a_test_send_that_could_not_work_is_refused_naming_the_field(admin_user, channel, to, content, field):
