@@ -142,3 +142,20 @@ def test_retry_with_ids_that_are_not_integers_is_refused_naming_the_field(ids):
     with pytest.raises(Invalid) as caught:
         deliveries_retry(delivery_ids=ids)
     assert "delivery_ids" in caught.value.details
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_sends_at_once_each_send_exactly_one_message(outbox):
+    from accounts.tests.factories import UserFactory
+    from lms.testing import run_concurrently
+
+    admin = UserFactory(role="ADMIN")
+    numbers = [f"+91980000000{i}" for i in range(4)]
+
+    results = run_concurrently(
+        4, lambda i: notification_test_send(channel=Channel.SMS, to=numbers[i], content=CONTENT, by=admin)
+    )
+
+    assert all(isinstance(row, Delivery) and row.status == DeliveryStatus.SENT for row in results), results
+    assert sorted(message.to for message in outbox) == numbers
+    assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 4
