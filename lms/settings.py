@@ -382,8 +382,9 @@ NOTIFICATIONS_MESSAGE_ID_DOMAIN = env.str(
 )
 # Marketing messages a customer gets per 24 h on EMAIL/SMS/PUSH (0: no cap; in-app not counted).
 NOTIFICATIONS_DAILY_CAP = env.int("NOTIFICATIONS_DAILY_CAP", default=5)
-# Default quiet hours in the site's zone ("22:00-08:00"; empty: none); a customer's own
-# Preference window and zone win. Marketing due inside them waits for their end.
+# Default quiet hours ("22:00-08:00"; empty: none), judged in the customer's zone (the site's
+# when they set none); a customer's own Preference window wins. Marketing due inside them
+# waits for their end.
 NOTIFICATIONS_QUIET_HOURS = env.str("NOTIFICATIONS_QUIET_HOURS", default="")
 # Transient failures retry with doubling backoff from this many seconds, up to this many attempts.
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)

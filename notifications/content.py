@@ -6,15 +6,26 @@ else: no attribute of a live object, no method call that reaches the database. H
 renders with autoescaping; text channels without. A template that does not parse, or names a
 placeholder nobody provides, is refused when it is saved (:func:`content_check`), never found
 out by a failed send.
+
+A template is a message, not a program: placeholders, ``{% if %}``, ``or``/``and``/``not``,
+comparisons, ``~`` and a few filters that never grow their input (:data:`FILTERS`). No loops,
+``set``, macros, calls, attribute or item access: then what a template renders is bounded by
+its own length times its values' (a ``{% for %}`` over ``range(10**5)`` twice, ``'x' * 10**9``,
+``'x'|center(10**9)`` or ``'%9999999s'|format(x)`` would render gigabytes or run for minutes
+in any worker that sends it). Arithmetic takes numbers only, with small exponents. The same
+check runs when a template is compiled to be sent (content stored before it was checked), and
+:func:`render` stops past :data:`MAX_RENDERED` characters or :data:`RENDER_SECONDS`.
 """
 
 import functools
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -26,45 +37,64 @@ MAX_TITLE = 200
 MAX_BODY = 5000  # an SMS is far shorter; a mail body past this is a page, not a message
 MAX_URL = 500
 MAX_CTA_TEXT = 60
+MAX_RENDERED = 20_000  # characters of one rendered field: a body's 5,000 with long values
+RENDER_SECONDS = 1.0
+MAX_EXPONENT = 64
 
-# What a message template may hold: text, placeholders, literals, conditions (if/else, and, or,
-# not, comparisons, tests), joining with ``~`` and filters that cannot grow a value. The
-# sandbox bounds neither time nor size: a loop in a loop, a macro calling itself, ``'x' * 10**9``
-# or ``|center(10**9)`` would render gigabytes or run for hours, for each recipient of a fan-out
-# and in every customer's feed read. Refused when saved, and again when rendered (content stored
-# before this rule fails its delivery rather than the worker).
-SAFE_FILTERS = frozenset(
-    {"abs", "capitalize", "count", "d", "default", "e", "escape", "first", "int", "last", "length", "lower",
-     "round", "string", "striptags", "title", "trim", "upper"}
+# Filters whose output is at most a small multiple of their input (no center, indent, format,
+# join, replace, list, ...; no ``safe``, which would let a customer's first name write HTML).
+FILTERS = frozenset(
+    {
+        "abs", "capitalize", "d", "default", "e", "escape", "float", "forceescape", "int", "length",
+        "lower", "round", "string", "striptags", "title", "trim", "truncate", "upper", "wordcount",
+    }
 )  # fmt: skip
-_SAFE_NODES = (
-    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.If, nodes.CondExpr,
-    nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Compare, nodes.Operand, nodes.Concat,
-    nodes.Filter, nodes.Test,
+# The nodes a message template may contain (jinja2.nodes); anything else is refused.
+_ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.Name, nodes.Const, nodes.Tuple,
+    nodes.List, nodes.Concat, nodes.CondExpr, nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos,
+    nodes.Compare, nodes.Operand, nodes.Add, nodes.Sub, nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod,
+    nodes.Pow, nodes.Filter, nodes.Test, nodes.Keyword,
 )  # fmt: skip
-MAX_NUMBER = 10_000  # a number literal past this is a width or a repeat count, not content
-_KINDS = {nodes.For: "a loop", nodes.Macro: "a macro", nodes.CallBlock: "a call", nodes.Call: "a call",
-          nodes.Assign: "{% set %}", nodes.AssignBlock: "{% set %}", nodes.BinExpr: "arithmetic"}  # fmt: skip
+_NUMBER = (int, float, Decimal)
 
 
-def template_shape_problem(parsed: nodes.Template) -> str | None:
-    """Why a parsed template is not one a message may use (see SAFE_FILTERS), or None."""
+class _MessageEnvironment(SandboxedEnvironment):
+    """The sandbox, with arithmetic on numbers only (``'x' * 10**9`` is refused, not built)."""
+
+    intercepted_binops = frozenset({"+", "*", "**", "%"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        both_numbers = isinstance(left, _NUMBER) and isinstance(right, _NUMBER)
+        if operator == "+" and isinstance(left, str) and isinstance(right, str):
+            return left + right
+        if not both_numbers:
+            raise SecurityError(f"{operator!r} takes numbers in a message template")
+        if operator == "**" and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"an exponent is at most {MAX_EXPONENT} in a message template")
+        return super().call_binop(context, operator, left, right)
+
+
+_text = _MessageEnvironment(autoescape=False, undefined=StrictUndefined)
+_html = _MessageEnvironment(autoescape=True, undefined=StrictUndefined)
+
+
+def _structure_problem(parsed: nodes.Template) -> str | None:
+    """Why a parsed template is more than a message (a loop, a call, ...), or None."""
     for node in parsed.find_all(nodes.Node):
-        if isinstance(node, nodes.Filter) and node.name not in SAFE_FILTERS:
-            return f"The filter {node.name!r} cannot be used; these can: {', '.join(sorted(SAFE_FILTERS))}."
-        if isinstance(node, nodes.Const) and isinstance(node.value, int | float) and abs(node.value) > MAX_NUMBER:
-            return f"Numbers above {MAX_NUMBER:,} cannot be used in a message."
-        if not isinstance(node, _SAFE_NODES):
-            kind = next((name for cls, name in _KINDS.items() if isinstance(node, cls)), type(node).__name__)
-            return (
-                f"A message cannot use {kind}: only placeholders, text, if/else, and/or/not, comparisons, ~ "
-                "and simple filters."
-            )
+        if not isinstance(node, _ALLOWED_NODES):
+            return f"{type(node).__name__} is not allowed in a message (placeholders, if, filters only)."
+        if isinstance(node, nodes.Filter) and node.name not in FILTERS:
+            return f"Unknown filter {node.name!r}; one of {', '.join(sorted(FILTERS))}."
+        if isinstance(node, nodes.Test) and node.name not in _text.tests:
+            return f"Unknown test {node.name!r} (is defined, is none, is number, is even, ...)."
+        if isinstance(node, nodes.Name) and node.ctx != "load":
+            return "Assignments are not allowed in a message."
+        if isinstance(node, nodes.Mul | nodes.Pow | nodes.Mod | nodes.Sub | nodes.Div | nodes.FloorDiv) and any(
+            isinstance(side, nodes.Const) and not isinstance(side.value, _NUMBER) for side in (node.left, node.right)
+        ):
+            return "Arithmetic takes numbers in a message (no repeating or formatting text)."
     return None
-
-
-_text = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
-_html = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 
 
 @dataclass(frozen=True)
@@ -107,9 +137,10 @@ def template_problem(source: str) -> str | None:
         parsed = _text.parse(source)
     except TemplateSyntaxError as exc:
         return f"Template syntax error on line {exc.lineno}: {exc.message}"
-    if shape := template_shape_problem(parsed):
-        return shape
-    unknown = sorted(name for name in meta.find_undeclared_variables(parsed) if name not in registry.placeholders)
+    if problem := _structure_problem(parsed):
+        return problem
+    names = {node.name for node in parsed.find_all(nodes.Name)}
+    unknown = sorted(name for name in names if name not in registry.placeholders)
     if unknown:
         known = ", ".join(registry.placeholders)
         return f"Unknown placeholder {', '.join(unknown)}; known: {known}."
@@ -155,14 +186,25 @@ def content_check(*, content: Content, channels: Sequence[str], prefix: str = ""
 def _compiled(source: str, html: bool) -> Template:
     # A fan-out renders the same few templates for every recipient: compile each once.
     environment = _html if html else _text
-    if shape := template_shape_problem(environment.parse(source)):
-        raise SecurityError(shape)  # stored before the rule: the caller's RenderError
+    # Checked again here: content stored before the check, or written around content_check.
+    if problem := _structure_problem(environment.parse(source)):
+        raise SecurityError(problem)
     return environment.from_string(source)
 
 
 def render(source: str, values: Mapping[str, Any], *, html: bool = False) -> str:
-    """Render one template for one recipient; :class:`RenderError` if it cannot be."""
+    """Render one template for one recipient; :class:`RenderError` if it cannot be, or if it
+    would be longer than :data:`MAX_RENDERED` or take longer than :data:`RENDER_SECONDS`."""
+    deadline = time.monotonic() + RENDER_SECONDS
     try:
-        return _compiled(source, html).render(**values)
-    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError) as exc:
+        parts, size = [], 0
+        for part in _compiled(source, html).generate(**values):
+            size += len(part)
+            if size > MAX_RENDERED:
+                raise RenderError(f"the rendered text is longer than {MAX_RENDERED} characters")
+            if time.monotonic() > deadline:
+                raise RenderError(f"rendering took longer than {RENDER_SECONDS} s")
+            parts.append(part)
+        return "".join(parts)
+    except (UndefinedError, SecurityError, TemplateSyntaxError, TypeError, ValueError, ArithmeticError) as exc:
         raise RenderError(str(exc)) from exc

@@ -95,7 +95,8 @@ class Delivery(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    # Why it was skipped or deferred: opted_out, no_address, frequency_cap, quiet_hours, cancelled.
+    # Why it was skipped or deferred: opted_out, no_address, frequency_cap, quiet_hours, cancelled,
+    # inactive (the recipient's account was closed before the send).
     reason = models.CharField(max_length=32, blank=True)
     # This recipient's placeholder values (merged over the message's context when rendered).
     context = models.JSONField(default=dict, blank=True)

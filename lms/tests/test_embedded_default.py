@@ -175,6 +175,10 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
             "SELECT l.sku, l.quantity FROM commerce_orderline l JOIN commerce_order o ON o.id = l.order_id "
             "WHERE o.external_id = 'SQLITE-1'"
         ).fetchall()
+        inbox = db.execute(
+            "SELECT d.channel, d.status, d.title FROM notifications_delivery d "
+            "JOIN accounts_user u ON u.id = d.recipient_id WHERE u.email = 'shopper@example.com'"
+        ).fetchall()
     assert rows == [("newcomer@example.com", 1)]
     # make run's demo set loads once; the integration API ingests on SQLite too.
     assert demo_orders >= 1000 and "not loaded" in skipped, (seeded, skipped)
@@ -183,6 +187,8 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
     # The demo program earned the demo orders' points, and the new order its own on SQLite:
     # 10 points for ₹10 and the 500-point first-order bonus, less the 100 spent.
     assert "members earned points" in loyalty and "nothing to do" in loyalty_skipped
+    # The points-earned and tier messages fanned out in-process on SQLite: the shopper's inbox has them.
+    assert sorted(inbox) == [("IN_APP", "SENT", "Welcome to Bronze"), ("IN_APP", "SENT", "You earned 510 points")]
     assert spent[0] == 201, spent
     assert json.loads(spent[2])["balance"] == 410
     assert json.loads(spent[2])["value"] == "10.00"

@@ -91,8 +91,12 @@ class PreferencesUpdateInput(StrictInput):
     marketing_push = serializers.BooleanField(required=False)
     in_app = serializers.BooleanField(required=False)
     timezone = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    quiet_start = serializers.TimeField(required=False, allow_null=True, help_text="HH:MM; null clears both ends.")
-    quiet_end = serializers.TimeField(required=False, allow_null=True, help_text="HH:MM; set with quiet_start.")
+    quiet_start = serializers.TimeField(
+        required=False, allow_null=True, help_text="HH:MM; null (with quiet_end null) clears the quiet hours."
+    )
+    quiet_end = serializers.TimeField(
+        required=False, allow_null=True, help_text="HH:MM; set with quiet_start (one end alone must fit the other)."
+    )
 
     def validate_timezone(self, value: str) -> str:
         if problem := timezone_problem(value):

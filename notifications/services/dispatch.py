@@ -212,6 +212,11 @@ def _send_one(row: Delivery, chunk: _Chunk, now: datetime) -> bool:
     if message.status == MessageStatus.CANCELLED:
         _skip(row, "cancelled")
         return False
+    if not row.recipient.is_active:
+        # Deactivated (or erased) after the row was written: a retry or a late send must not
+        # reach an account that is closed, marketing or not.
+        _skip(row, "inactive")
+        return False
     marketing = message.purpose == Purpose.MARKETING
     preference = chunk.preferences.get(row.recipient_id)
     if marketing and not policy.consent_given(row.recipient, row.channel, preference):

@@ -49,8 +49,8 @@ def quiet_until(now: datetime, *, zone: ZoneInfo, start: time, end: time) -> dat
 
 
 def quiet_until_for(now: datetime, preference: Preference | None) -> datetime | None:
-    """The end of the recipient's quiet hours if ``now`` falls inside them (their own window
-    in their own zone, else ``NOTIFICATIONS_QUIET_HOURS`` in the site's zone)."""
+    """The end of the recipient's quiet hours if ``now`` falls inside them: their own window,
+    else ``NOTIFICATIONS_QUIET_HOURS``, either judged in their zone (the site's without one)."""
     zone = _zone(preference.timezone if preference else "")
     if preference is not None and preference.quiet_start is not None and preference.quiet_end is not None:
         window = (preference.quiet_start, preference.quiet_end)

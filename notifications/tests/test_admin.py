@@ -53,6 +53,21 @@ def test_the_message_list_counts_in_a_constant_number_of_queries(console, custom
     assert queries(2) == queries(12)
 
 
+@pytest.mark.parametrize("model", ["delivery", "preference", "pushdevice"])
+def test_the_other_console_lists_take_a_constant_number_of_queries(console, model):
+    def queries(count: int) -> int:
+        for _ in range(count):
+            person = UserFactory()
+            delivery(message(), person, channel=Channel.EMAIL, status=DeliveryStatus.FAILED)
+            Preference.objects.create(user=person, timezone="Asia/Tokyo")
+            PushDevice.objects.create(user=person, token=f"tok-{person.pk}", platform="ios")
+        with CaptureQueriesContext(connection) as captured:
+            assert console.get(f"/admin/notifications/{model}/").status_code == 200
+        return len(captured)
+
+    assert queries(2) == queries(12)
+
+
 def test_a_message_is_viewed_read_only_with_its_counts(console, customer):
     msg = message(title="Diwali {{ first_name }}")
     delivery(msg, customer)

@@ -55,6 +55,19 @@ def test_marketing_mail_reaches_the_smtp_server_with_unsubscribe_headers_and_a_s
     assert row.body == "Dear <script>alert(1)</script>,\nour sale starts today."
 
 
+def test_a_first_name_with_line_breaks_cannot_add_mail_headers(mailoutbox, django_capture_on_commit_callbacks):
+    person = CustomerFactory(first_name="Asha\r\nBcc: evil@example.com\nX-Evil: 1")
+
+    send(django_capture_on_commit_callbacks, people=[person], channels=[Channel.EMAIL])
+
+    [row] = _rows()
+    [mail] = mailoutbox
+    assert row.status == DeliveryStatus.SENT, row.last_error
+    assert mail.subject == "Hi Asha Bcc: evil@example.com X-Evil: 1, 20% off"
+    assert (mail.bcc, mail.recipients()) == ([], [person.email])
+    assert "X-Evil" not in mail.extra_headers and "\n" not in mail.message()["Subject"]
+
+
 def test_transactional_mail_has_no_unsubscribe_link(smtp_server, django_capture_on_commit_callbacks):
     person = CustomerFactory(marketing_email=False)
     send(django_capture_on_commit_callbacks, people=[person], channels=[Channel.EMAIL], purpose="TRANSACTIONAL")
@@ -295,6 +308,17 @@ def test_the_site_quiet_hours_apply_when_the_customer_has_none(settings, outbox,
     assert outbox == []
 
 
+def test_the_site_quiet_hours_are_judged_in_the_customers_own_zone(settings):
+    from notifications.services.policy import quiet_until_for
+
+    settings.TIME_ZONE, settings.NOTIFICATIONS_QUIET_HOURS = "Asia/Kolkata", "22:00-08:00"
+    three_utc = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)  # 08:30 in Kolkata, 22:00 the day before in New York
+    in_new_york = Preference(timezone="America/New_York")
+
+    assert quiet_until_for(three_utc, None) is None
+    assert quiet_until_for(three_utc, in_new_york) == datetime(2026, 12, 6, 13, 0, tzinfo=UTC)  # 08:00 New York
+
+
 # --- cancel, render errors, in-app ---------------------------------------------------------------
 
 
@@ -330,10 +354,9 @@ def test_a_value_missing_at_send_time_fails_only_that_row(outbox, django_capture
     from notifications import registry
     from notifications.content import Content
 
-    # A name no app registers (loyalty's "tier" is one: taking it would clash, and unregister it).
-    registry.placeholders.register("vip_level", "A value no source provides.")
+    registry.placeholders.register("test_level", "A level no source fills.")
     try:
-        content = Content(title="t", body="Your level: {{ vip_level }}")
+        content = Content(title="t", body="Your level: {{ test_level }}")
         send(
             django_capture_on_commit_callbacks,
             people=[CustomerFactory()],
@@ -341,9 +364,9 @@ def test_a_value_missing_at_send_time_fails_only_that_row(outbox, django_capture
             content=content,
         )
     finally:
-        registry.placeholders.unregister("vip_level")
+        registry.placeholders.unregister("test_level")
     assert {(r.channel, r.status) for r in _rows()} == {("SMS", "FAILED"), ("IN_APP", "FAILED")}
-    assert all("vip_level" in r.last_error for r in _rows())
+    assert all("test_level" in r.last_error for r in _rows())
 
 
 def test_a_batch_is_sent_once_however_often_its_task_runs(outbox, django_capture_on_commit_callbacks):
@@ -376,3 +399,40 @@ def test_settings_that_cannot_work_fail_the_system_checks(settings):
     ids = sorted(problem.id for problem in notification_settings_check())
 
     assert ids == ["notifications.E001", "notifications.E002", "notifications.W001"]
+
+
+# --- recipients whose account closed ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose", ["MARKETING", "TRANSACTIONAL"])
+def test_a_row_for_an_account_deactivated_after_fan_out_is_skipped_not_sent(outbox, mailoutbox, purpose):
+    from notifications.tests.builders import delivery, message
+
+    person = CustomerFactory()
+    msg = message(channels=("SMS", "EMAIL"), purpose=purpose)
+    rows = [delivery(msg, person, channel=ch, status=DeliveryStatus.PENDING) for ch in (Channel.SMS, Channel.EMAIL)]
+    person.is_active = False
+    person.save(update_fields=["is_active"])
+
+    deliveries_send(message_id=msg.pk, first_recipient=person.pk, last_recipient=person.pk)
+
+    assert (outbox, mailoutbox) == ([], [])
+    for row in rows:
+        row.refresh_from_db()
+        assert (row.status, row.reason) == (DeliveryStatus.SKIPPED, "inactive")
+
+
+def test_retrying_a_failed_row_of_a_deactivated_account_does_not_send_it(outbox, django_capture_on_commit_callbacks):
+    from notifications.services.dispatch import deliveries_retry
+    from notifications.tests.builders import delivery, message
+
+    person = CustomerFactory()
+    row = delivery(message(channels=("SMS",)), person, channel=Channel.SMS, status=DeliveryStatus.FAILED)
+    person.is_active = False
+    person.save(update_fields=["is_active"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_retry(delivery_ids=[row.pk])
+
+    row.refresh_from_db()
+    assert (row.status, row.reason, outbox) == (DeliveryStatus.SKIPPED, "inactive", [])

@@ -60,16 +60,17 @@ def test_a_test_in_app_message_lands_in_the_named_inbox(admin_user, customer):
 def test_a_placeholder_without_a_value_shows_its_name(admin_user, outbox):
     from notifications import registry
 
-    # A name no app registers (loyalty's "points" is one: taking it would clash, and unregister it).
-    registry.placeholders.register("stars", "A value no source provides.")
+    # A name no app registers (loyalty's "points" is registered for real once loyalty is ready).
+    registry.placeholders.register("test_nickname", "A nickname no source fills.")
     try:
         delivery = notification_test_send(
-            channel=Channel.SMS, to="+919800000001", content=Content(title="t", body="{{ stars }} pts"), by=admin_user
-        )
+            channel=Channel.SMS, to="+919800000001", content=Content(title="t", body="{{ test_nickname }} hi"),
+            by=admin_user,
+        )  # fmt: skip
     finally:
-        registry.placeholders.unregister("stars")
+        registry.placeholders.unregister("test_nickname")
     assert delivery.status == DeliveryStatus.SENT
-    assert outbox[0].body == "[stars] pts"
+    assert outbox[0].body == "[test_nickname] hi"
 
 
 def test_a_refused_test_send_fails_with_the_reason_and_a_retry_sends_it(
@@ -119,6 +120,14 @@ def test_retry_requeues_only_failed_rows(admin_user, customer):
         ("EMAIL", "a@example.com", Content(title="t {{", body="b"), "content.title"),
         ("EMAIL", "a@example.com", Content(title="t", body="{{ secret }}"), "content.body"),
         ("EMAIL", "a@example.com", Content(title="t", body="x" * 5001), "content.body"),
+        ("EMAIL", "a@example.com", Content(title="t", body="{{ 'x' * 10 ** 9 }}"), "content.body"),
+        ("SMS", "+919800000001", Content(title="{{ first_name|center(10 ** 9) }}", body="b"), "content.title"),
+        (
+            "IN_APP",
+            "a@example.com",
+            Content(title="t", body="{% for i in range(10 ** 5) %}x{% endfor %}"),
+            "content.body",
+        ),
     ],
 )
 def test_a_test_send_that_could_not_work_is_refused_naming_the_field(admin_user, channel, to, content, field):
@@ -133,3 +142,20 @@ def test_retry_with_ids_that_are_not_integers_is_refused_naming_the_field(ids):
     with pytest.raises(Invalid) as caught:
         deliveries_retry(delivery_ids=ids)
     assert "delivery_ids" in caught.value.details
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_sends_at_once_each_send_exactly_one_message(outbox):
+    from accounts.tests.factories import UserFactory
+    from lms.testing import run_concurrently
+
+    admin = UserFactory(role="ADMIN")
+    numbers = [f"+91980000000{i}" for i in range(4)]
+
+    results = run_concurrently(
+        4, lambda i: notification_test_send(channel=Channel.SMS, to=numbers[i], content=CONTENT, by=admin)
+    )
+
+    assert all(isinstance(row, Delivery) and row.status == DeliveryStatus.SENT for row in results), results
+    assert sorted(message.to for message in outbox) == numbers
+    assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == 4

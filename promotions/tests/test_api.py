@@ -154,10 +154,8 @@ def test_a_sent_promotion_cannot_be_sent_again_cancelled_or_changed(admin_client
         ({"description": "x" * 5001}, "description"),
         # Templates that would render gigabytes, or run for hours, for each recipient and feed read.
         ({"description": "{{ 'x' * 100000000 }}"}, "description"),
-        ({"description": "{{ 9 ** 9 ** 9 }}"}, "description"),
         ({"description": "{{ first_name|center(1000000000) }}"}, "description"),
         ({"title": "{% for i in range(99999) %}{% for j in range(99999) %}.{% endfor %}{% endfor %}"}, "title"),
-        ({"description": "{{ first_name|replace('a', 'a' ~ 'a' ~ 'a') }}"}, "description"),
         ({"cta_text": "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"}, "cta_text"),
         ({"description": ""}, "description"),  # required when channels are set
         ({"title": ""}, "title"),
@@ -191,7 +189,7 @@ def test_a_product_segment_is_refused(admin_client):
 
 
 def test_a_placeholder_other_sources_provide_is_refused_for_a_promotion(admin_client):
-    # points_balance is loyalty's (registered in its ready()): known, but no promotion fills it.
+    # points_balance: loyalty's placeholder, registered when loyalty is ready.
     body = assert_error(
         admin_client.post(URL, _body(description="You have {{ points_balance }} points")), 400, "validation_error"
     )
