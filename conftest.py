@@ -14,6 +14,7 @@ from rest_framework_api_key.models import APIKey
 from accounts.services import session_start
 from accounts.tests.factories import UserFactory
 from lms.celery import app as celery_app
+from notifications.tests.servers import HttpReceiver, SmtpReceiver
 
 
 def pytest_collection_modifyitems(config, items):
@@ -107,3 +108,32 @@ def client_with_key(key: str) -> APIClient:
 @pytest.fixture
 def integration_client(integration_key) -> APIClient:
     return client_with_key(integration_key)
+
+
+# --- Local receivers of the real notification providers (loopback only) ---------------------------
+
+APPRISE = "notifications.providers.apprise.AppriseProvider"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback behind Django's SMTP backend."""
+    server = SmtpReceiver().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http_receiver(settings):
+    """A real HTTP server on loopback that SMS and PUSH reach through Apprise's json:// target."""
+    receiver = HttpReceiver().start()
+    settings.NOTIFICATIONS_PROVIDERS = {**settings.NOTIFICATIONS_PROVIDERS, "SMS": APPRISE, "PUSH": APPRISE}
+    settings.NOTIFICATIONS_SMS_URL = receiver.url("sms/{to}")
+    settings.NOTIFICATIONS_PUSH_URL = receiver.url("push/{to}")
+    yield receiver
+    receiver.stop()

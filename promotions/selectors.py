@@ -7,7 +7,8 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.models import User
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CodeType, CouponCode
+from campaigns.selectors import customer_codes
 from notifications.content import RenderError, render
 from notifications.models import Delivery
 from promotions.models import Promotion, PromotionAudience
@@ -23,13 +24,19 @@ def campaign_code(campaign: Campaign | None) -> str:
     return campaign.code
 
 
-def recipient_codes(campaign: Campaign | None, customer_ids: Iterable[int]) -> dict[int, str]:
-    """The code each customer is shown for ``campaign``: today its shared code, the same for all.
+def _unique_codes(campaign: Campaign | None) -> bool:
+    return campaign is not None and not campaign.archived and campaign.code_type == CodeType.UNIQUE
 
-    The one place to ask for per-customer codes: a campaign that hands out unique codes
-    (``campaigns.selectors.customer_codes(campaign_id, customer_ids)``, to come) answers here,
-    and both the feed and the sent message (the ``promotion`` context provider) follow.
-    """
+
+def recipient_codes(campaign: Campaign | None, customer_ids: Iterable[int]) -> dict[int, str]:
+    """The code each customer is shown for ``campaign``: its shared code, the same for all; of a
+    unique-codes campaign, each customer's own code ("" for one holding none, never another's).
+    Both the feed and the sent message (the ``promotion`` context provider) ask here. One query
+    at most."""
+    customer_ids = list(customer_ids)
+    if _unique_codes(campaign):
+        own = customer_codes(campaign.pk, customer_ids)
+        return {customer_id: own.get(customer_id, "") for customer_id in customer_ids}
     code = campaign_code(campaign)
     return {customer_id: code for customer_id in customer_ids}
 
@@ -57,10 +64,24 @@ def _rendered(source: str, values: dict[str, Any]) -> str:
 
 def feed_items(promotions: Iterable[Promotion], *, user: User) -> list[dict[str, Any]]:
     """The feed's rows for ``user``: content rendered with their own values and the code to show."""
+    promotions = list(promotions)
     base = {"first_name": user.first_name, "last_name": user.last_name, "email": user.email}
+    # The caller's own codes of the page's unique-codes campaigns, in one query.
+    unique = sorted({p.campaign_id for p in promotions if _unique_codes(p.campaign)})
+    own = (
+        dict(
+            CouponCode.objects.filter(assigned_to_id=user.pk, campaign_id__in=unique).values_list("campaign_id", "code")
+        )
+        if unique
+        else {}
+    )
     items = []
     for promotion in promotions:
-        code = recipient_codes(promotion.campaign, [user.pk])[user.pk]
+        code = (
+            own.get(promotion.campaign_id, "")
+            if _unique_codes(promotion.campaign)
+            else campaign_code(promotion.campaign)
+        )
         values = {**base, "code": code, "promotion_title": promotion.title}
         items.append(
             {

@@ -233,6 +233,10 @@ def promotion_update(
         setattr(promotion, name, value)
     promotion.save()
     promotion.segments.set(segments)
+    if promotion.status == PromotionStatus.SCHEDULED:
+        # A scheduled promotion stays one the beat can send (a channel left, content that
+        # renders): refused now, rolled back, rather than found out at send time.
+        _check_sendable(promotion, now=timezone.now())
     return promotion
 
 
@@ -249,6 +253,13 @@ def _check_sendable(promotion: Promotion, *, now: dt.datetime) -> None:
         raise Conflict("promotion_ended", "The promotion's window has ended; nothing to send.", path="ends_at")
     if not promotion.channels:
         raise invalid("channels", "Choose at least one channel to send on.")
+    if promotion.campaign is not None and promotion.campaign.archived:
+        # Archived after it was linked: its code is freed and would go out empty.
+        raise Conflict(
+            "campaign_archived",
+            f"The linked campaign {promotion.campaign_id} is archived; link another or none.",
+            path="campaign_id",
+        )
     fields = {name: getattr(promotion, name) for name in (*CONTENT_FIELD_NAMES.values(), "channels")}
     promotion_content_check(fields=fields)
     if promotion.audience == PromotionAudience.SEGMENTS and not promotion.segments.exists():

@@ -50,7 +50,7 @@ class CampaignCodesDistributeView(GenericAPIView):
             "Gives each member without one of the campaign's codes one free code (as `codes/assign`), then "
             "sends one notification on the campaign's channels with its content, `{{ code }}` being each "
             "recipient's own code, to the members holding a code who were not sent it by an earlier call. "
-            "409 when the campaign is off, archived, has no unique codes, or has no notification content and "
+            "409 when the campaign is off, archived, ended, has no unique codes, or has no notification content and "
             "channels it could send (nothing is given out then)."
         ),
         request=CodeDistributeInput,

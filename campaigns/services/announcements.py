@@ -229,9 +229,11 @@ def campaign_codes_distribute(*, campaign: Campaign, segment: Segment) -> CodesD
     idempotent, a transaction per batch), then one message, on the campaign's channels and
     content, to the members holding a code who were never sent theirs by an earlier run; each
     recipient's ``code`` is their own. Refused (409) before anything is given when the campaign
-    is off or has no content it could send."""
+    is off, has ended, or has no content it could send."""
     if campaign.status != CampaignStatus.ACTIVE or campaign.archived:
         raise Conflict("campaign_inactive", "Switch the campaign on before sending its codes.", path="status")
+    if campaign.ends_at is not None and campaign.ends_at <= timezone.now():
+        raise Conflict("campaign_ended", "The campaign has ended; its codes could not be used.", path="ends_at")
     if not campaign.notify_channels:
         raise Conflict(
             "notification_missing",

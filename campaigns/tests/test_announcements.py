@@ -297,6 +297,11 @@ def test_each_member_of_a_segment_gets_their_own_code_in_their_inbox_once(
         ({"notify_channels": []}, "notification_missing"),
         ({"notify_body": "{{ nope }}"}, "notification_invalid"),
         ({"code_type": "SHARED", "code": "SHARED1"}, "campaign_not_unique_codes"),
+        # Still switched on, but over: codes nobody could use any more.
+        (
+            {"starts_at": timezone.now() - dt.timedelta(days=9), "ends_at": timezone.now() - dt.timedelta(days=1)},
+            "campaign_ended",
+        ),
     ],
 )
 def test_codes_are_not_given_out_when_they_could_not_be_sent(

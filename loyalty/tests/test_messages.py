@@ -109,6 +109,30 @@ def test_points_earned_switched_off_sends_nothing(integration_client, django_cap
     assert not Message.objects.exists()
 
 
+def test_a_program_switched_off_tells_its_members_nothing_more(
+    admin_client, integration_client, django_capture_on_commit_callbacks
+):
+    program = program_make(
+        name="Rewards",
+        settings={"expiry_days": 30, "points_expiring_days": 7},
+        tiers=[{"name": "Gold", "threshold": Decimal("100")}],
+    )
+    ingest(integration_client, django_capture_on_commit_callbacks, "O-1", lines=[("A", 1, "300.00")],
+           placed_at=(timezone.now() - dt.timedelta(days=25)).isoformat())  # fmt: skip
+    told = set(Message.objects.values_list("source_type", flat=True))
+    assert told == {"points_earned", "tier_changed"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        off = admin_client.patch(f"/api/v1/campaigns/{program.pk}/status/", {"status": "INACTIVE"}, format="json")
+    assert off.status_code == 200, off.content
+    ingest(integration_client, django_capture_on_commit_callbacks, "O-2", person("ravi"), [("A", 1, "900.00")])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert points_expiring_notify_task.delay().get() == 0
+        tiers_reevaluate()
+
+    assert Message.objects.count() == 2
+
+
 def test_earning_on_stored_history_sends_nothing(integration_client, django_capture_on_commit_callbacks):
     ingest(integration_client, django_capture_on_commit_callbacks, "O-1")  # before any program
     program_make(tiers=[{"name": "Gold", "threshold": Decimal("500")}])

@@ -152,6 +152,11 @@ def test_a_sent_promotion_cannot_be_sent_again_cancelled_or_changed(admin_client
         ({"description": "{% for x in %}"}, "description"),
         ({"description": "Your {{ password }}"}, "description"),
         ({"description": "x" * 5001}, "description"),
+        # Templates that would render gigabytes, or run for hours, for each recipient and feed read.
+        ({"description": "{{ 'x' * 100000000 }}"}, "description"),
+        ({"description": "{{ first_name|center(1000000000) }}"}, "description"),
+        ({"title": "{% for i in range(99999) %}{% for j in range(99999) %}.{% endfor %}{% endfor %}"}, "title"),
+        ({"cta_text": "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"}, "cta_text"),
         ({"description": ""}, "description"),  # required when channels are set
         ({"title": ""}, "title"),
         ({"title": "   "}, "title"),
@@ -238,6 +243,29 @@ def test_a_promotion_without_channels_is_not_sent(admin_client):
     response = admin_client.post(f"{URL}{promotion.pk}/send")
 
     assert "channels" in assert_error(response, 400, "validation_error")["details"]
+    assert not Message.objects.exists()
+
+
+def test_a_scheduled_promotion_cannot_be_changed_into_one_that_could_not_go(admin_client):
+    promotion = PromotionFactory()
+    assert admin_client.post(f"{URL}{promotion.pk}/send", {"send_at": _in(2)}).status_code == 200
+
+    response = admin_client.patch(f"{URL}{promotion.pk}/", {"channels": []}, format="json")
+
+    assert "channels" in assert_error(response, 400, "validation_error")["details"]
+    promotion.refresh_from_db()
+    assert (promotion.status, promotion.channels) == (PromotionStatus.SCHEDULED, ["IN_APP"])
+
+
+def test_a_promotion_whose_campaign_was_archived_since_is_not_sent_without_its_code(admin_client):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code="GONE10")
+    promotion = PromotionFactory(campaign=campaign, description="Use {{ code }}")
+    campaign.archived, campaign.archived_at, campaign.status = True, timezone.now(), "INACTIVE"
+    campaign.save()
+
+    response = admin_client.post(f"{URL}{promotion.pk}/send")
+
+    assert assert_error(response, 409, "campaign_archived")["details"]["path"] == "campaign_id"
     assert not Message.objects.exists()
 
 

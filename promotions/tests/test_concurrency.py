@@ -1,15 +1,21 @@
-"""Races on PostgreSQL with real threads: a send and a cancel, two sends, two beats."""
+"""Races on PostgreSQL with real threads: a send and a cancel, a send and a delete, two sends, two beats."""
 
 import datetime as dt
 
 import pytest
 from django.utils import timezone
 
-from lms.errors import Conflict
+from lms.errors import Conflict, DomainError
 from lms.testing import run_concurrently
 from notifications.models import Delivery, Message
 from promotions.models import Promotion, PromotionStatus
-from promotions.services import promotion_cancel, promotion_schedule, promotion_send, promotions_send_due
+from promotions.services import (
+    promotion_cancel,
+    promotion_delete,
+    promotion_schedule,
+    promotion_send,
+    promotions_send_due,
+)
 from promotions.tests.factories import PromotionFactory, customers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +29,7 @@ RACERS = (promotion_send, promotion_cancel)
 def _attempt(service, promotion_id: int) -> str:
     try:
         service(promotion_id=promotion_id)
-    except Conflict as error:
+    except (Conflict, DomainError) as error:
         return error.code
     return "ok"
 
@@ -43,6 +49,24 @@ def test_a_send_and_a_cancel_racing_never_both_win():
         else:
             assert (send, cancel) == ("promotion_cancelled", "ok")
             assert promotion.status == PromotionStatus.CANCELLED and not messages.exists()
+
+
+def test_a_send_and_a_delete_racing_either_erase_a_draft_or_archive_what_went_out():
+    members = customers(2)
+    for _ in range(ROUNDS):
+        promotion = PromotionFactory()
+        send, delete = run_concurrently(
+            2, lambda i, pk=promotion.pk: _attempt((promotion_send, promotion_delete)[i], pk)
+        )
+
+        messages = Message.objects.filter(key=f"promotion:{promotion.pk}")
+        left = Promotion.objects.filter(pk=promotion.pk).first()
+        if left is None:  # the delete came first: a draft erased, nothing sent
+            assert (send, delete) == ("not_found", "ok") and not messages.exists()
+        else:  # the send came first: archived, its one message and deliveries kept
+            assert (send, delete) == ("ok", "ok")
+            assert left.archived and left.status in (PromotionStatus.SENDING, PromotionStatus.SENT)
+            assert messages.count() == 1 and Delivery.objects.filter(message=messages.get()).count() == len(members)
 
 
 def test_two_sends_racing_send_once():

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CouponCodeFactory
 from promotions.models import PromotionStatus
 from promotions.tests.factories import PromotionFactory, customers, static_segment
 
@@ -66,17 +66,43 @@ def test_the_feed_takes_the_same_number_of_queries_for_any_page_size(
 ):
     mine = static_segment([customer])
     for index in range(15):
+        if index % 3:  # a shared code
+            campaign = CampaignFactory(redemption_type="COUPON_CODE", code=f"CODE{index:03d}")
+        else:  # the caller's own code of a unique-codes campaign
+            campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE", code="")
+            CouponCodeFactory(campaign=campaign, code=f"CODE{index:03d}-OWN", assigned_to=customer,
+                              assigned_at=timezone.now())  # fmt: skip
         PromotionFactory(
             sent=True,
-            campaign=CampaignFactory(redemption_type="COUPON_CODE", code=f"CODE{index:03d}"),
+            campaign=campaign,
             audience="SEGMENTS" if index % 2 else "ALL",
             segments=[mine] if index % 2 else [],
         )
 
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         small = customer_client.get(FEED, {"limit": 2})
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         large = customer_client.get(FEED, {"limit": 100})
 
     assert len(small.json()["results"]) == 2 and len(large.json()["results"]) == 15
     assert all(row["code"].startswith("CODE") for row in large.json()["results"])
+    assert sum(row["code"].endswith("-OWN") for row in large.json()["results"]) == 5
+
+
+def test_a_unique_codes_campaign_shows_each_caller_their_own_code_and_nobody_elses(
+    customer, customer_client, client_for
+):
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE", code="")
+    other = customers(1)[0]
+    CouponCodeFactory(campaign=campaign, code="ASHA-OWN", assigned_to=customer, assigned_at=timezone.now())
+    CouponCodeFactory(campaign=campaign, code="OTHER-OWN", assigned_to=other, assigned_at=timezone.now())
+    CouponCodeFactory(campaign=campaign, code="FREE-ONE")
+    PromotionFactory(title="Yours", description="Your code: {{ code }}", campaign=campaign, sent=True)
+
+    mine = customer_client.get(FEED).json()["results"][0]
+    theirs = client_for(other).get(FEED).json()["results"][0]
+    nobody = client_for(customers(1)[0]).get(FEED).json()["results"][0]
+
+    assert (mine["code"], mine["description"]) == ("ASHA-OWN", "Your code: ASHA-OWN")
+    assert (theirs["code"], theirs["description"]) == ("OTHER-OWN", "Your code: OTHER-OWN")
+    assert (nobody["code"], nobody["description"]) == ("", "Your code: ")

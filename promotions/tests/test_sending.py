@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, CouponCodeFactory
 from lms.errors import Conflict
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus
 from promotions.models import Promotion, PromotionStatus
@@ -150,12 +150,33 @@ def test_sending_a_cancelled_or_sent_promotion_is_a_conflict(status, code, djang
     assert Delivery.objects.count() == before
 
 
-def test_an_archived_campaigns_code_is_not_sent():
+def test_a_scheduled_promotion_whose_campaign_was_archived_goes_back_to_draft_unsent():
+    """Its code was freed: the beat sends nothing rather than every recipient an empty code."""
+    customers(1)
     campaign = CampaignFactory(redemption_type="COUPON_CODE", code="GONE10", status="INACTIVE")
     promotion = PromotionFactory(campaign=campaign, description="Code: {{ code }}")
+    promotion_schedule(promotion_id=promotion.pk, send_at=timezone.now() + dt.timedelta(minutes=5))
     campaign.archived, campaign.archived_at = True, timezone.now()
     campaign.save()
+    Promotion.objects.filter(pk=promotion.pk).update(send_at=timezone.now() - dt.timedelta(seconds=1))
 
-    promotion_send(promotion_id=promotion.pk)
+    assert promotions_send_due_task.delay().get() == 0
 
-    assert Message.objects.get().context["code"] == ""
+    promotion.refresh_from_db()
+    assert promotion.status == PromotionStatus.DRAFT and "archived" in promotion.send_error
+    assert not Message.objects.exists()
+
+
+def test_a_unique_codes_campaign_sends_each_recipient_their_own_code(django_capture_on_commit_callbacks):
+    holder, other, without = customers(3)
+    campaign = CampaignFactory(redemption_type="COUPON_CODE", code_type="UNIQUE", code="")
+    CouponCodeFactory(campaign=campaign, code="HOLDER-OWN", assigned_to=holder, assigned_at=timezone.now())
+    CouponCodeFactory(campaign=campaign, code="OTHER-OWN", assigned_to=other, assigned_at=timezone.now())
+    promotion = PromotionFactory(title="Yours", description="Use {{ code }}", campaign=campaign)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        promotion_send(promotion_id=promotion.pk)
+
+    assert _inbox(holder) == [(DeliveryStatus.SENT, "Yours", "Use HOLDER-OWN")]
+    assert _inbox(other) == [(DeliveryStatus.SENT, "Yours", "Use OTHER-OWN")]
+    assert _inbox(without) == [(DeliveryStatus.SENT, "Yours", "Use ")]
