@@ -5,6 +5,7 @@ On PostgreSQL rows go in with ``COPY`` and primary keys come from the table's ow
 default) the ORM's ``bulk_create`` does the same job more slowly.
 """
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,6 +91,11 @@ def sql_in(values: Sequence[Any], params: list[Any]) -> str:
     return f"IN ({', '.join(['%s'] * len(values))})"
 
 
+# psycopg adapts ints, decimals, dates, aware datetimes and strings itself; Django's per-value
+# preparation (a few microseconds each) is kept for the fields that need it (JSON, ...).
+PLAIN_FIELDS = (models.IntegerField, models.DecimalField, models.DateTimeField, models.DateField, models.CharField)
+
+
 def bulk_set(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     """Write ``fields`` of saved instances of one model back, in one statement.
 
@@ -107,12 +113,9 @@ def bulk_set(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
         return
     meta, quote = model._meta, connection.ops.quote_name
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    # psycopg adapts ints, decimals, dates and aware datetimes itself; Django's per-value
-    # preparation (a few microseconds each) is kept for the fields that need it (JSON, ...).
-    plain = (models.IntegerField, models.DecimalField, models.DateTimeField, models.DateField, models.CharField)
 
     def values(col: models.Field) -> list[Any]:
-        if isinstance(col, plain) or (col.is_relation and isinstance(col.target_field, models.AutoField)):
+        if isinstance(col, PLAIN_FIELDS) or (col.is_relation and isinstance(col.target_field, models.AutoField)):
             return [getattr(obj, col.attname) for obj in objs]
         return [col.get_db_prep_value(getattr(obj, col.attname), connection) for obj in objs]
 
@@ -123,6 +126,48 @@ def bulk_set(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
         f"FROM unnest({unnest}) AS v({names}) WHERE t.{quote(meta.pk.column)} = v.{quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+
+
+def bulk_insert_new(objs: Sequence[models.Model]) -> None:
+    """Insert unsaved instances of one model, skipping any that a unique constraint already
+    holds (``bulk_create(ignore_conflicts=True)``), without giving them primary keys.
+
+    PostgreSQL: one ``INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO
+    NOTHING``: several times faster than ``bulk_create``, whose placeholder per value costs
+    microseconds each to build and to convert. Elsewhere ``bulk_create``.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=1000)
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    arrays, casts = [], []
+    for field in fields:
+        values = [field.pre_save(obj, add=True) for obj in objs]
+        if isinstance(field, models.JSONField):
+            # psycopg has no array of jsonb parameters to build from dicts: send text, cast per row.
+            arrays.append([None if value is None else json.dumps(value, cls=field.encoder) for value in values])
+            casts.append(("text[]", "::jsonb"))
+            continue
+        if not isinstance(field, PLAIN_FIELDS) and not (
+            field.is_relation and isinstance(field.target_field, models.AutoField)
+        ):
+            values = [field.get_db_prep_save(value, connection) for value in values]
+        arrays.append(values)
+        casts.append((f"{field.db_type(connection)}[]", ""))
+    names = ", ".join(quote(field.column) for field in fields)
+    unnest = ", ".join(f"%s::{array_type}" for array_type, _ in casts)
+    select = ", ".join(f"v.c{n}{cast}" for n, (_, cast) in enumerate(casts))
+    aliases = ", ".join(f"c{n}" for n in range(len(fields)))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {select} "
+        f"FROM unnest({unnest}) AS v({aliases}) ON CONFLICT DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role, User
+from lms.db import bulk_insert_new
 from lms.outbox import outbox_enqueue
 from notifications import registry
 from notifications.content import Content, RenderError, content_check, render
@@ -149,7 +150,7 @@ def message_fanout_batch(*, message_id: int) -> bool:
                     rows.append(
                         Delivery(message=message, recipient_id=recipient_id, channel=channel, context=recipient_values_)
                     )
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+        bulk_insert_new(rows)  # ignoring rows a crashed earlier run of this batch left (unique per channel)
         if any(channel != Channel.IN_APP for channel in message.channels):
             # The batch's sends are a task row in this same transaction: committed together or not at all.
             outbox_enqueue("notifications.tasks.deliveries_send_task", message.pk, ids[0], ids[-1])

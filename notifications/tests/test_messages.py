@@ -61,3 +61,22 @@ def test_content_that_could_not_be_sent_is_refused_with_its_field(content, chann
         message_send(key="t:bad", source_type="test", content=content, channels=channels, audience={"kind": "all"})
     assert field in caught.value.details
     assert not Message.objects.exists()
+
+
+def test_a_fanout_batch_written_again_keeps_the_rows_already_there(django_capture_on_commit_callbacks):
+    # A batch whose first run committed rows but not its cursor (cannot happen in one
+    # transaction, but a hand-made row or a future path might): the insert skips, never fails.
+    people = _customers(2)
+    message = Message.objects.create(
+        key="t:again", source_type="test", title="Hi {{ first_name }}", body="b", channels=["IN_APP"],
+        audience={"kind": "customers", "ids": [p.pk for p in people]},
+    )  # fmt: skip
+    existing = Delivery.objects.create(message=message, recipient=people[0], channel="IN_APP", title="kept")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        from notifications.services.messages import message_fanout
+
+        message_fanout(message_id=message.pk)
+
+    rows = {row.recipient_id: row.title for row in Delivery.objects.filter(message=message)}
+    assert rows == {existing.recipient_id: "kept", people[1].pk: "Hi Name1"}
