@@ -6,6 +6,7 @@ default) the ORM's ``bulk_create`` does the same job more slowly.
 """
 
 import json
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,14 +29,17 @@ def ids_allocate(model: type[models.Model], count: int) -> Sequence[int]:
     return range(first, first + count)
 
 
-def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """``COPY`` plain rows (values in ``columns`` order, by field name) into ``model``'s table."""
+def copy_rows(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, table: str | None = None
+) -> None:
+    """``COPY`` plain rows (values in ``columns`` order, by field name) into ``model``'s table
+    (or ``table``, one with those columns)."""
     from psycopg.types.json import Jsonb
 
     fields = [model._meta.get_field(name) for name in columns]
     json_at = [n for n, field in enumerate(fields) if isinstance(field, models.JSONField)]
     quote = connection.ops.quote_name
-    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    sql = f"COPY {quote(table or model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
     # Django maps driver errors to its own (IntegrityError -> 409) only inside this wrapper;
     # its cursor does not wrap COPY.
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.copy(sql) as copy:
@@ -171,3 +175,36 @@ def bulk_insert_new(objs: Sequence[models.Model]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
+
+
+def copy_insert_new(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert plain rows (values in ``columns`` order, by field name) into ``model``'s table,
+    skipping any a unique constraint already holds, without model instances.
+
+    PostgreSQL: ``COPY`` into a session-local staging table, then one ``INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING``: the speed of COPY with the safety of ignore-conflicts (a plain COPY
+    would fail the whole batch on one duplicate). Elsewhere ``bulk_create``.
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=1000)
+        return
+    from django.db import transaction
+
+    meta, quote = model._meta, connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+    # One staging table per column list; the name is stable across processes (no hash()).
+    staging = f"{meta.db_table}_staging_{zlib.crc32(','.join(columns).encode())}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Types without constraints or defaults; emptied at commit, and after each use below.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {quote(staging)} ON COMMIT DELETE ROWS "
+            f"AS SELECT {names} FROM {quote(meta.db_table)} WITH NO DATA"
+        )
+        copy_rows(model, columns, rows, table=staging)
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} FROM {quote(staging)} ON CONFLICT DO NOTHING"
+        )
+        cursor.execute(f"TRUNCATE {quote(staging)}")

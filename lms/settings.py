@@ -359,6 +359,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LMS <no-reply@lms.lo
 
 # Recipients written per fan-out transaction (and sent per dispatch task).
 NOTIFICATIONS_FANOUT_BATCH = env.int("NOTIFICATIONS_FANOUT_BATCH", default=1000)
+# Recipients per send task (a fan-out batch is split into tasks this size: short tasks keep a
+# worker process free often, so other work on its queues never waits long).
+NOTIFICATIONS_SEND_TASK_SIZE = env.int("NOTIFICATIONS_SEND_TASK_SIZE", default=250)
 # The provider of each channel (notifications/providers/): EMAIL goes through Django's email
 # backends (EMAIL_BACKEND, or NOTIFICATIONS_EMAIL_BACKEND for notifications alone); SMS and
 # PUSH through Apprise URLs (notifications.providers.apprise.AppriseProvider), or the console

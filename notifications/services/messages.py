@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role, User
-from lms.db import bulk_insert_new
+from lms.db import copy_insert_new
 from lms.outbox import outbox_enqueue
 from notifications import registry
 from notifications.content import Content, RenderError, content_check, render
@@ -101,22 +101,47 @@ def recipient_values(message: Message, ids: list[int]) -> dict[int, dict[str, An
     return values
 
 
-def _in_app_row(message: Message, recipient_id: int, values: dict[str, Any], opted_out: bool) -> Delivery:
+def _in_app_outcome(message: Message, values: dict[str, Any], opted_out: bool, now) -> dict[str, Any]:
     # In-app is written ready: the inbox is the provider, so the row is the send.
-    now = timezone.now()
-    row = Delivery(message=message, recipient_id=recipient_id, channel=Channel.IN_APP, context=values, created_at=now)
     if opted_out:
-        row.status, row.reason = DeliveryStatus.SKIPPED, "opted_out"
-        return row
+        return {"status": DeliveryStatus.SKIPPED, "reason": "opted_out"}
     merged = {**message.context, **values}
     try:
-        row.title = render(message.title, merged)[:255]
-        row.body = render(message.body, merged)
+        title, body = render(message.title, merged)[:255], render(message.body, merged)
     except RenderError as exc:  # a value its source did not provide: this row fails, not the batch
-        row.status, row.last_error = DeliveryStatus.FAILED, f"render: {exc}"[:2000]
-        return row
-    row.status, row.sent_at = DeliveryStatus.SENT, now
-    return row
+        return {"status": DeliveryStatus.FAILED, "last_error": f"render: {exc}"[:2000]}
+    return {"status": DeliveryStatus.SENT, "title": title, "body": body, "sent_at": now}
+
+
+def _in_app_row(message: Message, recipient_id: int, values: dict[str, Any], opted_out: bool) -> Delivery:
+    now = timezone.now()
+    return Delivery(
+        message=message, recipient_id=recipient_id, channel=Channel.IN_APP, context=values, created_at=now,
+        **_in_app_outcome(message, values, opted_out, now),
+    )  # fmt: skip
+
+
+# The columns a fan-out writes (the rest are NULL until a send fills them).
+ROW_COLUMNS = (
+    "message", "recipient", "channel", "status", "reason", "context", "address", "title", "body", "attempts",
+    "last_error", "provider_message_id", "available_at", "created_at", "sent_at",
+)  # fmt: skip
+
+
+def _row(message: Message, recipient_id: int, channel: str, values: dict[str, Any], now, **outcome) -> tuple:
+    fields = {
+        "status": DeliveryStatus.PENDING,
+        "reason": "",
+        "title": "",
+        "body": "",
+        "last_error": "",
+        "sent_at": None,
+    }
+    fields.update(outcome)
+    return (
+        message.pk, recipient_id, channel, fields["status"], fields["reason"], values, "", fields["title"],
+        fields["body"], 0, fields["last_error"], "", now, now, fields["sent_at"],
+    )  # fmt: skip
 
 
 def message_fanout_batch(*, message_id: int) -> bool:
@@ -142,18 +167,23 @@ def message_fanout_batch(*, message_id: int) -> bool:
             in_app_off = set(Preference.objects.filter(user_id__in=ids, in_app=False).values_list("user_id", flat=True))
         rows = []
         for recipient_id in ids:
-            recipient_values_ = values.get(recipient_id, {})
+            mine = values.get(recipient_id, {})
             for channel in message.channels:
                 if channel == Channel.IN_APP:
-                    rows.append(_in_app_row(message, recipient_id, recipient_values_, recipient_id in in_app_off))
+                    outcome = _in_app_outcome(message, mine, recipient_id in in_app_off, now)
+                    rows.append(_row(message, recipient_id, channel, mine, now, **outcome))
                 else:
-                    rows.append(
-                        Delivery(message=message, recipient_id=recipient_id, channel=channel, context=recipient_values_)
-                    )
-        bulk_insert_new(rows)  # ignoring rows a crashed earlier run of this batch left (unique per channel)
+                    rows.append(_row(message, recipient_id, channel, mine, now))
+        # Ignoring rows already there (unique per recipient and channel): never a failed batch.
+        copy_insert_new(Delivery, ROW_COLUMNS, rows)
         if any(channel != Channel.IN_APP for channel in message.channels):
             # The batch's sends are a task row in this same transaction: committed together or not at all.
-            outbox_enqueue("notifications.tasks.deliveries_send_task", message.pk, ids[0], ids[-1])
+            # Several small send tasks rather than one per batch: a worker process is never held
+            # by one long task, so an OTP or a smaller message's sends wait a moment, not the batch.
+            size = settings.NOTIFICATIONS_SEND_TASK_SIZE
+            for start in range(0, len(ids), size):
+                part = ids[start : start + size]
+                outbox_enqueue("notifications.tasks.deliveries_send_task", message.pk, part[0], part[-1])
         if message.status == MessageStatus.PENDING:
             message.status, message.started_at = MessageStatus.FANNING_OUT, now
         message.cursor = ids[-1]
