@@ -5,7 +5,6 @@ On PostgreSQL rows go in with ``COPY`` and primary keys come from the table's ow
 default) the ORM's ``bulk_create`` does the same job more slowly.
 """
 
-import json
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -135,48 +134,6 @@ def bulk_set(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
         cursor.execute(sql, arrays)
 
 
-def bulk_insert_new(objs: Sequence[models.Model]) -> None:
-    """Insert unsaved instances of one model, skipping any that a unique constraint already
-    holds (``bulk_create(ignore_conflicts=True)``), without giving them primary keys.
-
-    PostgreSQL: one ``INSERT ... SELECT FROM unnest(<one array per column>) ON CONFLICT DO
-    NOTHING``: several times faster than ``bulk_create``, whose placeholder per value costs
-    microseconds each to build and to convert. Elsewhere ``bulk_create``.
-    """
-    if not objs:
-        return
-    model = type(objs[0])
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=1000)
-        return
-    meta, quote = model._meta, connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    arrays, casts = [], []
-    for field in fields:
-        values = [field.pre_save(obj, add=True) for obj in objs]
-        if isinstance(field, models.JSONField):
-            # psycopg has no array of jsonb parameters to build from dicts: send text, cast per row.
-            arrays.append([None if value is None else json.dumps(value, cls=field.encoder) for value in values])
-            casts.append(("text[]", "::jsonb"))
-            continue
-        if not isinstance(field, PLAIN_FIELDS) and not (
-            field.is_relation and isinstance(field.target_field, models.AutoField)
-        ):
-            values = [field.get_db_prep_save(value, connection) for value in values]
-        arrays.append(values)
-        casts.append((f"{field.db_type(connection)}[]", ""))
-    names = ", ".join(quote(field.column) for field in fields)
-    unnest = ", ".join(f"%s::{array_type}" for array_type, _ in casts)
-    select = ", ".join(f"v.c{n}{cast}" for n, (_, cast) in enumerate(casts))
-    aliases = ", ".join(f"c{n}" for n in range(len(fields)))
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {select} "
-        f"FROM unnest({unnest}) AS v({aliases}) ON CONFLICT DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-
-
 def copy_insert_new(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert plain rows (values in ``columns`` order, by field name) into ``model``'s table,
     skipping any a unique constraint already holds, without model instances.
@@ -188,7 +145,9 @@ def copy_insert_new(model: type[models.Model], columns: Sequence[str], rows: Seq
     if not rows:
         return
     if connection.vendor != "postgresql":
-        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        # By attname: a foreign key's column takes the id the row carries ("message" -> message_id).
+        attnames = [model._meta.get_field(name).attname for name in columns]
+        objs = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
         model.objects.bulk_create(objs, ignore_conflicts=True, batch_size=1000)
         return
     from django.db import transaction
