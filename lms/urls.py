@@ -6,7 +6,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from lms.api.seed_routes import seed_urlpatterns
 from lms.health import HealthView
 from lms.views import api_fallback, favicon
-from notifications import views as notification_views
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -30,8 +29,7 @@ urlpatterns = [
     # Readiness for load balancers and orchestrators: the same dependency checks (200 or 503).
     path("readyz", HealthView.as_view(), name="readyz"),
     # Links inside notifications: the tracked call to action and the one-click unsubscribe.
-    path("n/c/<str:token>", notification_views.click, name="notification-click"),
-    path("n/u/<str:token>", notification_views.unsubscribe, name="notification-unsubscribe"),
+    path("", include("notifications.urls")),
     *seed_urlpatterns(api_v1),
     # Last: every other /api/ path (the other spelling of a route's slash, or a JSON 404).
     re_path(r"^api/(?P<rest>.*)$", api_fallback, name="api-fallback"),

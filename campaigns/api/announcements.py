@@ -16,14 +16,13 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns.api.offers import DB_BIGINT, CanAssignCodes, CodeAssignmentOutput
+from campaigns.api.offers import DB_BIGINT, CanAssignCodes, CodeAssignmentOutput, discount_campaign_or_404
 from campaigns.api.serializers import StrictInput
-from campaigns.models import Campaign, CampaignKind, CouponCode
+from campaigns.models import CouponCode
 from campaigns.services.announcements import campaign_codes_distribute
 from campaigns.services.campaigns import invalid
 from lms.api.schema import error_responses
 from lms.api.validation import validated
-from lms.errors import NotFound
 from segments.models import Segment
 
 
@@ -58,11 +57,7 @@ class CampaignCodesDistributeView(GenericAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         data = validated(CodeDistributeInput, request.data)
-        campaign = Campaign.objects.filter(pk=pk).first()
-        if campaign is None:
-            raise NotFound("not_found", f"No discount campaign with id {pk}.")
-        if campaign.kind == CampaignKind.LOYALTY_PROGRAM:
-            raise NotFound("not_a_discount_campaign", "This is a loyalty program; it has no coupon codes.")
+        campaign = discount_campaign_or_404(pk)
         segment = Segment.objects.filter(pk=data["segment_id"]).first()
         if segment is None:
             raise invalid("segment_id", f"No segment with id {data['segment_id']}.")

@@ -74,6 +74,16 @@ class CanAssignCodes(IsAdminOrModelPermission):
     perms_map = {**IsAdminOrModelPermission.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
 
+def discount_campaign_or_404(pk: int) -> Campaign:
+    """The discount or free-shipping campaign ``pk``; a loyalty program has no coupon codes."""
+    campaign = Campaign.objects.filter(pk=pk).first()
+    if campaign is None:
+        raise NotFound("not_found", f"No discount campaign with id {pk}.")
+    if campaign.kind == CampaignKind.LOYALTY_PROGRAM:
+        raise NotFound("not_a_discount_campaign", "This is a loyalty program; it has no coupon codes.")
+    return campaign
+
+
 class CampaignCodesAssignView(GenericAPIView):
     queryset = CouponCode.objects.none()  # the model whose permissions staff need
     permission_classes = [CanAssignCodes]
@@ -95,11 +105,7 @@ class CampaignCodesAssignView(GenericAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         data = validated(CodeAssignInput, request.data)
-        campaign = Campaign.objects.filter(pk=pk).first()
-        if campaign is None:
-            raise NotFound("not_found", f"No discount campaign with id {pk}.")
-        if campaign.kind == CampaignKind.LOYALTY_PROGRAM:
-            raise NotFound("not_a_discount_campaign", "This is a loyalty program; it has no coupon codes.")
+        campaign = discount_campaign_or_404(pk)
         result: CodeAssignment
         if "segment_id" in data:
             segment = Segment.objects.filter(pk=data["segment_id"]).first()
