@@ -119,15 +119,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from campaigns.engine.eligibility import audience_refusal, geo_refusal
 from campaigns.engine.money import ZERO, cents, money_text
 from campaigns.engine.rules import CartView, Present, cap_amounts, describe, matched_once, opening_value, rule_outcome
 from campaigns.engine.schedule import schedule_failure, uses_this_period
 from campaigns.engine.types import (
-    AUDIENCE_ALL,
-    AUDIENCE_EXISTING,
-    AUDIENCE_GROUPS,
-    AUDIENCE_NEW,
-    AUDIENCE_SEGMENTS,
     AUTOMATIC,
     FREE_SHIPPING,
     LOYALTY_PROGRAM,
@@ -359,44 +355,18 @@ def _precheck(campaign: Campaign, context: Context, currency: str) -> _Verdict |
     if currency.casefold() != campaign.currency.casefold():
         message = f"The campaign is in {campaign.currency.upper()}; the cart is in {currency.upper()}."
         return _fail("currency", message, quiet=True)
-    failure = _geo_failure(campaign, context)
+    failure = geo_refusal(campaign, context.location)
     if failure is not None:
         return _fail("geo", failure, quiet=True)
-    failure = _audience_failure(campaign, context)
-    if failure is not None:
-        return failure
+    refusal = audience_refusal(
+        campaign,
+        customer_id=context.customer_id,
+        is_new_customer=context.is_new_customer,
+        segment_ids=context.segment_ids,
+    )
+    if refusal is not None:
+        return _fail(*refusal, quiet=True)
     return _limits_failure(campaign, context)
-
-
-def _geo_failure(campaign: Campaign, context: Context) -> str | None:
-    if not (campaign.countries or campaign.states or campaign.cities):
-        return None  # runs anywhere
-    where = context.location
-    for allowed, value, label in (
-        (campaign.countries, where.country, "country"),
-        (campaign.states, where.state, "state"),
-        (campaign.cities, where.city, "city"),
-    ):
-        if allowed and value.strip().casefold() not in {place.casefold() for place in allowed}:
-            return f"The campaign does not run in this {label} ({value or 'not given'})."
-    return None
-
-
-def _audience_failure(campaign: Campaign, context: Context) -> _Verdict | None:
-    audience = campaign.audience
-    if audience == AUDIENCE_ALL:
-        return None
-    if context.customer_id is None:
-        return _fail("customer_required", quiet=True)
-    if audience == AUDIENCE_NEW:
-        return None if context.is_new_customer else _fail("audience", "The campaign is for new customers.", quiet=True)
-    if audience == AUDIENCE_EXISTING:
-        if context.is_new_customer:
-            return _fail("audience", "The campaign is for existing customers.", quiet=True)
-        return None
-    if audience in (AUDIENCE_GROUPS, AUDIENCE_SEGMENTS):
-        return None if campaign.segment_ids & context.segment_ids else _fail("segment", quiet=True)
-    return _fail("audience", quiet=True)  # an audience this engine does not know: give nothing
 
 
 def _limits_failure(campaign: Campaign, context: Context) -> _Verdict | None:

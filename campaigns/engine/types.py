@@ -1,6 +1,6 @@
 """What the cart engine takes and gives: plain frozen dataclasses, no ORM.
 
-The ORM side (``campaigns.selectors``) turns campaigns, the cart and the customer into these;
+The ORM side (``campaigns.evaluation``) turns campaigns, the cart and the customer into these;
 ``campaigns.engine.evaluate`` turns them into a ``Result``. Money is ``Decimal`` with two
 places; times are aware datetimes.
 """
@@ -66,6 +66,7 @@ class Line:
     product_id: int | None = None
     category_ids: frozenset[int] = frozenset()
     brand_id: int | None = None
+    product_segment_ids: frozenset[int] = frozenset()  # the product segments the product is in
 
     @property
     def total(self) -> Decimal:
@@ -160,6 +161,7 @@ class Rule:
     category_ids: frozenset[int] = frozenset()
     brand_ids: frozenset[int] = frozenset()
     product_ids: frozenset[int] = frozenset()
+    product_segment_ids: frozenset[int] = frozenset()  # product segments (materialised membership)
     buy_quantity: int | None = None  # BUY_X_GET_Y: X
     get_quantity: int | None = None  # BUY_X_GET_Y: Y (discounted by ``value`` percent; 100 = free)
     max_applications: int | None = None  # BUY_X_GET_Y: cap on the number of (X+Y) groups
