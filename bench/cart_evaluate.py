@@ -312,8 +312,8 @@ def history(world: World, rng: random.Random) -> None:
     (some have reached their usage limit)."""
     from django.utils import timezone
 
+    from campaigns.evaluation import CartRequest
     from campaigns.models import Campaign, CampaignCounter
-    from campaigns.selectors import CartRequest
     from campaigns.services.redemptions import redemption_create
 
     for number in range(3):
@@ -347,7 +347,7 @@ def summary(values_ns: list[int]) -> tuple[float, float]:
 def cart_request(world: World):
     from django.utils import timezone
 
-    from campaigns.selectors import CartRequest
+    from campaigns.evaluation import CartRequest
 
     lines = [{**line, "unit_price": Decimal(line["unit_price"])} for line in world.lines]
     return CartRequest(
@@ -363,7 +363,7 @@ def cart_request(world: World):
 def engine_inputs(request) -> dict:
     """The exact (cart, context, campaigns) ``cart_evaluate`` hands the engine for ``request``."""
     from campaigns import engine
-    from campaigns.selectors import cart_evaluate
+    from campaigns.evaluation import cart_evaluate
 
     captured, real = {}, engine.evaluate
 
@@ -384,7 +384,7 @@ def evaluate_queries(request) -> tuple[list[str], list[str]]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from campaigns.selectors import cart_evaluate, snapshot_invalidate
+    from campaigns.evaluation import cart_evaluate, snapshot_invalidate
 
     cart_evaluate(request)
     with CaptureQueriesContext(connection) as warm:
@@ -456,7 +456,7 @@ def time_engine(inputs: dict, runs: int, profile: bool) -> dict[str, list[int]]:
 
 
 def time_selector(world: World, runs: int) -> list[int]:
-    from campaigns.selectors import cart_evaluate
+    from campaigns.evaluation import cart_evaluate
 
     request = cart_request(world)
     timings = []

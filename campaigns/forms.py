@@ -20,8 +20,8 @@ from django.forms.models import BaseInlineFormSet, InlineForeignKeyField, constr
 from django.utils import timezone
 
 from accounts.models import User
+from campaigns.evaluation import CartRequest
 from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, DiscountRule
-from campaigns.selectors import CartRequest
 from campaigns.services.campaigns import campaign_check
 from lms.errors import DomainError
 from segments.models import Segment

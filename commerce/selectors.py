@@ -43,3 +43,12 @@ def brands_named(value: str) -> set[int]:
         return {int(value)}
     named = Brand.objects.alias(lowered=Lower("name")).filter(lowered=Lower(Value(value)))
     return set(named.values_list("id", flat=True))
+
+
+def category_ancestors(category_id: int | None, parents: dict[int, int | None]) -> frozenset[int]:
+    """A category and all its ancestors, walking ``parents`` (category id -> parent id)."""
+    found: set[int] = set()
+    while category_id is not None and category_id not in found:
+        found.add(category_id)
+        category_id = parents.get(category_id)
+    return frozenset(found)

@@ -13,8 +13,8 @@ from django.db.models import Count, F, Q, Sum
 from accounts.models import User
 from campaigns.engine import types as ct
 from campaigns.engine.schedule import schedule_failure
+from campaigns.evaluation import SNAPSHOT_TTL, engine_campaign, snapshot_version
 from campaigns.models import Audience, CampaignKind, CampaignStatus
-from campaigns.selectors import SNAPSHOT_TTL, engine_campaign, snapshot_version
 from commerce.models import Category, Order, OrderStatus
 from lms.db import one_of
 from loyalty import engine as e

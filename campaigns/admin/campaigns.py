@@ -16,9 +16,9 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from campaigns.admin.actions import CampaignActions
+from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
-from campaigns.selectors import cart_evaluate
 from campaigns.services.campaigns import campaign_create, campaign_update
 from lms.errors import DomainError
 

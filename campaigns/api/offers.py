@@ -21,14 +21,15 @@ from rest_framework.response import Response
 from accounts.authentication import JWTAuthentication
 from campaigns.api.serializers import MONEY, StrictInput
 from campaigns.api.throttling import CartCustomerRateThrottle, CartIntegrationRateThrottle
-from campaigns.api.views import IsIntegrationOrCustomer, customer_for
+from campaigns.api.views import IsIntegrationOrCustomer
 from campaigns.engine import types as t
 from campaigns.engine.rules import offer_summary
 from campaigns.models import Campaign, CampaignKind, CouponCode
 from campaigns.selectors import customer_offers
 from campaigns.services.campaigns import invalid
 from campaigns.services.code_assignment import CodeAssignment, codes_assign, codes_assign_segment
-from commerce.api.authentication import ApiKeyAuthentication
+from commerce.api.authentication import ApiKeyAuthentication, acting_customer
+from commerce.services.customers import customer_for
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
@@ -214,7 +215,7 @@ class MyOffersView(GenericAPIView):
     def get(self, request: Request) -> Response:
         query = validated(OffersQuery, request.query_params)
         ref = {"external_id": query["customer"]} if "customer" in query else None
-        customer, known = customer_for(request, ref, create=False)
+        customer, known = customer_for(acting=acting_customer(request), ref=ref, create=False)
         if customer is None and known:
             raise NotFound(
                 "customer_not_found", f"No customer with external_id {query['customer']!r}.", path="customer"

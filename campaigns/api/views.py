@@ -1,6 +1,5 @@
 """Campaigns over HTTP: CRUD and status, the cart evaluation, redemption and void."""
 
-import datetime as dt
 from typing import Any
 
 from django.db import transaction
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
-from accounts.models import User, normalize_email
+from accounts.models import User
 from campaigns.api import examples
 from campaigns.api import serializers as s
 from campaigns.api.throttling import (
@@ -25,17 +24,17 @@ from campaigns.api.throttling import (
     UnknownCodeBudget,
     unknown_codes,
 )
+from campaigns.evaluation import CartRequest, cart_evaluate, pinned_at, result_json
 from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedemption
 from campaigns.points import PointsRequest
-from campaigns.selectors import AT_GRACE, CartRequest, cart_evaluate
 from campaigns.services import campaigns as services
-from campaigns.services.redemptions import redemption_create, redemption_void, result_json
-from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, is_integration
-from commerce.services.customers import CustomerResolver, customer_plain
-from lms.api.permissions import IsAdminOrModelPermission, is_admin_role
+from campaigns.services.redemptions import redemption_create, redemption_void
+from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, acting_customer, is_integration
+from commerce.services.customers import customer_for
+from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
-from lms.errors import Conflict, Forbidden, Invalid, NotFound
+from lms.errors import Conflict, NotFound
 
 
 def campaign_queryset():
@@ -181,55 +180,12 @@ class IsIntegrationOrCustomer(BasePermission):
         return is_integration(request) or bool(request.user and request.user.is_authenticated)
 
 
-def customer_matches(user: User, ref: dict[str, Any]) -> bool:
-    return (
-        ref.get("id", user.pk) == user.pk
-        and ref.get("external_id", user.external_id) == user.external_id
-        and normalize_email(ref.get("email", user.email)) == user.email
-    )
-
-
-def customer_for(request: Request, ref: dict[str, Any] | None, *, create: bool) -> tuple[User | None, bool]:
-    """The customer a request acts for, and whether an identity was given at all: a signed-in
-    customer themselves (naming another is 403), else the one ``ref`` names."""
-    user = request.user
-    if not is_integration(request) and user.is_authenticated and not is_admin_role(user):
-        if ref and not customer_matches(user, ref):
-            raise Forbidden("customer_mismatch", "A customer acts for themselves only (their own cart and points).")
-        return user, True
-    if not ref:
-        return None, False
-    if "id" in ref:
-        found = User.objects.filter(pk=ref["id"]).first()
-        if found is None:
-            raise NotFound("customer_not_found", f"No customer with id {ref['id']}.", path="customer.id")
-        return customer_plain(found), True
-    resolver = CustomerResolver([ref], create_missing=create).resolve()
-    if not create:
-        return resolver.find(ref), True  # None: not mirrored yet, judged as a new customer
-    return resolver.get(ref), True
-
-
-# How far a pinned time may lie from now: a day back (checkout evaluated, redeemed later), a
-# year ahead for previews, and no later than now (a little clock skew aside) for a redemption,
-# which must not use a campaign before it starts or a limit of a period not yet begun.
-AHEAD_PREVIEW = dt.timedelta(days=366)
-AHEAD_REDEEM = dt.timedelta(minutes=5)
-
-
 def _cart_request(
     data: dict[str, Any], customer: User | None, known: bool, order_id: str = "", *, redeem: bool = False
 ) -> CartRequest:
-    now = timezone.now()
-    at = data.get("at") or now
-    if at < now - AT_GRACE:
-        raise Invalid("at_too_old", "`at` may pin a time at most a day ago.", path="at")
-    if at > now + (AHEAD_REDEEM if redeem else AHEAD_PREVIEW):
-        limit = "now" if redeem else "a year from now"
-        raise Invalid("at_in_future", f"`at` may pin a time up to {limit}.", path="at")
     return CartRequest(
         lines=[dict(line) for line in data["lines"]],
-        at=at,
+        at=pinned_at(data.get("at"), redeem=redeem),
         customer=customer,
         customer_known=known,
         codes=list(data.get("codes", [])),
@@ -258,7 +214,7 @@ class CartEvaluateView(CartView):
     )
     def post(self, request: Request) -> Response:
         data = validated(s.CartEvaluateInput, request.data)
-        customer, known = customer_for(request, data.get("customer"), create=False)
+        customer, known = customer_for(acting=acting_customer(request), ref=data.get("customer"), create=False)
         budget = UnknownCodeBudget(request, customer=customer, ref=data.get("customer"))
         budget.reserve(data.get("codes", []))
         try:
@@ -283,7 +239,7 @@ class RedemptionCreateView(CartView):
     def post(self, request: Request) -> Response:
         data = validated(s.RedemptionInput, request.data)
         with transaction.atomic():  # a refused redemption leaves no customer behind either
-            customer, known = customer_for(request, data["customer"], create=True)
+            customer, known = customer_for(acting=acting_customer(request), ref=data["customer"], create=True)
             budget = UnknownCodeBudget(request, customer=customer, ref=data["customer"])
             budget.reserve(data.get("codes", []))
             try:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from campaigns.evaluation import snapshot_invalidate
 from campaigns.models import (
     WEEKDAYS,
     Audience,
@@ -28,7 +29,6 @@ from campaigns.models import (
     RedemptionType,
     Validity,
 )
-from campaigns.selectors import snapshot_invalidate
 from campaigns.services.announcements import campaign_announce, notify_check, switched_on
 from commerce.models import Brand, Category, Product
 from lms.errors import Conflict, Invalid

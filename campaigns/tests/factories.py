@@ -8,8 +8,8 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from campaigns.evaluation import snapshot_invalidate
 from campaigns.models import Campaign, CampaignCounter, DiscountRule, OrderRedemption, Redemption
-from campaigns.selectors import snapshot_invalidate
 
 
 class RuleFactory(factory.django.DjangoModelFactory):

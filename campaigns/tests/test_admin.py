@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from campaigns.admin import campaigns as campaigns_admin
+from campaigns.evaluation import CartRequest
 from campaigns.models import (
     Campaign,
     CampaignCounter,
@@ -25,7 +26,6 @@ from campaigns.models import (
     OrderRedemption,
     Redemption,
 )
-from campaigns.selectors import CartRequest
 from campaigns.services.campaigns import campaign_create
 from campaigns.services.redemptions import redemption_create
 from campaigns.tests.factories import CampaignFactory, CouponCodeFactory

@@ -12,8 +12,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
+from campaigns.evaluation import CartRequest
 from campaigns.models import CampaignCounter, CouponCode, Redemption
-from campaigns.selectors import CartRequest
 from campaigns.services.redemptions import redemption_create
 from campaigns.tests.factories import CampaignFactory
 from lms.errors import Conflict

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from campaigns import engine
 from campaigns.engine import types as t
+from campaigns.evaluation import engine_campaigns
 from campaigns.models import Campaign
-from campaigns.selectors import engine_campaigns
 from campaigns.tests.factories import CampaignFactory, redemption_make
 from segments.criteria import catalogue
 from segments.selectors import segment_queryset

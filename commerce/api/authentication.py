@@ -47,6 +47,15 @@ def is_integration(request) -> bool:
     return isinstance(request.auth, APIKey)
 
 
+def acting_customer(request):
+    """The signed-in customer when one calls for themselves; None when the integration or an
+    ADMIN calls on a customer's behalf (or nobody is signed in)."""
+    user = request.user
+    if is_integration(request) or not user.is_authenticated or is_admin_role(user):
+        return None
+    return user
+
+
 class IsIntegrationOrAdmin(permissions.BasePermission):
     """The e-commerce integration (a valid API key) or a person with role ADMIN."""
 

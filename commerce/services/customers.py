@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from accounts.models import User, normalize_email
 from commerce.services import ItemResult
-from lms.errors import Conflict, Invalid
+from lms.errors import Conflict, Forbidden, Invalid, NotFound
 
 CUSTOMER_FIELDS = (
     "first_name",
@@ -214,3 +214,36 @@ def customers_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
             except (Invalid, Conflict) as error:
                 result.reject(error)
     return results
+
+
+def customer_matches(user: User, ref: dict[str, Any]) -> bool:
+    """``ref`` (id, external_id, email: any of them) names ``user``."""
+    return (
+        ref.get("id", user.pk) == user.pk
+        and ref.get("external_id", user.external_id) == user.external_id
+        and normalize_email(ref.get("email", user.email)) == user.email
+    )
+
+
+def customer_for(*, acting: User | None, ref: dict[str, Any] | None, create: bool) -> tuple[User | None, bool]:
+    """The customer a call acts for, and whether an identity was given at all.
+
+    ``acting`` is a signed-in customer acting for themselves: them (naming another is 403).
+    Otherwise (the integration, an ADMIN) the customer ``ref`` names: by id (404 when none),
+    else by external_id or email, created when ``create`` (else None: not mirrored yet, judged
+    as a new customer)."""
+    if acting is not None:
+        if ref and not customer_matches(acting, ref):
+            raise Forbidden("customer_mismatch", "A customer acts for themselves only (their own cart and points).")
+        return acting, True
+    if not ref:
+        return None, False
+    if "id" in ref:
+        found = User.objects.filter(pk=ref["id"]).first()
+        if found is None:
+            raise NotFound("customer_not_found", f"No customer with id {ref['id']}.", path="customer.id")
+        return customer_plain(found), True
+    resolver = CustomerResolver([ref], create_missing=create).resolve()
+    if not create:
+        return resolver.find(ref), True
+    return resolver.get(ref), True

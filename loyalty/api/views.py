@@ -18,14 +18,15 @@ from rest_framework.views import APIView
 from accounts.authentication import JWTAuthentication
 from accounts.models import User, normalize_email
 from campaigns.api.serializers import CampaignStatusInput
-from campaigns.api.views import CampaignFilter, customer_for
+from campaigns.api.views import CampaignFilter
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
 from commerce.api.authentication import (
     ApiKeyAuthentication,
     IntegrationRateThrottle,
     IsIntegrationOrAdmin,
+    acting_customer,
 )
-from commerce.services.customers import customer_plain
+from commerce.services.customers import customer_for, customer_plain
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
@@ -198,7 +199,7 @@ class RedeemView(LoyaltyView):
     )
     def post(self, request: Request) -> Response:
         data = validated(s.RedeemInput, request.data)
-        customer, named = customer_for(request, data.get("customer"), create=False)
+        customer, named = customer_for(acting=acting_customer(request), ref=data.get("customer"), create=False)
         if not named:
             raise Invalid("customer_required", "Name the customer whose points are spent.", path="customer")
         if customer is None:

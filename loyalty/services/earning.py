@@ -18,9 +18,9 @@ from django.db.models import Max, Min
 from accounts.hooks import Login
 from accounts.models import User
 from campaigns.engine.schedule import local
-from campaigns.selectors import category_ancestors
 from commerce.hooks import OrderChange
 from commerce.models import Order, OrderLine, OrderStatus, OrderStatusChange
+from commerce.selectors import category_ancestors
 from lms.db import bulk_set, one_of
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount, PointsTransaction, Source, TierBasis, TransactionKind

@@ -12,8 +12,8 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
+from campaigns.evaluation import snapshot_invalidate
 from campaigns.models import Campaign, CampaignKind
-from campaigns.selectors import snapshot_invalidate
 from campaigns.services.announcements import campaign_announce, switched_on
 from campaigns.services.campaigns import (
     campaign_common_check,

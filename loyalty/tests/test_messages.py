@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
-from campaigns.selectors import snapshot_invalidate
+from campaigns.evaluation import snapshot_invalidate
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, ProgramSettings
 from loyalty.services.earning import orders_earn_backfill, tiers_reevaluate
