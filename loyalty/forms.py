@@ -21,9 +21,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import BaseInlineFormSet
 
-from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm, ServiceCheckedModelForm, error_paths
+from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm
 from campaigns.models import Campaign, Channel
 from lms.errors import DomainError
+from lms.forms import ServiceCheckedModelForm, error_paths
 from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
 from loyalty.services.messages import ALLOWED, DEFAULTS, MAX_EXPIRING_DAYS
 from loyalty.services.programs import (

@@ -17,6 +17,7 @@ from campaigns.models import (
     Validity,
 )
 from lms.api.fields import DateTimeField
+from lms.api.serializers import StrictInput
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
@@ -25,17 +26,6 @@ MAX_CART = Decimal("9999999999.99")  # what a redemption can store (12 digits)
 
 def text_list() -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField(max_length=64), max_length=500, required=False)
-
-
-class StrictInput(serializers.Serializer):
-    """Refuses keys it does not know (a misspelt ``max_discount_amount`` would silently mean "no cap")."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return super().to_internal_value(data)
 
 
 class TierInput(StrictInput):

@@ -29,7 +29,7 @@ from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedempti
 from campaigns.points import PointsRequest
 from campaigns.services import campaigns as services
 from campaigns.services.redemptions import redemption_create, redemption_void
-from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, acting_customer, is_integration
+from commerce.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, acting_customer, is_integration
 from commerce.services.customers import customer_for
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses

@@ -20,7 +20,7 @@ from accounts.models import User, normalize_email
 from campaigns.api.serializers import CampaignStatusInput
 from campaigns.api.views import CampaignFilter
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
-from commerce.api.authentication import (
+from commerce.authentication import (
     ApiKeyAuthentication,
     IntegrationRateThrottle,
     IsIntegrationOrAdmin,
