@@ -17,7 +17,7 @@ from campaigns.models import (
     Validity,
 )
 from lms.api.fields import DateTimeField
-from lms.api.serializers import StrictInput
+from lms.api.serializers import CustomerRefInput, StrictInput
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
@@ -217,15 +217,8 @@ class CampaignOutput(serializers.ModelSerializer):
 # --- Cart ------------------------------------------------------------------------------------
 
 
-class CartCustomerInput(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1, required=False)
-    external_id = serializers.CharField(max_length=64, required=False)
-    email = serializers.EmailField(max_length=254, required=False)
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Identify the customer by id, external_id or email.")
-        return attrs
+class CartCustomerInput(CustomerRefInput):
+    pass
 
 
 class CartLineInput(serializers.Serializer):

@@ -33,3 +33,17 @@ class UpdateInput(StrictInput):
     """A partial update: a key it does not take is one that cannot be changed here."""
 
     unknown_field_message = "This field cannot be changed here."
+
+
+class CustomerRefInput(serializers.Serializer):
+    """Names a customer by id, external id or email (``commerce.services.customers.customer_for``
+    finds them): the cart's customer, a redemption's."""
+
+    id = serializers.IntegerField(min_value=1, required=False)
+    external_id = serializers.CharField(max_length=64, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Identify the customer by id, external_id or email.")
+        return attrs
