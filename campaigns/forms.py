@@ -24,7 +24,7 @@ from campaigns.evaluation import CartRequest
 from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, DiscountRule
 from campaigns.services.campaigns import campaign_check
 from lms.errors import DomainError
-from lms.forms import ServiceCheckedModelForm, error_paths
+from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
 from segments.models import Segment
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -276,20 +276,11 @@ class RuleFormSet(BaseInlineFormSet):
             if path == "rules":
                 own.append(message)
             elif match and int(match["index"]) < len(rows):
-                form, field = rows[int(match["index"])], match["field"]
-                name = FORM_FIELD_FOR_PATH.get(field, field)
-                text = f"{field}{match['rest']}: {message}" if match["rest"] else message
-                if name in form.fields:
-                    form.add_error(name, text)
-                else:
-                    form.add_error(None, f"{field}: {text}" if field else text)
+                form = rows[int(match["index"])]
+                error_on_field(form, match["field"] or "", message, rest=match["rest"] or "", names=FORM_FIELD_FOR_PATH)
             else:
-                name = FORM_FIELD_FOR_PATH.get(path, path)
                 on_campaign = True
-                if name in campaign_form.fields:
-                    campaign_form.add_error(name, message)
-                else:
-                    campaign_form.add_error(None, f"{path}: {message}" if path else message)
+                error_on_field(campaign_form, path, message, names=FORM_FIELD_FOR_PATH)
         if on_campaign:
             own.append("Nothing was saved: see the errors on the campaign's fields above.")
         return own

@@ -38,3 +38,15 @@ class ServiceCheckedModelForm(forms.ModelForm):
             self.instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
         except ValidationError as error:
             self._update_errors(error)
+
+
+def error_on_field(form: forms.BaseForm, field: str, message: str, *, rest: str = "", names: dict[str, str]) -> None:
+    """Put a service's message for ``field`` (a path's head; ``rest`` what follows it, such as
+    ``[1].value``) on the form's field of that name (``names`` maps the service's name to the
+    form's where they differ); on the form as a whole, named, when it has no such field."""
+    text = f"{field}{rest}: {message}" if rest else message
+    name = names.get(field, field)
+    if name in form.fields:
+        form.add_error(name, text)
+    else:
+        form.add_error(None, f"{field}: {text}" if field else text)
