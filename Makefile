@@ -41,10 +41,12 @@ run: $(VENV)/.run-installed
 api-key: $(VENV)/.run-installed
 	@$(RUN_ENV) $(PY) manage.py create_api_key demo-$$(date +%Y%m%d-%H%M%S)
 
-## test: lint, the migration check, the schema check and the whole suite on PostgreSQL + Redis
+## test: lint, the import contract (.importlinter), the migration check, the schema check and the
+## whole suite on PostgreSQL + Redis
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/services.sh
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml

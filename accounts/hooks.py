@@ -1,4 +1,4 @@
-"""Sign-in hooks: a plain registry that higher apps register into.
+"""Sign-in hooks: a registry that higher apps register into from ``ready()``.
 
 Loyalty awards login-streak points from here. A sign-in (``session_start``) and a LOGIN event
 the platform sends (``commerce.services.events``) both call ``logins_emit`` inside their
@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from lms.registry import Registry
+
 
 @dataclass(frozen=True)
 class Login:
@@ -17,22 +19,11 @@ class Login:
 
 
 LoginHook = Callable[[Sequence[Login]], None]
-_login_hooks: list[LoginHook] = []
-
-
-def register_login_hook(hook: LoginHook) -> LoginHook:
-    """Register once (re-registering is a no-op); the hook gets every login of a batch at once."""
-    if hook not in _login_hooks:
-        _login_hooks.append(hook)
-    return hook
-
-
-def unregister_login_hook(hook: LoginHook) -> None:
-    if hook in _login_hooks:
-        _login_hooks.remove(hook)
+# Keyed by the registering app; a hook gets every login of a batch at once.
+login_hooks: Registry[LoginHook] = Registry("login hooks")
 
 
 def logins_emit(logins: Sequence[Login]) -> None:
     if logins:
-        for hook in tuple(_login_hooks):
+        for hook in login_hooks.values():
             hook(logins)

@@ -16,7 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.forms.models import BaseInlineFormSet, InlineForeignKeyField, construct_instance
+from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from accounts.models import User
@@ -24,6 +24,7 @@ from campaigns.evaluation import CartRequest
 from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, DiscountRule
 from campaigns.services.campaigns import campaign_check
 from lms.errors import DomainError
+from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
 from segments.models import Segment
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -76,18 +77,6 @@ def _bound(field: forms.Field, low: Any, high: Any) -> None:
         field.widget.attrs["max"] = high
 
 
-def error_paths(error: DomainError) -> list[tuple[str, str]]:
-    """(path, message) pairs of a service error: ``details`` maps paths to messages
-    (``invalid()``), or names one ``path`` (the 409 of a taken code); else no path."""
-    details = error.details or {}
-    if isinstance(details.get("path"), str):
-        return [(details["path"], error.message)]
-    pairs = [
-        (path, str(message)) for path, messages in details.items() if isinstance(messages, list) for message in messages
-    ]
-    return pairs or [("", error.message)]
-
-
 class CommaSeparatedField(forms.CharField):
     """A JSON list of strings, typed as comma-separated text."""
 
@@ -106,26 +95,6 @@ def https_urls(db_field, **kwargs) -> forms.Field | None:
     if isinstance(db_field, models.URLField):
         kwargs.setdefault("assume_scheme", "https")
     return db_field.formfield(**kwargs)
-
-
-class ServiceCheckedModelForm(forms.ModelForm):
-    """A model form whose cross-field checks are ``campaign_check``'s. The model's own
-    constraint pass (which ``ModelForm._post_clean`` runs) is skipped: it would repeat the same
-    problems as "Constraint … is violated" with no field to show them on. The constraints still
-    hold in the database."""
-
-    def _post_clean(self) -> None:
-        exclude = self._get_validation_exclusions()
-        # As ModelForm does: the inline's foreign key may point at a campaign not saved yet.
-        exclude.update(name for name, field in self.fields.items() if isinstance(field, InlineForeignKeyField))
-        try:
-            self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
-        except ValidationError as error:
-            self._update_errors(error)
-        try:
-            self.instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
-        except ValidationError as error:
-            self._update_errors(error)
 
 
 class CampaignForm(ServiceCheckedModelForm):
@@ -307,20 +276,11 @@ class RuleFormSet(BaseInlineFormSet):
             if path == "rules":
                 own.append(message)
             elif match and int(match["index"]) < len(rows):
-                form, field = rows[int(match["index"])], match["field"]
-                name = FORM_FIELD_FOR_PATH.get(field, field)
-                text = f"{field}{match['rest']}: {message}" if match["rest"] else message
-                if name in form.fields:
-                    form.add_error(name, text)
-                else:
-                    form.add_error(None, f"{field}: {text}" if field else text)
+                form = rows[int(match["index"])]
+                error_on_field(form, match["field"] or "", message, rest=match["rest"] or "", names=FORM_FIELD_FOR_PATH)
             else:
-                name = FORM_FIELD_FOR_PATH.get(path, path)
                 on_campaign = True
-                if name in campaign_form.fields:
-                    campaign_form.add_error(name, message)
-                else:
-                    campaign_form.add_error(None, f"{path}: {message}" if path else message)
+                error_on_field(campaign_form, path, message, names=FORM_FIELD_FOR_PATH)
         if on_campaign:
             own.append("Nothing was saved: see the errors on the campaign's fields above.")
         return own

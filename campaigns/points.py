@@ -15,6 +15,7 @@ from typing import Protocol
 from campaigns.engine import types as t
 from campaigns.engine.money import allocate
 from lms.errors import Invalid
+from lms.registry import Registry
 
 ZERO = Decimal("0.00")
 # Why points asked for (``use_points``) were not applied: ``rejected[].reason`` beside the engine's reasons.
@@ -52,18 +53,15 @@ class PointsProvider(Protocol):
     def give_back(self, *, order_id: str, reason: str) -> None: ...
 
 
-_providers: list[PointsProvider] = []
-
-
-def register_points_provider(provider: PointsProvider) -> None:
-    if provider not in _providers:
-        _providers.append(provider)
+# Loyalty registers its provider under its app's name from ready(); the first one registered serves.
+points_providers: Registry[PointsProvider] = Registry("points providers")
 
 
 def points_provider() -> PointsProvider:
-    if not _providers:
+    providers = points_providers.values()
+    if not providers:
         raise Invalid("points_unsupported", "Points are not enabled on this service.", path="use_points")
-    return _providers[0]
+    return providers[0]
 
 
 def points_apply(

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.admin import UserAdmin
+from accounts.console import UserAdmin
 from accounts.models import User
 from commerce.models import (
     Brand,
@@ -113,7 +113,8 @@ class InteractionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # Customers are accounts' users; the console shows their orders and events beside them.
-# Registered here, not in accounts, because accounts may not know about commerce.
+# Registered here, not in accounts, because accounts may not know about commerce (accounts.admin,
+# discovered first as accounts comes first in INSTALLED_APPS, registered the plain page).
 admin.site.unregister(User)
 
 

@@ -1,11 +1,11 @@
-"""Order state-change hooks: a plain registry that higher apps register into.
+"""Order state-change hooks: a registry that higher apps register into.
 
-Loyalty (earn / reverse points) and campaigns (void redemptions) call
-``register_order_hook(fn)`` (one change at a time) or ``register_order_batch_hook(fn)`` (the
-changes of a whole ingested batch at once, so a hook can read what it needs in one query) in
-their ``AppConfig.ready()``. Ingestion calls every hook once
-per state change *inside* the ingesting transaction: a hook that raises rolls the whole
-change back, so an order is never stored without the points it earned.
+Loyalty (earn / reverse points) and campaigns (void redemptions) register a hook under their
+app's name in their ``AppConfig.ready()`` (``order_batch_hooks.register("loyalty", fn)``); a
+hook gets the changes of a whole ingested batch at once (a single change is a batch of one), so
+it can read what it needs in one query. Ingestion calls every hook *inside* the ingesting
+transaction: a hook that raises rolls the whole change back, so an order is never stored
+without the points it earned.
 """
 
 from collections.abc import Callable, Sequence
@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from commerce.models import Order, OrderLine
+from lms.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -38,34 +39,8 @@ class OrderChange:
     lines: tuple[OrderLine, ...] | None = None
 
 
-OrderHook = Callable[[OrderChange], None]
 OrderBatchHook = Callable[[Sequence[OrderChange]], None]
-_order_hooks: list[OrderHook] = []
-_batch_hooks: list[OrderBatchHook] = []
-
-
-def register_order_hook(hook: OrderHook) -> OrderHook:
-    """Register once (re-registering the same function is a no-op); usable as a decorator."""
-    if hook not in _order_hooks:
-        _order_hooks.append(hook)
-    return hook
-
-
-def unregister_order_hook(hook: OrderHook) -> None:
-    if hook in _order_hooks:
-        _order_hooks.remove(hook)
-
-
-def register_order_batch_hook(hook: OrderBatchHook) -> OrderBatchHook:
-    """A hook called once per batch with every change in it (a single change is a batch of one)."""
-    if hook not in _batch_hooks:
-        _batch_hooks.append(hook)
-    return hook
-
-
-def unregister_order_batch_hook(hook: OrderBatchHook) -> None:
-    if hook in _batch_hooks:
-        _batch_hooks.remove(hook)
+order_batch_hooks: Registry[OrderBatchHook] = Registry("order batch hooks")
 
 
 def order_change_emit(change: OrderChange) -> None:
@@ -73,10 +48,7 @@ def order_change_emit(change: OrderChange) -> None:
 
 
 def order_changes_emit(changes: Sequence[OrderChange]) -> None:
-    """Every per-change hook on each change, then every batch hook on them all."""
-    for hook in tuple(_order_hooks):
-        for change in changes:
-            hook(change)
+    """Every hook on all the changes, in the order the apps registered them."""
     if changes:
-        for batch_hook in tuple(_batch_hooks):
-            batch_hook(changes)
+        for hook in order_batch_hooks.values():
+            hook(changes)

@@ -40,3 +40,8 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return sorted(self._items.items())
+
+    def values(self) -> tuple[T, ...]:
+        """In the order they were registered: hooks run in the order the apps' ``ready()``
+        registered them (INSTALLED_APPS order, lowest app first)."""
+        return tuple(self._items.values())

@@ -6,19 +6,19 @@ class LoyaltyConfig(AppConfig):
     name = "loyalty"
 
     def ready(self) -> None:
-        from accounts.hooks import register_login_hook
-        from campaigns.points import register_points_provider
-        from campaigns.services.campaigns import register_campaign_usage
-        from commerce.hooks import register_order_batch_hook
+        from accounts.hooks import login_hooks
+        from campaigns.points import points_providers
+        from campaigns.services.campaigns import campaign_usages
+        from commerce.hooks import order_batch_hooks
         from loyalty import criteria
         from loyalty.points import provider
         from loyalty.services.earning import logins_award, orders_changed
         from loyalty.services.programs import program_has_members
 
-        register_order_batch_hook(orders_changed)  # earn on new orders, reverse on cancels and refunds
-        register_login_hook(logins_award)  # daily login streaks
-        register_campaign_usage(program_has_members)  # a program with members is archived, not erased
-        register_points_provider(provider)  # use_points in cart/evaluate and redemptions
+        order_batch_hooks.register(self.name, orders_changed)  # earn on new orders, reverse on cancels and refunds
+        login_hooks.register(self.name, logins_award)  # daily login streaks
+        campaign_usages.register(self.name, program_has_members)  # a program with members is archived, not erased
+        points_providers.register(self.name, provider)  # use_points in cart/evaluate and redemptions
         criteria.register()
         self._messages_register()
 

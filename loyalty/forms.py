@@ -21,9 +21,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import BaseInlineFormSet
 
-from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm, ServiceCheckedModelForm, error_paths
+from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm
 from campaigns.models import Campaign, Channel
 from lms.errors import DomainError
+from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
 from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
 from loyalty.services.messages import ALLOWED, DEFAULTS, MAX_EXPIRING_DAYS
 from loyalty.services.programs import (
@@ -133,23 +134,14 @@ class ProgramForm(CampaignForm):
             elif match and int(match["index"]) >= len(rows):  # not a row on the page
                 on_part(self.parts[match["part"]], f"{path}: {message}")
             elif match:
-                form, field = rows[int(match["index"])], match["field"]
-                name = FORM_FIELD_FOR_PATH.get(field, field)
-                text = f"{field}{match['rest']}: {message}" if match["rest"] else message
-                if name in form.fields:
-                    form.add_error(name, text)
-                else:
-                    form.add_error(None, f"{field}: {text}" if field else text)
+                form = rows[int(match["index"])]
+                error_on_field(form, match["field"] or "", message, rest=match["rest"] or "", names=FORM_FIELD_FOR_PATH)
                 elsewhere = elsewhere or self.parts[match["part"]] is not checking
             elif settings_form is not None and path in settings_form.fields:
                 settings_form.add_error(path, message)
                 elsewhere = elsewhere or checking.part != "settings"
             else:
-                name = FORM_FIELD_FOR_PATH.get(path, path)
-                if name in self.fields:
-                    self.add_error(name, message)
-                else:
-                    self.add_error(None, f"{path}: {message}" if path else message)
+                error_on_field(self, path, message, names=FORM_FIELD_FOR_PATH)
                 elsewhere = True
         if elsewhere:
             own.append("Nothing was saved: see the errors marked on the page.")

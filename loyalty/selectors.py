@@ -12,9 +12,10 @@ from django.db.models import Count, F, Q, Sum
 
 from accounts.models import User
 from campaigns.engine import types as ct
+from campaigns.engine.eligibility import audience_refusal, geo_refusal
 from campaigns.engine.schedule import schedule_failure
 from campaigns.evaluation import SNAPSHOT_TTL, engine_campaign, snapshot_version
-from campaigns.models import Audience, CampaignKind, CampaignStatus
+from campaigns.models import CampaignKind, CampaignStatus
 from commerce.models import Category, Order, OrderStatus
 from lms.db import one_of
 from loyalty import engine as e
@@ -164,11 +165,8 @@ def snapshot_get() -> Snapshot:
 # --- Who may earn ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Where:
-    country: str = ""
-    state: str = ""
-    city: str = ""
+# Where a customer is (an order's shipping address, a profile's): the engine's location.
+Where = ct.Location
 
 
 def runs_at(program: Program, at: dt.datetime) -> bool:
@@ -176,24 +174,17 @@ def runs_at(program: Program, at: dt.datetime) -> bool:
     return schedule_failure(program.campaign, at) is None
 
 
-def takes(program: Program, *, where: Where, has_earlier_order: bool, segment_ids: frozenset[int]) -> bool:
-    """The program's audience and geography admit this customer."""
-    campaign = program.campaign
-    for allowed, value in (
-        (campaign.countries, where.country),
-        (campaign.states, where.state),
-        (campaign.cities, where.city),
-    ):
-        if allowed and value.strip().casefold() not in allowed:
-            return False
-    audience = campaign.audience
-    if audience == Audience.NEW_USERS:
-        return not has_earlier_order
-    if audience == Audience.EXISTING_USERS:
-        return has_earlier_order
-    if audience in (Audience.GROUPS, Audience.SEGMENTS):
-        return bool(campaign.segment_ids & segment_ids)
-    return True
+def takes(
+    program: Program, *, customer_id: int, where: Where, has_earlier_order: bool, segment_ids: frozenset[int]
+) -> bool:
+    """The program's audience and geography admit this customer: the cart engine's own checks
+    (``campaigns.engine.eligibility``), so a program and a discount campaign judge alike."""
+    return geo_refusal(program.campaign, where) is None and (
+        audience_refusal(
+            program.campaign, customer_id=customer_id, is_new_customer=not has_earlier_order, segment_ids=segment_ids
+        )
+        is None
+    )
 
 
 def memberships(customer_ids: Iterable[int], programs: Iterable[Program]) -> dict[int, frozenset[int]]:
@@ -339,7 +330,8 @@ def account_summaries(customer: User, now: dt.datetime) -> list[dict[str, Any]]:
         programs = [
             p
             for p in programs
-            if p.id in accounts or takes(p, where=where, has_earlier_order=has_orders, segment_ids=segment_ids)
+            if p.id in accounts
+            or takes(p, customer_id=customer.pk, where=where, has_earlier_order=has_orders, segment_ids=segment_ids)
         ]
     expiring = expiring_points([a.pk for a in accounts.values()], now=now)
     overdue = overdue_points([a.pk for a in accounts.values()], now=now)  # expired, not yet by the nightly run

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from lms.admin import ServiceSavedAdmin
 from lms.errors import DomainError
 from notifications.content import RenderError, render
 from notifications.models import DELIVERED, Channel, Delivery, DeliveryStatus
@@ -96,15 +97,6 @@ class PromotionForm(forms.ModelForm):
         return data
 
 
-class ServiceRefused(Exception):
-    """The service refused a save the form had just checked (a concurrent change); raised out
-    of the admin's transaction so nothing stays written."""
-
-    def __init__(self, error: DomainError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 def _count(statuses) -> Subquery:
     # Per row of the page only (a correlated subquery on the (message, status) index).
     rows = (
@@ -118,7 +110,7 @@ def _count(statuses) -> Subquery:
 
 
 @admin.register(Promotion)
-class PromotionAdmin(SimpleHistoryAdmin):
+class PromotionAdmin(ServiceSavedAdmin, SimpleHistoryAdmin):
     form = PromotionForm
     list_display = ("title", "status", "audience", "starts_at", "ends_at", "send_at", "archived", "deliveries")
     list_filter = ("status", "archived", "audience")
@@ -238,32 +230,19 @@ class PromotionAdmin(SimpleHistoryAdmin):
 
     # --- Saving through the services ------------------------------------------------------------
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceRefused as refused:  # the admin's transaction has rolled back
-            self.message_user(request, f"Nothing was saved: {refused.error.message}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def save_model(self, request, obj: Promotion, form: PromotionForm, change: bool) -> None:
+    def service_save(self, request, obj: Promotion, form: PromotionForm, change: bool) -> Promotion:
         data = form.cleaned_data
         fields: dict[str, Any] = {name: data.get(name) for name in SERVICE_FIELDS}
         fields["channels"] = list(data.get("channels") or [])
         fields["campaign_id"] = data["campaign"].pk if data.get("campaign") else None
         segment_ids = [segment.pk for segment in data.get("segments") or []]
-        try:
-            if change:
-                saved = services.promotion_update(promotion_id=obj.pk, segment_ids=segment_ids, **fields)
-            else:
-                saved = services.promotion_create(created_by=request.user, segment_ids=segment_ids, **fields)
-        except DomainError as error:
-            raise ServiceRefused(error) from error
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-        obj.schedule_at = data.get("send_at")  # for "Save and schedule" (response_add/response_change)
+        if change:
+            return services.promotion_update(promotion_id=obj.pk, segment_ids=segment_ids, **fields)
+        return services.promotion_create(created_by=request.user, segment_ids=segment_ids, **fields)
 
-    def save_related(self, request, form, formsets, change) -> None:
-        pass  # the services saved the segments with the promotion
+    def save_model(self, request, obj: Promotion, form: PromotionForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        obj.schedule_at = form.cleaned_data.get("send_at")  # for "Save and schedule" (response_add/response_change)
 
     def _after_save(self, request, obj: Promotion, response):
         send_at = getattr(obj, "schedule_at", None)

@@ -6,7 +6,7 @@ class PromotionsConfig(AppConfig):
     name = "promotions"
 
     def ready(self) -> None:
-        from campaigns.services.campaigns import register_campaign_usage
+        from campaigns.services.campaigns import campaign_usages
         from notifications import registry
         from promotions import services
         from promotions.context import recipient_context
@@ -18,4 +18,6 @@ class PromotionsConfig(AppConfig):
                 registry.placeholders.register(name, description)
         registry.contexts.register(services.SOURCE_TYPE, recipient_context)
         register_segment_usage(services.segment_usage)  # a targeted segment is never deleted
-        register_campaign_usage(services.campaign_in_promotions)  # a linked campaign is archived, not erased
+        campaign_usages.register(
+            self.name, services.campaign_in_promotions
+        )  # a linked campaign is archived, not erased

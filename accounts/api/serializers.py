@@ -1,22 +1,10 @@
 from rest_framework import serializers
 
 from accounts.models import Role, User, normalize_email
+from lms.api.serializers import UpdateInput
 
 # Long enough for any passphrase, short enough that hashing it costs nothing unusual.
 PASSWORD_MAX_LENGTH = 128
-
-
-class StrictInput(serializers.Serializer):
-    """A partial update that refuses fields it does not know (role, email, is_staff...)
-    instead of silently dropping them."""
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["This field cannot be changed here."] for name in sorted(unknown)}
-            )
-        return attrs
 
 
 class EmailInput(serializers.Serializer):
@@ -121,7 +109,7 @@ class MeOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class MeUpdateInput(StrictInput):
+class MeUpdateInput(UpdateInput):
     first_name = serializers.CharField(max_length=150, required=False)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     phone = serializers.RegexField(
@@ -143,6 +131,6 @@ class UserAdminOutput(MeOutput):
         fields = [*MeOutput.Meta.fields, "is_active", "is_staff", "updated_at", "login_count"]
 
 
-class UserAdminUpdateInput(StrictInput):
+class UserAdminUpdateInput(UpdateInput):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)

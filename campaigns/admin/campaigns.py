@@ -20,18 +20,10 @@ from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
 from campaigns.services.campaigns import campaign_create, campaign_update
+from lms.admin import ServiceSavedAdmin
 from lms.errors import DomainError
 
 ZERO = Decimal("0.00")
-
-
-class ServiceRefused(Exception):
-    """The service refused a save the form had just checked (a concurrent change, such as a
-    code taken meanwhile); raised out of the admin's transaction so nothing stays written."""
-
-    def __init__(self, error: DomainError) -> None:
-        super().__init__(error.message)
-        self.error = error
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -85,7 +77,7 @@ class DiscountRuleInline(admin.StackedInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActions, SimpleHistoryAdmin):
+class CampaignAdmin(CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin):
     form = CampaignForm
     inlines = [DiscountRuleInline]
     list_display = (
@@ -238,37 +230,18 @@ class CampaignAdmin(CampaignActions, SimpleHistoryAdmin):
 
     # --- Saving through the services ------------------------------------------------------------
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceRefused as refused:  # the admin's transaction has rolled back
-            self.message_user(request, f"Nothing was saved: {refused.error.message}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def save_model(self, request, obj: Campaign, form: CampaignForm, change: bool) -> None:
+    def service_save(self, request, obj: Campaign, form: CampaignForm, change: bool) -> Campaign:
         # The rules formset's clean() ran campaign_check on this very data and left the rules
-        # on the form; the service checks again inside its transaction and writes it all.
-        try:
-            if change:
-                saved = campaign_update(
-                    campaign=obj, rules=form.checked_rules, segment_ids=form.segment_ids(), **form.service_fields()
-                )
-            else:
-                saved = campaign_create(
-                    rules=form.checked_rules or [],
-                    segment_ids=form.segment_ids(),
-                    created_by=request.user,
-                    **form.service_fields(),
-                )
-        except DomainError as error:
-            raise ServiceRefused(error)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-        obj._state.adding = False
-
-    def save_related(self, request, form, formsets, change) -> None:
-        """Nothing: the service wrote the rules and the segments (the formset and the form's
-        many-to-many would write them a second time)."""
+        # on the form; the service checks again inside its transaction and writes it all (the
+        # rules and the segments too: ServiceSavedAdmin.save_related writes nothing).
+        if change:
+            return campaign_update(
+                campaign=obj, rules=form.checked_rules, segment_ids=form.segment_ids(), **form.service_fields()
+            )
+        return campaign_create(
+            rules=form.checked_rules or [], segment_ids=form.segment_ids(), created_by=request.user,
+            **form.service_fields(),
+        )  # fmt: skip
 
     def construct_change_message(self, request, form, formsets, add=False):
         if add:

@@ -17,11 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns.api.offers import DB_BIGINT, CanAssignCodes, CodeAssignmentOutput, discount_campaign_or_404
-from campaigns.api.serializers import StrictInput
 from campaigns.models import CouponCode
 from campaigns.services.announcements import campaign_codes_distribute
 from campaigns.services.campaigns import invalid
 from lms.api.schema import error_responses
+from lms.api.serializers import StrictInput
 from lms.api.validation import validated
 from segments.models import Segment
 

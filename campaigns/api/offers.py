@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import JWTAuthentication
-from campaigns.api.serializers import MONEY, StrictInput
+from campaigns.api.serializers import MONEY
 from campaigns.api.throttling import CartCustomerRateThrottle, CartIntegrationRateThrottle
 from campaigns.api.views import IsIntegrationOrCustomer
 from campaigns.engine import types as t
@@ -28,10 +28,11 @@ from campaigns.models import Campaign, CampaignKind, CouponCode
 from campaigns.selectors import customer_offers
 from campaigns.services.campaigns import invalid
 from campaigns.services.code_assignment import CodeAssignment, codes_assign, codes_assign_segment
-from commerce.api.authentication import ApiKeyAuthentication, acting_customer
+from commerce.authentication import ApiKeyAuthentication, acting_customer
 from commerce.services.customers import customer_for
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
+from lms.api.serializers import StrictInput
 from lms.api.validation import validated
 from lms.errors import NotFound
 from segments.models import Segment

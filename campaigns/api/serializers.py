@@ -17,6 +17,7 @@ from campaigns.models import (
     Validity,
 )
 from lms.api.fields import DateTimeField
+from lms.api.serializers import CustomerRefInput, StrictInput
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
@@ -25,17 +26,6 @@ MAX_CART = Decimal("9999999999.99")  # what a redemption can store (12 digits)
 
 def text_list() -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField(max_length=64), max_length=500, required=False)
-
-
-class StrictInput(serializers.Serializer):
-    """Refuses keys it does not know (a misspelt ``max_discount_amount`` would silently mean "no cap")."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return super().to_internal_value(data)
 
 
 class TierInput(StrictInput):
@@ -227,15 +217,8 @@ class CampaignOutput(serializers.ModelSerializer):
 # --- Cart ------------------------------------------------------------------------------------
 
 
-class CartCustomerInput(serializers.Serializer):
-    id = serializers.IntegerField(min_value=1, required=False)
-    external_id = serializers.CharField(max_length=64, required=False)
-    email = serializers.EmailField(max_length=254, required=False)
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError("Identify the customer by id, external_id or email.")
-        return attrs
+class CartCustomerInput(CustomerRefInput):
+    pass
 
 
 class CartLineInput(serializers.Serializer):

@@ -24,7 +24,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import User, normalize_email
-from commerce.api.authentication import IntegrationRateThrottle, is_integration
+from commerce.authentication import IntegrationRateThrottle, is_integration
 from lms.api.permissions import is_admin_role
 from lms.api.throttling import AtomicRateThrottle, SafeIdentMixin, _window_give_back, _window_take
 

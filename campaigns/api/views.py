@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -29,8 +29,9 @@ from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedempti
 from campaigns.points import PointsRequest
 from campaigns.services import campaigns as services
 from campaigns.services.redemptions import redemption_create, redemption_void
-from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, acting_customer, is_integration
+from commerce.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, acting_customer, is_integration
 from commerce.services.customers import customer_for
+from lms.api.filters import LiveRowFilter
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
@@ -47,28 +48,13 @@ def campaign_queryset():
     )
 
 
-class CampaignFilter(filters.FilterSet):
+class CampaignFilter(LiveRowFilter):
     kind = filters.ChoiceFilter(choices=CampaignKind.choices)
     status = filters.ChoiceFilter(choices=Campaign._meta.get_field("status").choices)
-    active = filters.BooleanFilter(method="filter_active", help_text="Live now (switched on, started, not ended).")
-    archived = filters.BooleanFilter(help_text="Archived campaigns are left out unless asked for.")
-    search = filters.CharFilter(method="filter_search", help_text="Name contains, or the code is.")
 
     class Meta:
         model = Campaign
         fields = ["kind", "status"]
-
-    def filter_queryset(self, queryset):
-        if self.form.cleaned_data.get("archived") is None:
-            queryset = queryset.filter(archived=False)
-        return super().filter_queryset(queryset)
-
-    def filter_active(self, queryset, name, value):
-        live = Campaign.objects.active(timezone.now()).values("pk")
-        return queryset.filter(pk__in=live) if value else queryset.exclude(pk__in=live)
-
-    def filter_search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(code__iexact=value.strip()))
 
 
 @extend_schema_view(

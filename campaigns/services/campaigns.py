@@ -5,6 +5,7 @@ console both call it); the database constraints hold the invariants regardless.
 """
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -32,6 +33,7 @@ from campaigns.models import (
 from campaigns.services.announcements import campaign_announce, notify_check, switched_on
 from commerce.models import Brand, Category, Product
 from lms.errors import Conflict, Invalid
+from lms.registry import Registry
 from segments.models import Segment
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,31}$")
@@ -411,17 +413,13 @@ def campaign_delete(*, campaign: Campaign) -> bool:
     return False
 
 
-# Higher apps (loyalty) tell whether a campaign has history they keep (points transactions).
-_usage_checks: list = []
-
-
-def register_campaign_usage(check) -> None:
-    if check not in _usage_checks:
-        _usage_checks.append(check)
+# Higher apps (loyalty, promotions) tell whether a campaign has history they keep (points
+# transactions, a promotion showing its code); registered under the app's name from ready().
+campaign_usages: Registry[Callable[[Campaign], bool]] = Registry("campaign usage checks")
 
 
 def _used_elsewhere(campaign: Campaign) -> bool:
-    return any(check(campaign) for check in _usage_checks)
+    return any(check(campaign) for check in campaign_usages.values())
 
 
 @transaction.atomic

@@ -16,8 +16,8 @@ from accounts.authentication import JWTAuthentication
 from accounts.models import normalize_email
 from commerce.api import examples
 from commerce.api import serializers as s
-from commerce.api.authentication import ApiKeyAuthentication, IntegrationRateThrottle, IsIntegrationOrAdmin
 from commerce.api.batch import ingest_items
+from commerce.authentication import ApiKeyAuthentication, IntegrationRateThrottle, IsIntegrationOrAdmin
 from commerce.models import Order, OrderStatus, OrderStatusChange, Product
 from commerce.selectors import brands_named, categories_named, category_ids_below
 from commerce.services import MAX_BATCH, ItemResult, summarize

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from accounts.hooks import register_login_hook, unregister_login_hook
+from accounts.hooks import login_hooks
 from accounts.models import User
 from accounts.services import email_token_make, user_signup
 from accounts.tests.factories import UserFactory
@@ -375,7 +375,7 @@ def test_an_event_stored_meanwhile_under_the_same_id_rejects_a_concurrent_other_
         inside.set()
         release.wait(timeout=10)
 
-    register_login_hook(hold)
+    login_hooks.register("test-hold", hold)
     answers: dict[str, dict] = {}
 
     def send(name: str, kind: str) -> None:
@@ -393,7 +393,7 @@ def test_an_event_stored_meanwhile_under_the_same_id_rejects_a_concurrent_other_
         first.join(timeout=10)
         second.join(timeout=10)
     finally:
-        unregister_login_hook(hold)
+        login_hooks.unregister("test-hold")
 
     assert _outcomes(answers["A"]) == ["created"]
     assert _outcomes(answers["B"]) == ["rejected"]

@@ -471,19 +471,19 @@ def test_an_order_ingested_already_refunded_is_refunded_in_full(integration_clie
 
 
 def test_a_batch_hook_sees_a_bulk_ingest_at_once_and_a_single_order_alone(integration_client, phone):
-    from commerce.hooks import register_order_batch_hook, unregister_order_batch_hook
+    from commerce.hooks import order_batch_hooks
 
     calls: list[list[str]] = []
 
     def record(changes) -> None:
         calls.append([change.order.external_id for change in changes])
 
-    register_order_batch_hook(record)
+    order_batch_hooks.register("test-record", record)
     try:
         _post_bulk(integration_client, order_body("ORD-A"), order_body("ORD-B"), order_body("ORD-C"))
         integration_client.post(ORDERS, order_body("ORD-D"))
         integration_client.patch(f"{ORDERS}ORD-D/", {"status": "CANCELLED"}, format="json")
     finally:
-        unregister_order_batch_hook(record)
+        order_batch_hooks.unregister("test-record")
 
     assert calls == [["ORD-A", "ORD-B", "ORD-C"], ["ORD-D"], ["ORD-D"]]

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from campaigns.tests.factories import CampaignFactory
-from commerce.hooks import register_order_hook, unregister_order_hook
+from commerce.hooks import order_batch_hooks
 from commerce.tests.factories import order_body
 from lms.errors import Conflict
 from lms.testing import assert_error
@@ -269,10 +269,10 @@ def test_a_refused_orders_cleanup_never_deletes_a_customer_another_call_created(
         finally:
             conn.close()
 
-    def refuse(change):
+    def refuse(changes):
         raise Conflict("order_refused", "Not this one.")
 
-    register_order_hook(refuse)
+    order_batch_hooks.register("test-refuse", refuse)
     try:
         writer = threading.Thread(target=upsert)
         writer.start()
@@ -293,7 +293,7 @@ def test_a_refused_orders_cleanup_never_deletes_a_customer_another_call_created(
         writer.join(10)
         reader.join(20)
     finally:
-        unregister_order_hook(refuse)
+        order_batch_hooks.unregister("test-refuse")
 
     assert not errors, errors
     assert answer["response"].status_code == 409, answer["response"].content

@@ -14,8 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from campaigns.admin.actions import names_shown
-from lms.admin import EstimatedCountPaginator, ReadOnlyAdminMixin
+from lms.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, names_shown
 from lms.errors import DomainError
 from loyalty.admin.programs import rupees
 from loyalty.engine import points_value

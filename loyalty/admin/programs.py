@@ -6,17 +6,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Exists, OuterRef, URLField
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from campaigns.admin.actions import ArchivingActions
-from campaigns.admin.campaigns import ServiceRefused
-from campaigns.models import Campaign
-from lms.errors import DomainError, Invalid
+from campaigns.models import Campaign, CampaignStatus
+from campaigns.services.campaigns import campaign_delete, campaign_status_set
+from lms.admin import ArchivingActions, ServiceSavedAdmin
+from lms.errors import Invalid
 from loyalty.forms import (
     MAX_RULES,
     MAX_TIERS,
@@ -179,7 +178,7 @@ class TierInline(ProgramPartInline, admin.TabularInline):
 
 
 @admin.register(LoyaltyProgram)
-class LoyaltyProgramAdmin(ArchivingActions, admin.ModelAdmin):
+class LoyaltyProgramAdmin(ArchivingActions, ServiceSavedAdmin, admin.ModelAdmin):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
     list_display = (
@@ -230,6 +229,12 @@ class LoyaltyProgramAdmin(ArchivingActions, admin.ModelAdmin):
 
     def in_use(self) -> Exists:
         return Exists(LoyaltyAccount.objects.filter(program=OuterRef("pk")))
+
+    def row_switch(self, obj: Campaign, *, on: bool) -> None:
+        campaign_status_set(campaign=obj, status=CampaignStatus.ACTIVE if on else CampaignStatus.INACTIVE)
+
+    def row_delete(self, obj: Campaign) -> bool:
+        return campaign_delete(campaign=obj)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if isinstance(db_field, URLField):
@@ -308,47 +313,31 @@ class LoyaltyProgramAdmin(ArchivingActions, admin.ModelAdmin):
 
     # --- Saving through the services ------------------------------------------------------------
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except ServiceRefused as refused:  # the admin's transaction has rolled back
-            self.message_user(request, f"Nothing was saved: {refused.error.message}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def save_model(self, request, obj: Campaign, form: ProgramForm, change: bool) -> None:
+    def service_save(self, request, obj: Campaign, form: ProgramForm, change: bool) -> Campaign:
         # The last part's formset ran program_check on this very data and left the parts on
-        # the form; the service checks again inside its transaction and writes it all.
+        # the form; the service checks again inside its transaction and writes it all (the
+        # settings, rules, tiers and segments: ServiceSavedAdmin.save_related writes nothing).
         checked = form.checked
-        try:
-            if checked is None:  # a part missing from the page: nothing was checked
-                raise Invalid("program_unchecked", "The program's settings, rules and tiers were not all sent.")
-            if change:
-                saved = program_update(
-                    program=obj,
-                    settings=checked.settings,
-                    # Unchanged rules stay as they are (replacing them would re-create them).
-                    rules=checked.rules if checked.rules_changed else None,
-                    tiers=checked.tiers,
-                    segment_ids=form.segment_ids(),
-                    **form.service_fields(),
-                )
-            else:
-                saved = program_create(
-                    settings=checked.settings,
-                    rules=checked.rules,
-                    tiers=checked.tiers,
-                    segment_ids=form.segment_ids(),
-                    created_by=request.user,
-                    **form.service_fields(),
-                )
-        except DomainError as error:
-            raise ServiceRefused(error)
-        obj.pk = saved.pk
-        obj.refresh_from_db()
-        obj._state.adding = False
-
-    def save_related(self, request, form, formsets, change) -> None:
-        """Nothing: the service wrote the settings, rules, tiers and segments."""
+        if checked is None:  # a part missing from the page: nothing was checked
+            raise Invalid("program_unchecked", "The program's settings, rules and tiers were not all sent.")
+        if change:
+            return program_update(
+                program=obj,
+                settings=checked.settings,
+                # Unchanged rules stay as they are (replacing them would re-create them).
+                rules=checked.rules if checked.rules_changed else None,
+                tiers=checked.tiers,
+                segment_ids=form.segment_ids(),
+                **form.service_fields(),
+            )
+        return program_create(
+            settings=checked.settings,
+            rules=checked.rules,
+            tiers=checked.tiers,
+            segment_ids=form.segment_ids(),
+            created_by=request.user,
+            **form.service_fields(),
+        )
 
     def construct_change_message(self, request, form, formsets, add=False):
         if add:

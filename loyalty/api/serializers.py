@@ -2,9 +2,10 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from campaigns.api.serializers import CampaignBaseInput, CartCustomerInput, NotificationOutput, StrictInput
-from campaigns.models import Campaign, Channel
+from campaigns.api.serializers import CampaignBaseInput, NotificationOutput
+from campaigns.models import Campaign, CampaignStatus, Channel
 from lms.api.fields import DateTimeField
+from lms.api.serializers import CustomerRefInput, StrictInput
 from loyalty.models import EarningRule, PointsTransaction, Rounding, Tier, TierBasis
 from loyalty.services.messages import ALLOWED
 from loyalty.services.programs import MESSAGE_FIELDS
@@ -87,6 +88,10 @@ class ProgramSettingsInput(StrictInput):
     tier_up_body = template_field(5000, "tier_up")
     tier_down_title = template_field(200, "tier_down")
     tier_down_body = template_field(5000, "tier_down")
+
+
+class ProgramStatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=CampaignStatus.choices)
 
 
 class ProgramFieldsInput(CampaignBaseInput, ProgramSettingsInput):
@@ -246,7 +251,7 @@ class TransactionOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class RedeemCustomerInput(StrictInput, CartCustomerInput):
+class RedeemCustomerInput(StrictInput, CustomerRefInput):
     """The cart's customer reference, refusing keys it does not know (``phone`` names nobody)."""
 
 

@@ -17,16 +17,16 @@ from rest_framework.views import APIView
 
 from accounts.authentication import JWTAuthentication
 from accounts.models import User, normalize_email
-from campaigns.api.serializers import CampaignStatusInput
-from campaigns.api.views import CampaignFilter
+from campaigns.models import CampaignKind, CampaignStatus
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
-from commerce.api.authentication import (
+from commerce.authentication import (
     ApiKeyAuthentication,
     IntegrationRateThrottle,
     IsIntegrationOrAdmin,
     acting_customer,
 )
 from commerce.services.customers import customer_for, customer_plain
+from lms.api.filters import LiveRowFilter
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
@@ -52,8 +52,11 @@ def program_queryset():
     )
 
 
-class ProgramFilter(CampaignFilter):
-    class Meta(CampaignFilter.Meta):
+class ProgramFilter(LiveRowFilter):
+    status = filters.ChoiceFilter(choices=CampaignStatus.choices)
+    kind = filters.ChoiceFilter(choices=CampaignKind.choices)  # as GET /campaigns/ takes it: LOYALTY_PROGRAM or none
+
+    class Meta:
         model = LoyaltyProgram
         fields = ["status"]
 
@@ -130,12 +133,12 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(
         tags=["loyalty"],
         summary="Switch a program on or off",
-        request=CampaignStatusInput,
+        request=s.ProgramStatusInput,
         responses={200: s.ProgramOutput, **error_responses(400, 401, 403, 404, 409)},
     )
     @action(detail=True, methods=["patch"], url_path="status")
     def status(self, request: Request, pk: str | None = None) -> Response:
-        data = validated(CampaignStatusInput, request.data)
+        data = validated(s.ProgramStatusInput, request.data)
         return self._answer(campaign_status_set(campaign=self.get_object(), status=data["status"]))
 
 

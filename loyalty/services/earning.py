@@ -135,7 +135,7 @@ def _orders_earn(changes: Sequence[OrderChange], *, tell: bool = True) -> None:
         is_first = first_at is None or first_at >= order.placed_at
         for program in candidates:
             if takes(
-                program, where=_where(order), has_earlier_order=not is_first,
+                program, customer_id=order.customer_id, where=_where(order), has_earlier_order=not is_first,
                 segment_ids=members.get(order.customer_id, frozenset()),
             ):  # fmt: skip
                 eligible.append((change, program, is_first))
@@ -384,7 +384,7 @@ def logins_award(logins: Sequence[Login]) -> None:
             continue
         where = Where(customer.country or "", customer.state or "", customer.city or "")
         for program in candidates:
-            if takes(program, where=where, has_earlier_order=customer.pk in with_orders,
+            if takes(program, customer_id=customer.pk, where=where, has_earlier_order=customer.pk in with_orders,
                      segment_ids=members.get(customer.pk, frozenset())):  # fmt: skip
                 eligible.append((login, program))
     if not eligible:

@@ -520,6 +520,30 @@ def test_a_new_users_audience_earns_on_a_first_order_only(integration_client):
     assert [row.reference for row in PointsTransaction.objects.filter(account__program=program)] == ["FIRST"]
 
 
+def test_an_existing_users_audience_earns_from_the_second_order_on(integration_client):
+    program = program_make(audience="EXISTING_USERS")
+
+    ingest(integration_client, "FIRST", placed_at="2025-06-01T10:00:00Z")
+    ingest(integration_client, "SECOND", placed_at="2025-06-02T10:00:00Z")
+
+    assert [row.reference for row in PointsTransaction.objects.filter(account__program=program)] == ["SECOND"]
+
+
+def test_states_and_cities_must_each_hold_the_shipping_address_without_regard_to_case(integration_client):
+    program = program_make(countries=["IN"], states=["Karnataka"], cities=["Bengaluru", "Mysuru"])
+
+    ingest(integration_client, "THERE", shipping_country="IN", shipping_state="karnataka", shipping_city=" MYSURU ")
+    ingest(
+        integration_client, "OTHER-CITY", RAVI, shipping_country="IN", shipping_state="Karnataka", shipping_city="Hubli"
+    )
+    ingest(integration_client, "OTHER-STATE", {"email": "mira@example.com"}, shipping_country="IN",
+           shipping_state="Kerala", shipping_city="Bengaluru")  # fmt: skip
+
+    assert balance(program) == 1000
+    assert account_of(program, "ravi@example.com") is None
+    assert account_of(program, "mira@example.com") is None
+
+
 # --- Tiers ----------------------------------------------------------------------------------------
 
 TIERS = [

@@ -1,23 +1,12 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from lms.api.serializers import UpdateInput
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, PushDevice
 from notifications.services.links import click_url
 from notifications.services.preferences import timezone_problem
 
 PLATFORMS = ("ios", "android", "web")
-
-
-class StrictInput(serializers.Serializer):
-    """A partial update that names a field it does not know instead of dropping it."""
-
-    def validate(self, attrs):
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["This field cannot be changed here."] for name in sorted(unknown)}
-            )
-        return attrs
 
 
 class SourceOutput(serializers.Serializer):
@@ -85,7 +74,7 @@ class PreferencesOutput(serializers.Serializer):
     )
 
 
-class PreferencesUpdateInput(StrictInput):
+class PreferencesUpdateInput(UpdateInput):
     marketing_email = serializers.BooleanField(required=False)
     marketing_sms = serializers.BooleanField(required=False)
     marketing_push = serializers.BooleanField(required=False)

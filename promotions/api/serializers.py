@@ -2,20 +2,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lms.api.fields import DateTimeField
+from lms.api.serializers import StrictInput
 from notifications.models import DeliveryStatus, MessageStatus
 from promotions.models import Promotion, PromotionAudience, PromotionStatus
 from promotions.selectors import campaign_code
-
-
-class StrictInput(serializers.Serializer):
-    """Refuses keys it does not know (a misspelt ``ends`` would silently mean "no end")."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return super().to_internal_value(data)
 
 
 class PromotionFieldsInput(StrictInput):

@@ -76,7 +76,7 @@ class IntegrationRateThrottle(throttling.SimpleRateThrottle):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "commerce.api.authentication.ApiKeyAuthentication"
+    target_class = "commerce.authentication.ApiKeyAuthentication"
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema):
