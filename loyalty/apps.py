@@ -10,7 +10,7 @@ class LoyaltyConfig(AppConfig):
         from campaigns.points import register_points_provider
         from campaigns.services.campaigns import register_campaign_usage
         from commerce.hooks import register_order_batch_hook
-        from loyalty import criteria
+        from loyalty import segment_fields
         from loyalty.points import provider
         from loyalty.services.earning import logins_award, orders_changed
         from loyalty.services.programs import program_has_members
@@ -19,7 +19,7 @@ class LoyaltyConfig(AppConfig):
         register_login_hook(logins_award)  # daily login streaks
         register_campaign_usage(program_has_members)  # a program with members is archived, not erased
         register_points_provider(provider)  # use_points in cart/evaluate and redemptions
-        criteria.register()
+        segment_fields.register()  # loyalty criteria in the segments catalogue
         self._messages_register()
 
     @staticmethod
