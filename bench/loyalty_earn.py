@@ -307,7 +307,6 @@ def ledger_check(off_ids: list[str], on_ids: list[str]) -> list[str]:
 
     from commerce.models import Order
     from loyalty.models import LoyaltyAccount, PointsTransaction, Source, TransactionKind
-    from loyalty.selectors import COUNTED
     from loyalty.services.upkeep import balances_check
 
     problems = []
@@ -328,9 +327,7 @@ def ledger_check(off_ids: list[str], on_ids: list[str]) -> list[str]:
     early = references & set(off_ids)
     if early:
         problems.append(f"{len(early)} orders ingested with the program off earned, e.g. {sorted(early)[:3]}")
-    counted = set(
-        Order.objects.filter(external_id__in=on_ids, status__in=COUNTED).values_list("external_id", flat=True)
-    )
+    counted = set(Order.objects.counted().filter(external_id__in=on_ids).values_list("external_id", flat=True))
     missed = counted - references
     if missed:
         problems.append(

@@ -96,10 +96,19 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# The one definition of a counted order (a purchase: segments' order counts and spend,
+# loyalty's earning and "has ordered", a campaign's new or existing customer): any order not
+# cancelled and not fully refunded. A partial refund keeps the order counted (its lines carry
+# what was returned). ``Order.objects.counted()`` applies it; the tuples are for the places that
+# filter related rows, write raw SQL or look at a status in Python.
+UNCOUNTED_STATUSES: tuple[str, ...] = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
+COUNTED_STATUSES: tuple[str, ...] = tuple(status for status in OrderStatus if status not in UNCOUNTED_STATUSES)
+
+
 class OrderQuerySet(models.QuerySet):
     def counted(self) -> "OrderQuerySet":
         """Orders that count as purchases (not cancelled, not fully refunded)."""
-        return self.exclude(status__in=[OrderStatus.CANCELLED, OrderStatus.REFUNDED])
+        return self.filter(status__in=COUNTED_STATUSES)  # the same rows as excluding the others; IN uses the index
 
 
 class Order(models.Model):

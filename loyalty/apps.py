@@ -10,7 +10,7 @@ class LoyaltyConfig(AppConfig):
         from campaigns.points import points_providers
         from campaigns.services.campaigns import campaign_usages
         from commerce.hooks import order_batch_hooks
-        from loyalty import criteria
+        from loyalty import segment_fields
         from loyalty.points import provider
         from loyalty.services.earning import logins_award, orders_changed
         from loyalty.services.programs import program_has_members
@@ -19,7 +19,7 @@ class LoyaltyConfig(AppConfig):
         login_hooks.register(self.name, logins_award)  # daily login streaks
         campaign_usages.register(self.name, program_has_members)  # a program with members is archived, not erased
         points_providers.register(self.name, provider)  # use_points in cart/evaluate and redemptions
-        criteria.register()
+        segment_fields.register()  # loyalty criteria in the segments catalogue
         self._messages_register()
 
     @staticmethod

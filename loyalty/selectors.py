@@ -16,7 +16,7 @@ from campaigns.engine.eligibility import audience_refusal, geo_refusal
 from campaigns.engine.schedule import schedule_failure
 from campaigns.evaluation import SNAPSHOT_TTL, engine_campaign, snapshot_version
 from campaigns.models import CampaignKind, CampaignStatus
-from commerce.models import Category, Order, OrderStatus
+from commerce.models import Category, Order
 from lms.db import one_of
 from loyalty import engine as e
 from loyalty.models import (
@@ -31,7 +31,6 @@ from loyalty.models import (
 from loyalty.services.messages import ProgramMessages
 from segments.models import CustomerMembership
 
-COUNTED = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.FULFILLED)
 EARNING_RULES = (e.POINTS_PER_RUPEE, e.CATEGORY_POINTS, e.FIRST_PURCHASE_BONUS)
 
 
@@ -203,9 +202,8 @@ def spend_in_window(
 ) -> dict[int, Decimal]:
     """What each customer paid (totals less refunds) for counted orders placed in the last
     ``days`` (leaving out the orders ``exclude`` names)."""
-    orders = Order.objects.filter(
+    orders = Order.objects.counted().filter(
         customer_id__in=one_of(sorted(set(customer_ids))),
-        status__in=COUNTED,
         placed_at__gt=now - dt.timedelta(days=days),
     )
     exclude = list(exclude)
@@ -325,7 +323,7 @@ def account_summaries(customer: User, now: dt.datetime) -> list[dict[str, Any]]:
     programs = programs_load(sorted(rows, key=lambda p: p.pk))
     if any(p.id not in accounts for p in programs):  # live programs the customer may join: only those that take them
         where = Where(customer.country or "", customer.state or "", customer.city or "")
-        has_orders = Order.objects.filter(customer=customer, status__in=COUNTED).exists()
+        has_orders = Order.objects.counted().filter(customer=customer).exists()
         segment_ids = memberships([customer.pk], programs).get(customer.pk, frozenset())
         programs = [
             p

@@ -7,7 +7,11 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications import registry
-        from segments import fields  # noqa: F401 - registers the criteria this app knows
+        from segments.criteria import register_field
+        from segments.fields.product import PRODUCT_FIELDS
+        from segments.fields.user import USER_FIELDS
         from segments.selectors import segments_audience
 
+        for definition in (*USER_FIELDS, *PRODUCT_FIELDS):  # the criteria this app knows
+            register_field(definition)
         registry.audiences.register("segments", segments_audience)

@@ -9,7 +9,8 @@ from django.db.models.functions import Coalesce, Lower
 from django.db.models.lookups import Exact, In
 from django.utils import timezone
 
-from segments.criteria import Context
+from segments.criteria.compile import compare
+from segments.criteria.registry import Context
 
 
 def days_since(
@@ -158,8 +159,6 @@ def aggregate_compare(related: Callable[[Context], QuerySet], key: str, aggregat
     """
 
     def build(ctx: Context, op: str, value: Any) -> Q:
-        from segments.criteria import compare
-
         groups = related(ctx).order_by().values(key).annotate(aggregated=aggregate)
         condition = compare(F("aggregated"), op, value)
         if not _zero_matches(op, value):

@@ -12,29 +12,33 @@ from accounts.models import User, normalize_email
 from commerce.models import Product
 from lms.errors import Conflict, Invalid
 from lms.outbox import outbox_enqueue
+from lms.registry import Registry
 from segments.criteria import CriteriaError, criteria_json, criteria_validate
 from segments.models import CustomerMembership, ProductMembership, Segment
 from segments.selectors import segment_queryset
 
 # Higher apps (campaigns, loyalty, promotions) register a function answering what targets a
-# segment ("campaign 12 'Diwali'"), so a segment in use is never deleted from under them.
+# segment ("campaign 12 'Diwali'"), from their AppConfig.ready(), so a segment in use is never
+# deleted from under them. Keyed by the function's dotted name: registering it again is a no-op.
 SegmentUsage = Callable[[Segment], list[str]]
-_usages: list[SegmentUsage] = []
+usages: Registry[SegmentUsage] = Registry("segment usages")
+
+
+def _usage_key(usage: SegmentUsage) -> str:
+    return f"{usage.__module__}.{usage.__qualname__}"
 
 
 def register_segment_usage(usage: SegmentUsage) -> SegmentUsage:
-    if usage not in _usages:
-        _usages.append(usage)
-    return usage
+    return usages.register(_usage_key(usage), usage)
 
 
 def unregister_segment_usage(usage: SegmentUsage) -> None:
-    if usage in _usages:
-        _usages.remove(usage)
+    usages.unregister(_usage_key(usage))
 
 
 def segment_usages(segment: Segment) -> list[str]:
-    return [name for usage in _usages for name in usage(segment)]
+    """What targets the segment, in the order of the registered functions' names."""
+    return [name for _, usage in usages.items() for name in usage(segment)]
 
 
 def criteria_check(*, kind: str, criteria: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from campaigns.engine import types as t
 from campaigns.evaluation.request import CartRequest
 from campaigns.evaluation.snapshot import Snapshot, engine_campaign
 from campaigns.models import Campaign, CampaignCounter, CouponCode, Redemption, RedemptionStatus
-from commerce.models import Brand, Category, Order, OrderStatus, Product
+from commerce.models import COUNTED_STATUSES, Brand, Category, Order, Product
 from commerce.selectors import category_ancestors
 from lms.db import one_of, sql_in
 from segments.models import CustomerMembership
@@ -170,12 +170,12 @@ def customer_facts(request: CartRequest, candidates: list[t.Campaign]) -> dict[s
         )  # fmt: skip
     if customer is not None:
         earlier = (
-            f"(SELECT id FROM {Order._meta.db_table} WHERE customer_id = %s AND status <> %s"
-            " AND external_id <> %s LIMIT 1) AS earlier"
+            f"(SELECT id FROM {Order._meta.db_table} WHERE customer_id = %s"
+            f" AND status IN ({', '.join(['%s'] * len(COUNTED_STATUSES))}) AND external_id <> %s LIMIT 1) AS earlier"
         )
         query.add(
             "order", f"id, {NULL_N}, {NULL_AMOUNT}, {NULL_AT}", earlier, "1 = 1",
-            [customer.pk, OrderStatus.CANCELLED, request.order_id],
+            [customer.pk, *COUNTED_STATUSES, request.order_id],
         )  # fmt: skip
         if segments:
             query.add(

@@ -40,7 +40,7 @@ from accounts.models import Role, User
 from campaigns.engine.schedule import local
 from campaigns.models import Audience, Campaign, CampaignKind, CampaignStatus, CodeType, CouponCode
 from campaigns.selectors import customer_codes
-from commerce.models import Order, OrderStatus
+from commerce.models import Order
 from lms.errors import Conflict, Invalid
 from lms.registry import Registry
 from notifications.content import Content, content_check
@@ -196,8 +196,8 @@ def campaign_audience(spec: Mapping[str, Any], after: int, limit: int) -> list[i
         member = CustomerMembership.objects.filter(customer_id=OuterRef("pk"), segment_id__in=spec.get("segments", []))
         people = people.filter(Exists(member))
     elif audience in (Audience.NEW_USERS, Audience.EXISTING_USERS):
-        # As the engine judges it: an earlier order is any order not cancelled.
-        ordered = Exists(Order.objects.filter(customer_id=OuterRef("pk")).exclude(status=OrderStatus.CANCELLED))
+        # As the engine judges it: an earlier order is a counted one (not cancelled or refunded).
+        ordered = Exists(Order.objects.counted().filter(customer_id=OuterRef("pk")))
         people = people.filter(ordered) if audience == Audience.EXISTING_USERS else people.exclude(ordered)
     for column, key in (("country", "countries"), ("state", "states"), ("city", "cities")):
         allowed = sorted({value.strip().casefold() for value in spec.get(key) or [] if value.strip()})

@@ -122,6 +122,18 @@ def test_new_and_existing_customer_audiences_are_judged_by_an_order_not_cancelle
     assert sorted(name for name, person in people.items() if person.pk in ids) == expected
 
 
+@pytest.mark.parametrize(("audience", "expected"), [("NEW_USERS", ["new", "refunded"]), ("EXISTING_USERS", ["old"])])
+def test_a_customer_whose_only_order_was_refunded_is_a_new_customer(audience, expected):
+    people = {name: UserFactory(email=f"{name}@example.com") for name in ("old", "new", "refunded")}
+    OrderFactory(customer=people["old"], status="FULFILLED")
+    OrderFactory(customer=people["refunded"], status="REFUNDED")
+    campaign = CampaignFactory(audience=audience)
+
+    ids = campaign_audience(campaign_audience_spec(campaign), 0, 100)
+
+    assert sorted(name for name, person in people.items() if person.pk in ids) == expected
+
+
 def test_an_inactive_or_content_less_campaign_announces_nothing(admin_client, django_capture_on_commit_callbacks):
     UserFactory()
 

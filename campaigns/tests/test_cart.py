@@ -92,6 +92,23 @@ def test_new_users_are_judged_by_customer_id_not_email(integration_client):
         assert bool(response.json()["discounts"]) is applies, (ref, response.json())
 
 
+@pytest.mark.parametrize(
+    ("earlier", "applies"),
+    [("REFUNDED", True), ("CANCELLED", True), ("PLACED", False), ("PAID", False), ("FULFILLED", False)],
+)
+def test_a_new_customers_campaign_applies_when_the_only_earlier_order_does_not_count(
+    integration_client, earlier, applies
+):
+    CampaignFactory(name="Welcome", audience="NEW_USERS")
+    customer = CustomerFactory()
+    OrderFactory(customer=customer, status=earlier)  # counted: neither cancelled nor fully refunded
+
+    response = integration_client.post(EVALUATE, cart(customer={"id": customer.pk}), format="json")
+
+    assert response.status_code == 200, response.content
+    assert [d["name"] for d in response.json()["discounts"]] == (["Welcome"] if applies else [])
+
+
 def test_segment_audiences_read_the_materialised_membership(integration_client):
     vip = StaticSegmentFactory()
     CampaignFactory(audience="GROUPS", segments=[vip])

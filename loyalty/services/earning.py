@@ -19,13 +19,12 @@ from accounts.hooks import Login
 from accounts.models import User
 from campaigns.engine.schedule import local
 from commerce.hooks import OrderChange
-from commerce.models import Order, OrderLine, OrderStatus, OrderStatusChange
+from commerce.models import COUNTED_STATUSES, UNCOUNTED_STATUSES, Order, OrderLine, OrderStatus, OrderStatusChange
 from commerce.selectors import category_ancestors
 from lms.db import bulk_set, one_of
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount, PointsTransaction, Source, TierBasis, TransactionKind
 from loyalty.selectors import (
-    COUNTED,
     Program,
     Where,
     memberships,
@@ -48,7 +47,6 @@ from loyalty.services.ledger import (
 )
 from loyalty.services.messages import points_earned_notify, tier_changes_notify
 
-ENDED = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)
 ACCOUNT_FIELDS = ("balance", "lifetime_earned", "tier", "tier_since")
 
 
@@ -67,7 +65,7 @@ FIRST_PURCHASE_KEY = "first-purchase"
 def orders_changed(changes: Sequence[OrderChange]) -> None:
     """The commerce batch hook: new orders earn, fulfilments start the return window of points
     held until then, cancels and refunds reverse."""
-    new = [c for c in changes if c.from_status is None and c.to_status in COUNTED]
+    new = [c for c in changes if c.from_status is None and c.to_status in COUNTED_STATUSES]
     if new:
         _orders_earn(new)
     fulfilled = [
@@ -78,7 +76,7 @@ def orders_changed(changes: Sequence[OrderChange]) -> None:
     if fulfilled:
         orders_fulfilled(orders=fulfilled)
     for change in changes:
-        if change.from_status is not None and (change.to_status in ENDED or change.refunded_lines):
+        if change.from_status is not None and (change.to_status in UNCOUNTED_STATUSES or change.refunded_lines):
             order_reverse(change)
 
 
@@ -87,7 +85,7 @@ def orders_changed(changes: Sequence[OrderChange]) -> None:
 
 def _first_orders(customer_ids: set[int]) -> dict[int, dt.datetime]:
     """Each customer's first counted order time (the batch's new orders included)."""
-    rows = Order.objects.filter(customer_id__in=customer_ids, status__in=COUNTED).values("customer_id")
+    rows = Order.objects.counted().filter(customer_id__in=customer_ids).values("customer_id")
     return {row["customer_id"]: row["first"] for row in rows.annotate(first=Min("placed_at"))}
 
 
@@ -275,7 +273,7 @@ def order_reverse(change: OrderChange) -> None:
     at once does. Points of the earning that expired are never asked for (they are gone
     already). A cancelled or refunded order's point redemption is given back first."""
     order = change.order
-    full = change.to_status in ENDED
+    full = change.to_status in UNCOUNTED_STATUSES
     # The order's own customer's rows only: a reference is scoped to who made it.
     rows = PointsTransaction.objects.filter(reference=order.external_id, account__customer_id=order.customer_id)
     earnings = list(rows.filter(kind=TransactionKind.EARN, source=Source.ORDER))
@@ -373,9 +371,7 @@ def logins_award(logins: Sequence[Login]) -> None:
     customers = User.objects.in_bulk(customer_ids)
     members = memberships(customer_ids, programs)
     with_orders = set(
-        Order.objects.filter(customer_id__in=customer_ids, status__in=COUNTED)
-        .values_list("customer_id", flat=True)
-        .distinct()
+        Order.objects.counted().filter(customer_id__in=customer_ids).values_list("customer_id", flat=True).distinct()
     )
     eligible = []
     for login, candidates in sorted(plans, key=lambda plan: plan[0].occurred_at):
@@ -488,7 +484,7 @@ def orders_earn_backfill(*, batch: int = 1000) -> int:
     """Earn for the orders already stored (a program launched over existing history, the demo):
     each batch in its own transaction; an order that earned before is skipped rule by rule,
     so a re-run adds nothing. Answers the orders looked at."""
-    orders, last, seen = Order.objects.filter(status__in=COUNTED).order_by("id"), 0, 0
+    orders, last, seen = Order.objects.counted().order_by("id"), 0, 0
     while True:
         with transaction.atomic():
             chunk = list(orders.filter(pk__gt=last)[:batch])

@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db.models import Q, Value
+from django.db.models import Value
 
 from segments import criteria
 from segments.criteria import (
@@ -177,8 +177,7 @@ def test_an_optional_window_left_out_stays_out():
     }
 
 
-def test_a_required_window_without_a_default_is_rejected(monkeypatch):
-    monkeypatch.setattr(criteria, "_registry", dict(criteria._registry))
+def test_a_required_window_without_a_default_is_rejected(scratch_registry):
     register_field(
         Field("visits", USER, "engagement", "Visits", "integer", criteria.NUMBER_OPS, window="required",
               expression=lambda ctx: Value(0))
@@ -373,84 +372,6 @@ def test_best_seller_percent_from_1_to_100_is_kept(value):
 
 def test_between_accepts_equal_low_and_high():
     assert criteria_validate(USER, cond(op="between", value=[3, 3]))["value"] == [3, 3]
-
-
-# --- The registry ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def scratch_registry(monkeypatch):
-    """Registrations made by a test disappear with it."""
-    monkeypatch.setattr(criteria, "_registry", dict(criteria._registry))
-
-
-def test_register_field_refuses_both_expression_and_build(scratch_registry):
-    definition = Field(
-        "both", USER, "x", "Both", "integer", criteria.NUMBER_OPS,
-        expression=lambda ctx: Value(0), build=lambda ctx, op, value: Q(),
-    )  # fmt: skip
-
-    with pytest.raises(ValueError, match="exactly one of expression or build"):
-        register_field(definition)
-    assert field_get(USER, "both") is None
-
-
-def test_register_field_refuses_neither_expression_nor_build(scratch_registry):
-    with pytest.raises(ValueError, match="exactly one of expression or build"):
-        register_field(Field("neither", USER, "x", "Neither", "integer", criteria.NUMBER_OPS))
-    assert field_get(USER, "neither") is None
-
-
-@pytest.mark.parametrize("kind", ["CUSTOMER", "user", "", None])
-def test_register_field_refuses_a_bad_kind(scratch_registry, kind):
-    with pytest.raises(ValueError, match="kind must be USER or PRODUCT"):
-        register_field(Field("odd", kind, "x", "Odd", "integer", criteria.NUMBER_OPS, expression=lambda ctx: Value(0)))
-    assert all(f.name != "odd" for k in (USER, PRODUCT) for f in catalogue(k))
-
-
-def test_a_registered_field_is_in_the_catalogue_validated_and_compiled(scratch_registry):
-    register_field(
-        Field("always", PRODUCT, "test", "Always", "boolean", criteria.BOOL_OPS,
-              build=lambda ctx, op, value: Q(pk__isnull=not value), help="For tests.")
-    )  # fmt: skip
-
-    assert [f.name for f in catalogue(PRODUCT)].count("always") == 1
-    assert field_get(USER, "always") is None
-    assert field_get(PRODUCT, "always").describe() == {
-        "field": "always",
-        "group": "test",
-        "label": "Always",
-        "value_type": "boolean",
-        "operators": ["is"],
-        "unit": "",
-        "window": "none",
-        "default_window_days": None,
-        "choices": [],
-        "help": "For tests.",
-        "min_value": None,
-        "max_value": None,
-    }
-    tree = criteria_validate(PRODUCT, {"not": cond(field="always", op="is", value=True)})
-    assert criteria_compile(PRODUCT, tree, now=NOW) == ~Q(pk__isnull=False)
-
-
-def test_re_registering_a_name_replaces_the_field(scratch_registry):
-    register_field(Field("orders", USER, "transaction", "Orders", "integer", ("eq",), expression=lambda ctx: Value(0)))
-
-    assert field_get(USER, "orders").operators == ("eq",)
-    assert error_of(cond(field="orders", op="gte")).path == "criteria.op"
-    assert [f.name for f in catalogue(USER)].count("orders") == 1
-
-
-def test_a_field_with_choices_accepts_only_them(scratch_registry):
-    register_field(
-        Field("tier", USER, "loyalty", "Tier", "text", criteria.TEXT_OPS, choices=("SILVER", "GOLD"),
-              build=lambda ctx, op, value: Q())
-    )  # fmt: skip
-
-    assert criteria_validate(USER, cond(field="tier", op="in", value=["GOLD"]))["value"] == ["GOLD"]
-    assert error_of(cond(field="tier", op="in", value=["GOLD", "BRONZE"])).path == "criteria.value[1]"
-    assert error_of(cond(field="tier", op="eq", value="gold")).path == "criteria.value"
 
 
 def test_the_user_catalogue_is_sorted_by_group_then_name():

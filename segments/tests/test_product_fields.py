@@ -19,7 +19,7 @@ from accounts.tests.factories import UserFactory
 from commerce.models import EventKind, InteractionEvent, OrderLine, OrderStatus, Product
 from commerce.tests.factories import BrandFactory, CategoryFactory, OrderFactory, ProductFactory
 from segments.criteria import PRODUCT, CriteriaError, catalogue, criteria_validate, field_get
-from segments.product_fields import PRODUCT_FIELDS
+from segments.fields.product import PRODUCT_FIELDS
 from segments.tests.evaluation import World, c, compare, tree_matches
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)

@@ -12,8 +12,7 @@ from django.db.models.expressions import RawSQL
 
 from accounts.models import User
 from lms.testing import run_concurrently
-from segments import criteria as criteria_module
-from segments.criteria import NUMBER_OPS, USER, CriteriaError, Field, register_field
+from segments.criteria import NUMBER_OPS, USER, CriteriaError, Field, register_field, unregister_field
 from segments.models import CustomerMembership, Segment
 from segments.selectors import segment_contains
 from segments.services import segment_refresh
@@ -44,7 +43,7 @@ def exploding_field():
         )
     )  # fmt: skip
     yield {"all": [{"field": name, "op": "gte", "value": 1}]}
-    criteria_module._registry.pop((USER, name), None)
+    unregister_field(USER, name)
 
 
 # --- Exact replacement ------------------------------------------------------------------------

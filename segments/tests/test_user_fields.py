@@ -19,7 +19,7 @@ from accounts.models import LoginEvent, User
 from commerce.models import EventKind, InteractionEvent, Order, OrderStatus
 from commerce.tests.factories import BrandFactory, CategoryFactory, OrderFactory, ProductFactory
 from segments.criteria import USER
-from segments.fields import USER_FIELDS
+from segments.fields.user import USER_FIELDS
 from segments.tests.evaluation import World, c, compare, tree_matches
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)  # 17:30 in Asia/Kolkata

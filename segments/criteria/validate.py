@@ -1,22 +1,16 @@
-"""The criteria catalogue and its compiler.
+"""Checking a criteria tree against the catalogue.
 
-A criteria tree is ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}`` or a condition
-``{"field", "op", "value", "window_days"?}``. Each field is a small declarative object in a
-registry (``register_field``); later apps register their own in ``AppConfig.ready()``. A tree
-compiles to one ``Q`` over customers (or products) built from correlated subqueries, so a
-whole segment is one SQL query and nothing is filtered in Python.
+A tree is ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}`` or a condition
+``{"field", "op", "value", "window_days"?}``. ``criteria_validate`` answers it normalised
+(decimals, dates, default windows) or raises ``CriteriaError`` naming the first bad node.
 """
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Expression, Q
-from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, In, LessThan, LessThanOrEqual
+from segments.criteria.registry import Field, field_get
 
-USER, PRODUCT = "USER", "PRODUCT"
 MAX_DEPTH = 6
 MAX_CONDITIONS = 50
 MAX_WINDOW_DAYS = 3650
@@ -26,12 +20,6 @@ MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 MAX_NUMBER = 10**12
 MAX_ID = 2**63 - 1  # bigint
 
-NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
-TEXT_OPS = ("eq", "ne", "in", "not_in")
-BOOL_OPS = ("is",)
-DATE_OPS = ("before", "after", "between")
-SET_OPS = ("any_of", "none_of")
-
 
 class CriteriaError(Exception):
     """A bad tree: ``path`` names the node (``criteria.all[1].value``)."""
@@ -39,85 +27,6 @@ class CriteriaError(Exception):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path, self.message = path, message
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a field needs to build its SQL: the evaluation time and the condition's window."""
-
-    now: dt.datetime
-    window_days: int | None
-
-    @property
-    def since(self) -> dt.datetime | None:
-        return self.now - dt.timedelta(days=self.window_days) if self.window_days else None
-
-
-@dataclass(frozen=True)
-class Field:
-    """One criterion. ``value_type`` is integer, decimal, boolean, text, date or id_list.
-
-    A field gives either an ``expression(ctx)`` (a per-row value such as a correlated
-    ``Subquery``) that the compiler compares with the operator, or ``build(ctx, op, value)``
-    that answers the ``Q`` itself (sets, "days since", booleans).
-    """
-
-    name: str
-    kind: str
-    group: str
-    label: str
-    value_type: str
-    operators: tuple[str, ...]
-    expression: Callable[[Context], Expression] | None = None
-    build: Callable[[Context, str, Any], Q] | None = None
-    unit: str = ""
-    window: str = "none"  # none | optional | required
-    default_window_days: int | None = None
-    choices: tuple[str, ...] = ()
-    help: str = ""
-    # Inclusive bounds of a number's value (within +-MAX_NUMBER): outside is a 400, never clamped.
-    min_value: int | None = None
-    max_value: int | None = None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "field": self.name,
-            "group": self.group,
-            "label": self.label,
-            "value_type": self.value_type,
-            "operators": list(self.operators),
-            "unit": self.unit,
-            "window": self.window,
-            "default_window_days": self.default_window_days,
-            "choices": list(self.choices),
-            "help": self.help,
-            "min_value": self.min_value,
-            "max_value": self.max_value,
-        }
-
-
-_registry: dict[tuple[str, str], Field] = {}
-
-
-def register_field(definition: Field) -> Field:
-    """Add a field to the catalogue (re-registering the same name replaces it)."""
-    if definition.kind not in (USER, PRODUCT):
-        raise ValueError(f"kind must be USER or PRODUCT, not {definition.kind!r}")
-    if (definition.expression is None) == (definition.build is None):
-        raise ValueError(f"{definition.name}: give exactly one of expression or build")
-    _registry[(definition.kind, definition.name)] = definition
-    return definition
-
-
-def catalogue(kind: str) -> list[Field]:
-    return sorted((f for (k, _), f in _registry.items() if k == kind), key=lambda f: (f.group, f.name))
-
-
-def field_get(kind: str, name: str) -> Field | None:
-    return _registry.get((kind, name))
-
-
-# --- Validation -------------------------------------------------------------------------------
 
 
 def _parse_scalar(value_type: str, value: Any, path: str, choices: tuple[str, ...] = ()) -> Any:
@@ -268,56 +177,3 @@ def criteria_json(tree: Any) -> Any:
     if isinstance(tree, dt.date):
         return tree.isoformat()
     return tree
-
-
-# --- Compilation ------------------------------------------------------------------------------
-
-_COMPARE = {
-    "eq": Exact,
-    "gt": GreaterThan,
-    "gte": GreaterThanOrEqual,
-    "lt": LessThan,
-    "lte": LessThanOrEqual,
-    "before": LessThan,
-    "after": GreaterThan,
-}
-
-
-def compare(expression: Expression, op: str, value: Any) -> Q:
-    """``expression <op> value`` as a ``Q``."""
-    if op in _COMPARE:
-        return Q(_COMPARE[op](expression, value))
-    if op == "ne":
-        return ~Q(Exact(expression, value))
-    if op == "is":
-        return Q(Exact(expression, value))
-    if op == "between":
-        return Q(GreaterThanOrEqual(expression, value[0])) & Q(LessThanOrEqual(expression, value[1]))
-    if op == "in":
-        return Q(In(expression, value))
-    if op == "not_in":
-        return ~Q(In(expression, value))
-    raise AssertionError(op)
-
-
-def criteria_compile(kind: str, tree: dict[str, Any], *, now: dt.datetime) -> Q:
-    """A validated tree (``criteria_validate``) as one ``Q`` over the kind's model."""
-    if "all" in tree:
-        q = Q()
-        for child in tree["all"]:
-            q &= criteria_compile(kind, child, now=now)
-        return q
-    if "any" in tree:
-        children = [criteria_compile(kind, child, now=now) for child in tree["any"]]
-        q = children[0]
-        for child in children[1:]:
-            q |= child
-        return q
-    if "not" in tree:
-        return ~criteria_compile(kind, tree["not"], now=now)
-    definition = field_get(kind, tree["field"])
-    assert definition is not None, tree["field"]
-    ctx = Context(now=now, window_days=tree.get("window_days"))
-    if definition.build is not None:
-        return definition.build(ctx, tree["op"], tree["value"])
-    return compare(definition.expression(ctx), tree["op"], tree["value"])

@@ -4,9 +4,9 @@ from collections.abc import Sequence
 
 from campaigns.models import OrderRedemption, RedemptionStatus
 from commerce.hooks import OrderChange
-from commerce.models import OrderStatus
+from commerce.models import UNCOUNTED_STATUSES
 
-RELEASING = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
+RELEASING = frozenset(UNCOUNTED_STATUSES)  # the order stops counting as a purchase
 
 
 def orders_cancelled_or_refunded(changes: Sequence[OrderChange]) -> None:

@@ -1,11 +1,11 @@
 """The PRODUCT criteria: stock, purchase frequency, price, interaction and catalogue fields over
-``commerce.Product``.
+``commerce.Product`` (registered by ``SegmentsConfig.ready()``).
 
-Sales are the lines of counted orders (placed, paid or fulfilled; see ``fields.COUNTED``)
-placed at or before the evaluation time, within the condition's window when it has one. Every
-field is a column filter, a correlated subquery or a window-function subquery over all the
-products, so a whole tree stays one SQL query (window functions: PostgreSQL, and SQLite from
-3.25; the tests pass on both).
+Sales are the lines of counted orders (``segments.fields.counted_lines``: not cancelled, not
+fully refunded) placed at or before the evaluation time, within the condition's window when it
+has one. Every field is a column filter, a correlated subquery or a window-function subquery
+over all the products, so a whole tree stays one SQL query (window functions: PostgreSQL, and
+SQLite from 3.25; the tests pass on both).
 """
 
 import operator
@@ -32,8 +32,8 @@ from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, Les
 from commerce.models import EventKind, Product
 from commerce.selectors import category_ids_below
 from segments.builders import boolean, count_of, sum_of
-from segments.criteria import BOOL_OPS, NUMBER_OPS, PRODUCT, SET_OPS, TEXT_OPS, Context, Field, register_field
-from segments.fields import _events, _lines
+from segments.criteria.registry import BOOL_OPS, NUMBER_OPS, PRODUCT, SET_OPS, TEXT_OPS, Context, Field
+from segments.fields import counted_lines, events_of
 
 STOCK_STATUSES = ("out_of_stock", "low", "in_stock", "overstock")
 PRICE_BANDS = ("low", "mid", "high")
@@ -75,12 +75,12 @@ def _stock_status(ctx: Context, op: str, value: Any) -> Q:
 
 def _units_sold(ctx: Context):
     """Units bought less units refunded, over the product's lines in counted orders."""
-    return sum_of(_lines, "product", F("quantity") - F("refunded_quantity"), IntegerField())(ctx)
+    return sum_of(counted_lines, "product", F("quantity") - F("refunded_quantity"), IntegerField())(ctx)
 
 
 def _orders_containing(ctx: Context):
     rows = (
-        _lines(ctx)
+        counted_lines(ctx)
         .filter(product=OuterRef("pk"))
         .order_by()
         .values("product")
@@ -111,12 +111,12 @@ def _best_sellers(ctx: Context, op: str, percent: int) -> Q:
         .filter(LessThanOrEqual(F("at_least_as_many") * 100, F("catalogue") * percent))
         .values("pk")
     )
-    sold = Exists(_lines(ctx).filter(product=OuterRef("pk"), quantity__gt=F("refunded_quantity")))
+    sold = Exists(counted_lines(ctx).filter(product=OuterRef("pk"), quantity__gt=F("refunded_quantity")))
     return Q(pk__in=ranked) & Q(sold)
 
 
 def _never_sold(ctx: Context) -> Q:
-    return ~Q(Exists(_lines(ctx).filter(product=OuterRef("pk"))))
+    return ~Q(Exists(counted_lines(ctx).filter(product=OuterRef("pk"))))
 
 
 # --- Price ------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def _view_to_purchase(ctx: Context, op: str, value: Any) -> Q:
     views has no conversion and matches no comparison; spelled out so that a ``not`` around it
     selects it (SQL's NOT of a NULL comparison would not)."""
     orders = _orders_containing(ctx)
-    views = count_of(_events(EventKind.PRODUCT_VIEW), "product")(ctx)
+    views = count_of(events_of(EventKind.PRODUCT_VIEW), "product")(ctx)
 
     def scaled(fraction) -> ExpressionWrapper:
         return ExpressionWrapper(Value(fraction, output_field=RATIO_FIELD) * views, output_field=RATIO_FIELD)
@@ -167,7 +167,7 @@ def _view_to_purchase(ctx: Context, op: str, value: Any) -> Q:
         comparison = ~Q(Exact(orders, scaled(value)))
     else:
         comparison = Q(_LOOKUPS[op](orders, scaled(value)))
-    viewed = Q(Exists(_events(EventKind.PRODUCT_VIEW)(ctx).filter(product=OuterRef("pk"))))
+    viewed = Q(Exists(events_of(EventKind.PRODUCT_VIEW)(ctx).filter(product=OuterRef("pk"))))
     return viewed & comparison
 
 
@@ -235,7 +235,7 @@ PRODUCT_FIELDS = [
     *[
         Field(
             name, PRODUCT, "interaction", label, "integer", NUMBER_OPS, unit="events", window="required",
-            default_window_days=30, expression=count_of(_events(kind), "product"),
+            default_window_days=30, expression=count_of(events_of(kind), "product"),
             help="Platform interaction events naming the product, by any customer.",
         )
         for name, label, kind in (
@@ -266,6 +266,3 @@ PRODUCT_FIELDS = [
         build=boolean(lambda ctx: Q(active=True)),
     ),
 ]  # fmt: skip
-
-for definition in PRODUCT_FIELDS:
-    register_field(definition)

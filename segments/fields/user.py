@@ -1,5 +1,6 @@
-"""The criteria this app knows from accounts and commerce. Loyalty and campaigns register
-their own (points, tiers, redemptions) from their ``AppConfig.ready()``."""
+"""The USER criteria segments defines, from accounts and commerce (registered by
+``SegmentsConfig.ready()``). Loyalty and campaigns define their own (points, tiers,
+redemptions) in their ``segment_fields`` modules."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -9,7 +10,7 @@ from django.db import NotSupportedError
 from django.db.models import Avg, Count, DecimalField, Exists, Expression, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDate
 
-from commerce.models import EventKind, InteractionEvent, Order, OrderLine, OrderStatus
+from commerce.models import EventKind, InteractionEvent, Order
 from commerce.selectors import category_ids_below
 from segments.builders import (
     aggregate_compare,
@@ -19,7 +20,8 @@ from segments.builders import (
     days_since,
     text_compare,
 )
-from segments.criteria import (
+from segments.criteria.compile import compare
+from segments.criteria.registry import (
     BOOL_OPS,
     DATE_OPS,
     NUMBER_OPS,
@@ -28,36 +30,16 @@ from segments.criteria import (
     USER,
     Context,
     Field,
-    compare,
-    register_field,
 )
+from segments.fields import counted_lines, counted_orders, events_of
 
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
-COUNTED = [OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.FULFILLED]  # not cancelled, not refunded
-
-
-def _orders(ctx: Context):
-    orders = Order.objects.filter(status__in=COUNTED, placed_at__lte=ctx.now)
-    return orders.filter(placed_at__gte=ctx.since) if ctx.since else orders
-
-
-def _lines(ctx: Context):
-    lines = OrderLine.objects.filter(order__status__in=COUNTED, order__placed_at__lte=ctx.now)
-    return lines.filter(order__placed_at__gte=ctx.since) if ctx.since else lines
-
-
-def _events(kind: str):
-    def related(ctx: Context):
-        events = InteractionEvent.objects.filter(kind=kind, occurred_at__lte=ctx.now)
-        return events.filter(occurred_at__gte=ctx.since) if ctx.since else events
-
-    return related
 
 
 def _bought(column: str, *, categories: bool = False):
     def build(ctx: Context, op: str, ids: list[int]) -> Q:
         ids = sorted(category_ids_below(set(ids))) if categories else ids
-        q = Q(Exists(_lines(ctx).filter(order__customer=OuterRef("pk"), **{f"{column}__in": ids})))
+        q = Q(Exists(counted_lines(ctx).filter(order__customer=OuterRef("pk"), **{f"{column}__in": ids})))
         return q if op == "any_of" else ~q
 
     return build
@@ -80,10 +62,10 @@ def _last_login_at_or_before(t: dt.datetime) -> Q:
 
 
 def _ordered_after(t: dt.datetime) -> Q:
-    return Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED, placed_at__gt=t)))
+    return Q(Exists(Order.objects.counted().filter(customer=OuterRef("pk"), placed_at__gt=t)))
 
 
-_EVER_ORDERED = Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED)))
+_EVER_ORDERED = Q(Exists(Order.objects.counted().filter(customer=OuterRef("pk"))))
 
 
 def _signed_up():
@@ -121,13 +103,13 @@ USER_FIELDS = [
         "logins", USER, "engagement", "Logins in the last N days", "integer", NUMBER_OPS, unit="logins",
         window="required", default_window_days=30,
         expression=lambda ctx: count_of(lambda c: _login_events(c), "user")(ctx)
-        + count_of(_events(EventKind.LOGIN), "customer")(ctx),
+        + count_of(events_of(EventKind.LOGIN), "customer")(ctx),
         help="Sign-ins here plus LOGIN events from the platform.",
     ),
     *[
         Field(
             name, USER, "engagement", label, "integer", NUMBER_OPS, unit="events", window="required",
-            default_window_days=30, build=aggregate_compare(_events(kind), "customer", Count("*")),
+            default_window_days=30, build=aggregate_compare(events_of(kind), "customer", Count("*")),
         )
         for name, label, kind in (
             ("product_views", "Product views in the last N days", EventKind.PRODUCT_VIEW),
@@ -139,13 +121,13 @@ USER_FIELDS = [
     # --- Transaction
     Field(
         "orders", USER, "transaction", "Orders (in the last N days)", "integer", NUMBER_OPS, unit="orders",
-        window="optional", build=aggregate_compare(_orders, "customer", Count("*")),
+        window="optional", build=aggregate_compare(counted_orders, "customer", Count("*")),
         help="Orders not cancelled or refunded; lifetime without window_days.",
     ),
     Field(
         "total_spend", USER, "transaction", "Total spend (in the last N days)", "decimal", NUMBER_OPS,
         unit="INR", window="optional",
-        build=aggregate_compare(_orders, "customer", Sum(F("total") - F("refunded_total"), output_field=MONEY_FIELD)),
+        build=aggregate_compare(counted_orders, "customer", Sum(F("total") - F("refunded_total"), output_field=MONEY_FIELD)),
         help="Order totals less refunds, of orders not cancelled; lifetime without window_days.",
     ),
     Field(
@@ -166,7 +148,7 @@ USER_FIELDS = [
     Field(
         "days_since_first_purchase", USER, "transaction", "Days since first purchase", "integer", NUMBER_OPS, unit="days", min_value=0,
         build=days_since(
-            at_or_before=lambda t: Q(Exists(Order.objects.filter(customer=OuterRef("pk"), status__in=COUNTED, placed_at__lte=t))),
+            at_or_before=lambda t: Q(Exists(Order.objects.counted().filter(customer=OuterRef("pk"), placed_at__lte=t))),
             exists=_EVER_ORDERED,
         ),
     ),
@@ -196,8 +178,8 @@ def _average_order_value_compare(ctx: Context, op: str, value) -> Q:
     """No orders, no average: such a customer matches no comparison. Spelled out so that a
     ``not`` around it selects them (SQL's NOT of a NULL comparison would not)."""
     net = Avg(F("total") - F("refunded_total"), output_field=MONEY_FIELD)  # net of refunds, like total_spend
-    rows = _orders(ctx).filter(customer=OuterRef("pk")).order_by().values("customer").annotate(a=net).values("a")
-    has_orders = Q(Exists(_orders(ctx).filter(customer=OuterRef("pk"))))
+    rows = counted_orders(ctx).filter(customer=OuterRef("pk")).order_by().values("customer").annotate(a=net).values("a")
+    has_orders = Q(Exists(counted_orders(ctx).filter(customer=OuterRef("pk"))))
     return has_orders & compare(Subquery(rows, output_field=MONEY_FIELD), op, value)
 
 
@@ -269,8 +251,3 @@ USER_FIELDS.append(
         "ending today or yesterday; 0 when the last login day is before yesterday.",
     )
 )  # fmt: skip
-
-for definition in USER_FIELDS:
-    register_field(definition)
-
-from segments import product_fields  # noqa: E402,F401
