@@ -2,7 +2,7 @@
 ``catalogue.RULE_TYPES``; ``judge`` runs one rule on one cart; ``targets`` is what a rule can
 aim at and the cart's index to find it. See ``base`` for what a rule type decides."""
 
-from campaigns.engine.rules.base import AMOUNT, UNITS, CartView, RuleOutcome, RuleType, cap_amounts
+from campaigns.engine.rules.base import AMOUNT, UNITS, CartView, RuleOutcome, RuleType, by_price, cap_amounts, take
 from campaigns.engine.rules.catalogue import RULE_TYPES, tiered_types_text
 from campaigns.engine.rules.judge import (
     describe,
@@ -29,6 +29,7 @@ __all__ = [
     "RuleOutcome",
     "RuleType",
     "TargetKind",
+    "by_price",
     "cap_amounts",
     "describe",
     "kinds_for",
@@ -38,5 +39,6 @@ __all__ = [
     "reward",
     "rule_outcome",
     "sorted_tiers",
+    "take",
     "tiered_types_text",
 ]

@@ -18,6 +18,9 @@ class Registry(Generic[T]):
         self._items[key] = item
         return item
 
+    def unregister(self, key: str) -> None:
+        self._items.pop(key, None)
+
     def __getitem__(self, key: str) -> T:
         return self._items[key]
 
