@@ -2,10 +2,9 @@
 of ``evaluate``'s docstring (``precheck``), with the verdict type every check answers."""
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from campaigns.engine.eligibility import audience_refusal, geo_refusal
-from campaigns.engine.money import ZERO, money_text
+from campaigns.engine.money import money_text
 from campaigns.engine.schedule import schedule_failure, uses_this_period
 from campaigns.engine.types import (
     LOYALTY_PROGRAM,
@@ -29,8 +28,8 @@ class Verdict:
     reason: str | None = None
     message: str = ""
     quiet: bool = False  # an AUTOMATIC campaign keeps this reason to itself
-    items: dict[int, Decimal] = field(default_factory=dict)  # line index -> amount (sparse)
-    shipping: Decimal = ZERO
+    items: dict[int, int] = field(default_factory=dict)  # line index -> cents (sparse)
+    shipping: int = 0  # cents
     hints: list[Hint] = field(default_factory=list)
 
     @property
@@ -38,12 +37,12 @@ class Verdict:
         return self.reason is None
 
     @property
-    def items_total(self) -> Decimal:
-        return sum(self.items.values(), ZERO)
+    def items_total(self) -> int:
+        return sum(self.items.values())
 
     @property
-    def benefit(self) -> Decimal:
-        return self.items_total + self.shipping
+    def benefit(self) -> int:  # cents, items and shipping
+        return sum(self.items.values()) + self.shipping
 
 
 def fail(reason: str, message: str = "", *, quiet: bool = False, hints: list[Hint] | None = None) -> Verdict:

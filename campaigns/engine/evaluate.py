@@ -137,7 +137,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from campaigns.engine.checks import NO_COUNTER, Verdict, fail, known_campaigns, precheck, resolve_codes
-from campaigns.engine.money import ZERO, cents, money_text
+from campaigns.engine.money import ZERO, cents, from_cents, money_text, to_cents
 from campaigns.engine.rules import CartIndex, CartView, cap_amounts, describe, matched_once, opening_value, rule_outcome
 from campaigns.engine.stacking import CartState, Stacking
 from campaigns.engine.types import (
@@ -168,8 +168,8 @@ def evaluate(
     ``explain`` reports every automatic campaign's reason too (the console's test page);
     ``exclusive_policy`` is how an exclusive campaign is weighed ("priority" or "best")."""
     lines = cart.lines
-    fresh = CartState([max(cents(line.total), ZERO) for line in lines], max(cents(cart.shipping), ZERO))
-    subtotal = sum(fresh.remaining, ZERO)
+    fresh = CartState([max(to_cents(line.total), 0) for line in lines], max(to_cents(cart.shipping), 0))
+    subtotal = from_cents(sum(fresh.remaining))
 
     known = known_campaigns(campaigns)
     code_rejections, code_of = resolve_codes(context, known)
@@ -201,7 +201,15 @@ def evaluate(
     decision = stacking.run(pool, fresh)
 
     return _report(
-        cart, subtotal, fresh.shipping_left, stacking, decision, candidates, code_rejections, code_of, explain
+        cart,
+        subtotal,
+        from_cents(fresh.shipping_left),
+        stacking,
+        decision,
+        candidates,
+        code_rejections,
+        code_of,
+        explain,
     )
 
 
@@ -234,10 +242,12 @@ def _report(
             campaign_id=campaign.id,
             name=campaign.name,
             code=code_of.get(campaign.id, ""),
-            amount=verdict.items_total,
-            shipping_amount=verdict.shipping,
+            amount=from_cents(verdict.items_total),
+            shipping_amount=from_cents(verdict.shipping),
             lines=tuple(
-                LineDiscount(lines[line].sku, amount) for line, amount in sorted(verdict.items.items()) if amount > 0
+                LineDiscount(lines[line].sku, from_cents(amount))
+                for line, amount in sorted(verdict.items.items())
+                if amount > 0
             ),
         )
         for campaign, verdict in stacking.applied
@@ -304,7 +314,7 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
         return _min_cart_failure(campaign, cart)
     if not any(matched_once(rule, cart.index, cart.matches) for rule in campaign.rules):
         return fail("no_matching_items", quiet=True)  # no rule (or none about these items)
-    items, shipping = cart.taken, ZERO
+    items, shipping = cart.taken, 0
     first_failure, hints, held = None, [], False
     for rule in campaign.rules:
         outcome = rule_outcome(rule, cart, campaign_id=campaign.id)
@@ -313,8 +323,11 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
             first_failure = first_failure or outcome
             continue
         held = True
-        for line, amount in outcome.items.items():
-            items[line] = items.get(line, ZERO) + amount
+        if items:
+            for line, amount in outcome.items.items():
+                items[line] = items.get(line, 0) + amount
+        else:  # the first rule to give: its amounts as they are
+            items.update(outcome.items)
         shipping += outcome.shipping
         cart.shipping_left -= outcome.shipping
     if not held:
@@ -323,16 +336,16 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
 
     if campaign.max_discount is not None:
         items = cap_amounts(dict(sorted(items.items())), campaign.max_discount)
-    benefit = sum(items.values(), ZERO) + shipping
+    benefit = sum(items.values()) + shipping  # cents
     if benefit <= 0:
         return fail("nothing_to_discount", hints=hints)
 
     if campaign.budget is not None:
         spent = context.counters.get(campaign.id, NO_COUNTER).discount_spent
-        if spent + benefit > campaign.budget:
+        if spent + from_cents(benefit) > campaign.budget:
             left = max(cents(campaign.budget - spent), ZERO)
             message = (
-                f"The discount of {money_text(benefit, cart.currency)} would exceed the campaign's remaining budget "
+                f"The discount of {money_text(from_cents(benefit), cart.currency)} would exceed the campaign's remaining budget "
                 f"of {money_text(left, cart.currency)}."
             )
             return fail("budget_exhausted", message)

@@ -3,10 +3,9 @@ weighed against the others (the "Stacking" part of ``evaluate``'s docstring)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from campaigns.engine.checks import Verdict, fail
-from campaigns.engine.money import ZERO, money_text
+from campaigns.engine.money import from_cents, money_text
 from campaigns.engine.types import (
     EXCLUSIVE_BEST,
     EXCLUSIVE_POLICIES,
@@ -24,8 +23,8 @@ NONE_GIVES = "No exclusive campaign gives anything on this cart; the other campa
 class CartState:
     """The cart being discounted: what is left of each line and of the shipping."""
 
-    remaining: list[Decimal]
-    shipping_left: Decimal
+    remaining: list[int]  # cents
+    shipping_left: int  # cents
 
     def copy(self) -> "CartState":
         return CartState(list(self.remaining), self.shipping_left)
@@ -122,8 +121,9 @@ class Stacking:
         for campaign, verdict in giving[1:]:
             if verdict.benefit > best_verdict.benefit:
                 best, best_verdict = campaign, verdict
-        alone, together = best_verdict.benefit, sum((v.benefit for _, v in stack[0]), ZERO)
-        alone_text, together_text = money_text(alone, self.currency), money_text(together, self.currency)
+        alone, together = best_verdict.benefit, sum(v.benefit for _, v in stack[0])
+        alone_text = money_text(from_cents(alone), self.currency)
+        together_text = money_text(from_cents(together), self.currency)
         if together > alone:
             self._merge(*stack)
             for campaign, _ in giving:

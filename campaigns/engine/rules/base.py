@@ -5,17 +5,21 @@ fields) and the messages refusing the rest; which lines it is about (``matched``
 tiers are measured on; which units it discounts (``picks``); the discount on them; and how
 it reads to a customer (``reward``/``describe``, the offer summary's scope and condition).
 
-A rule always works on what is *left* of each line (``CartView.left``, in cents) after
+A rule always works on what is *left* of each line (``CartView.left``, in whole cents) after
 earlier campaigns and earlier rules of its own campaign, so it can never push a line below
 zero; thresholds (quantities, cart total) are read on the cart as it is, since taking a
 discount does not change how many items the customer bought.
+
+Amounts inside the engine are whole cents (``int``): exact, and far cheaper than Decimal on
+a cart that hundreds of campaigns discount line by line. Values, thresholds and caps stay
+Decimal on the rules; ``money.to_cents`` / ``from_cents`` convert at the edges.
 """
 
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from campaigns.engine.money import ZERO, allocate, cents, money_text, number_text
+from campaigns.engine.money import ZERO, allocate_cents, from_cents, money_text, number_text, to_cents
 from campaigns.engine.rules.targets import CartIndex, TargetKind, has_targets, kinds_for
 from campaigns.engine.types import FIXED_AMOUNT, PERCENTAGE, SHIPPING, Hint, Line, Rule
 
@@ -30,8 +34,8 @@ class RuleOutcome:
 
     reason: str | None = None
     message: str = ""
-    items: dict[int, Decimal] = field(default_factory=dict)
-    shipping: Decimal = ZERO
+    items: dict[int, int] = field(default_factory=dict)  # line index -> cents
+    shipping: int = 0  # cents
     hints: list[Hint] = field(default_factory=list)
 
 
@@ -44,15 +48,15 @@ class CartView:
 
     def __init__(self, lines, base, taken, shipping_left, subtotal, currency, index, matches) -> None:
         self.lines: tuple[Line, ...] = lines
-        self.base: list[Decimal] = base
-        self.taken: dict[int, Decimal] = taken
-        self.shipping_left: Decimal = shipping_left
+        self.base: list[int] = base  # cents
+        self.taken: dict[int, int] = taken  # cents
+        self.shipping_left: int = shipping_left  # cents
         self.subtotal: Decimal = subtotal
         self.currency: str = currency
         self.index: CartIndex = index
         self.matches: dict[int, list[int]] = matches  # id(rule) -> its matched lines, per evaluation
 
-    def left(self, index: int) -> Decimal:
+    def left(self, index: int) -> int:
         taken = self.taken.get(index)
         return self.base[index] if taken is None else self.base[index] - taken
 
@@ -68,9 +72,8 @@ class RuleType:
     own_fields: ClassVar[tuple[str, ...]] = ()  # fields only this type takes (buy_quantity, ...)
     scope_text: ClassVar[str] = ""  # "selected brands": the offer summary's "on ..."
 
-    @property
-    def target_kinds(self) -> tuple[TargetKind, ...]:
-        return kinds_for(self.scope)
+    def __init__(self) -> None:
+        self.target_kinds: tuple[TargetKind, ...] = kinds_for(self.scope)  # once, not per match
 
     # --- Validation (the services read these; the messages are the API's) -----------------
 
@@ -98,8 +101,8 @@ class RuleType:
         lines = cart.lines
         return {index: lines[index].quantity for index in matched}
 
-    def discount(self, rule: Rule, value: Decimal | None, bases: dict[int, Decimal]) -> dict[int, Decimal]:
-        """The rule's value applied to the picked units' remaining amounts."""
+    def discount(self, rule: Rule, value: Decimal | None, bases: dict[int, int]) -> dict[int, int]:
+        """The rule's value applied to the picked units' remaining amounts (cents)."""
         if not bases:
             return {}
         if rule.discount_type == FIXED_AMOUNT and value is not None:
@@ -159,21 +162,25 @@ def take(order: list[int], cart: CartView, count: int) -> dict[int, int]:
     return taken
 
 
-def fixed_split(value: Decimal, bases: dict[int, Decimal]) -> dict[int, Decimal]:
+def fixed_split(value: Decimal, bases: dict[int, int]) -> dict[int, int]:
     """One amount off the picked units together, shared by what is left of each."""
-    total = sum(bases.values(), ZERO)
-    amount = min(max(cents(value), ZERO), total)
-    return dict(zip(bases, allocate(amount, list(bases.values())), strict=True))
+    amount = min(max(to_cents(value), 0), sum(bases.values()))
+    return dict(zip(bases, allocate_cents(amount, list(bases.values())), strict=True))
 
 
-def percent_of(percent: Decimal, bases: dict[int, Decimal]) -> dict[int, Decimal]:
+def percent_of(percent: Decimal, bases: dict[int, int]) -> dict[int, int]:
+    """``percent`` % of each base, rounded half up to the cent, at most the base."""
     percent = min(max(percent, ZERO), HUNDRED)
-    return {index: min(cents(base * percent / HUNDRED), base) for index, base in bases.items()}
+    hundredths = percent.scaleb(2)
+    if hundredths == hundredths.to_integral_value():  # two places at most: exact in integers
+        p = int(hundredths)  # at most 10000, so the share never exceeds the base
+        return {index: (base * p + 5000) // 10000 for index, base in bases.items()}
+    return {index: min(to_cents(from_cents(base) * percent / HUNDRED), base) for index, base in bases.items()}
 
 
-def cap_amounts(items: dict[int, Decimal], cap: Decimal) -> dict[int, Decimal]:
-    """Shrink ``items`` to add up to ``cap`` when they exceed it, split by their sizes."""
-    cap = max(cents(cap), ZERO)
-    if sum(items.values(), ZERO) <= cap:
+def cap_amounts(items: dict[int, int], cap: Decimal) -> dict[int, int]:
+    """Shrink ``items`` (cents) to add up to ``cap`` when they exceed it, split by their sizes."""
+    cap_cents = max(to_cents(cap), 0)
+    if sum(items.values()) <= cap_cents:
         return items
-    return dict(zip(items, allocate(cap, list(items.values())), strict=True))
+    return dict(zip(items, allocate_cents(cap_cents, list(items.values())), strict=True))

@@ -63,7 +63,7 @@ class BuyXGetY(RuleType):
             free = min(free, max(rule.max_quantity, 0))
         return take(list(reversed(by_price(cart, matched))), cart, free)
 
-    def discount(self, rule: Rule, value: Decimal | None, bases: dict[int, Decimal]) -> dict[int, Decimal]:
+    def discount(self, rule: Rule, value: Decimal | None, bases: dict[int, int]) -> dict[int, int]:
         if not bases:
             return {}
         if rule.discount_type == FIXED_AMOUNT and value is not None:

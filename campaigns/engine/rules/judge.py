@@ -4,7 +4,7 @@ quantity, tiers, picks, discount, caps), each step asking the rule's type (``RUL
 import math
 from decimal import Decimal
 
-from campaigns.engine.money import ZERO, cents, cents_up, money_text, number_text
+from campaigns.engine.money import cents_up, money_text, number_text, to_cents
 from campaigns.engine.rules.base import UNITS, CartView, RuleOutcome, RuleType, cap_amounts
 from campaigns.engine.rules.catalogue import RULE_TYPES
 from campaigns.engine.rules.targets import CartIndex
@@ -14,8 +14,11 @@ NO_MATCH = "No item in the cart is one the campaign discounts."
 _NOTHING: list[int] = []
 
 
+_BY_KEY = RULE_TYPES.by_key  # the registry's own dict: a look-up per rule, without a call
+
+
 def rule_type(rule: Rule) -> RuleType | None:
-    return RULE_TYPES.get(rule.rule_type)
+    return _BY_KEY.get(rule.rule_type)
 
 
 def matched_once(rule: Rule, index: CartIndex, matches: dict[int, list[int]]) -> list[int]:
@@ -23,7 +26,7 @@ def matched_once(rule: Rule, index: CartIndex, matches: dict[int, list[int]]) ->
     (``matches`` keeps them). An unknown rule type matches nothing."""
     matched = matches.get(id(rule))
     if matched is None:
-        kind = RULE_TYPES.get(rule.rule_type)
+        kind = _BY_KEY.get(rule.rule_type)
         matched = matches[id(rule)] = _NOTHING if kind is None else kind.matched(rule, index)
     return matched
 
@@ -80,12 +83,12 @@ def offer_summary(rules: tuple[Rule, ...], *, currency: str, min_cart_value: Dec
 
 def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome:
     """Judge one rule on the cart. See the module docstring of ``evaluate`` for the rules."""
-    kind = rule_type(rule)
+    kind = _BY_KEY.get(rule.rule_type)
     matched = matched_once(rule, cart.index, cart.matches)
     if kind is None or not matched:
         return RuleOutcome("no_matching_items", NO_MATCH)
     lines, currency = cart.lines, cart.currency
-    units = sum(lines[index].quantity for index in matched)
+    units = sum(lines[index].quantity for index in matched) if rule.min_quantity or rule.tiers else 0
 
     if rule.min_quantity is not None and units < rule.min_quantity:
         missing = rule.min_quantity - units
@@ -119,10 +122,15 @@ def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome
     if rule.discount_type == SHIPPING:
         shipping = cart.shipping_left
         if rule.max_discount is not None:
-            shipping = min(shipping, max(cents(rule.max_discount), ZERO))
-        return RuleOutcome(shipping=max(shipping, ZERO), hints=hints)
+            shipping = min(shipping, max(to_cents(rule.max_discount), 0))
+        return RuleOutcome(shipping=max(shipping, 0), hints=hints)
 
-    bases = {index: _base(cart, index, count) for index, count in picks.items() if count > 0}
+    left, taken = cart.base, cart.taken
+    bases = {
+        index: (left[index] - taken.get(index, 0)) if count >= lines[index].quantity else _base(cart, index, count)
+        for index, count in picks.items()
+        if count > 0
+    }
     items = kind.discount(rule, value, bases)
     if rule.max_discount is not None:
         items = cap_amounts(items, rule.max_discount)
@@ -154,12 +162,12 @@ def _tier_hint(
     return Hint(campaign_id, f"Add {money_text(amount, currency)} more to the cart for {gives}.", missing_amount=amount)
 
 
-def _base(cart: CartView, index: int, count: int) -> Decimal:
-    """What is left of ``count`` units of a line: its remaining amount pro rata."""
+def _base(cart: CartView, index: int, count: int) -> int:
+    """What is left of ``count`` units of a line: its remaining cents pro rata (half up)."""
     quantity, remaining = cart.lines[index].quantity, cart.left(index)
     if count >= quantity:
         return remaining
-    return min(cents(remaining * count / quantity), remaining)
+    return min((2 * remaining * count + quantity) // (2 * quantity), remaining)
 
 
 class _Plain(RuleType):

@@ -33,5 +33,10 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[T]:
         return iter(self._items.values())
 
+    @property
+    def by_key(self) -> dict[str, T]:
+        """The registered items by key (read it, do not change it: ``register`` does)."""
+        return self._items
+
     def keys(self) -> list[str]:
         return list(self._items)

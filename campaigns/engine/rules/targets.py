@@ -44,30 +44,38 @@ def kinds_for(scope: str | None) -> tuple[TargetKind, ...]:
 
 
 class CartIndex:
-    """The cart's live lines, and for every target kind: id -> the live lines carrying it."""
+    """The cart's live lines, and per target kind: id -> the live lines carrying it (each
+    table built on first use, so a cart no rule aims at by brand never indexes brands)."""
 
-    __slots__ = ("live", "by_kind")
+    __slots__ = ("lines", "live", "tables")
 
     def __init__(self, lines: tuple[Line, ...]) -> None:
+        self.lines = lines
         self.live: list[int] = [index for index, line in enumerate(lines) if line.quantity > 0]
-        self.by_kind: dict[str, dict[int, list[int]]] = {}
-        for kind in TARGET_KINDS:
-            table: dict[int, list[int]] = {}
+        self.tables: dict[str, dict[int, list[int]]] = {}
+
+    def table(self, kind: TargetKind) -> dict[int, list[int]]:
+        table = self.tables.get(kind.field)
+        if table is None:
+            table = self.tables[kind.field] = {}
+            lines, attr = self.lines, kind.line_attr
             for index in self.live:
-                value = getattr(lines[index], kind.line_attr)
+                value = getattr(lines[index], attr)
                 for target in value if kind.many else (() if value is None else (value,)):
                     table.setdefault(target, []).append(index)
-            self.by_kind[kind.field] = table
+        return table
 
     def lines_for(self, rule: Rule, kinds: tuple[TargetKind, ...]) -> list[int]:
         """The live lines any of the rule's targets (of ``kinds``) matches, in cart order."""
         found: set[int] = set()
         for kind in kinds:
-            table = self.by_kind[kind.field]
-            for target in getattr(rule, kind.field):
-                hit = table.get(target)
-                if hit is not None:
-                    found.update(hit)
+            targets = getattr(rule, kind.field)
+            if targets:
+                table = self.table(kind)
+                for target in targets:
+                    hit = table.get(target)
+                    if hit is not None:
+                        found.update(hit)
         return sorted(found)
 
 
