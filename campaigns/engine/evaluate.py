@@ -7,7 +7,9 @@ Money
     Decimal with two places, ROUND_HALF_UP. A line's amount is ``unit_price x quantity`` in
     cents (a negative one counts as zero); the subtotal is their sum. Splits (a fixed amount
     over lines, a cap over lines) use the largest-remainder method (``money.allocate``) so
-    the parts add up to the cent and no line gets more than is left of it.
+    the parts add up to the cent and no line gets more than is left of it. Inside, the engine
+    counts whole cents as integers (``money.to_cents`` / ``allocate_cents``), which is exact
+    and gives the same figures; every amount in the Result is a Decimal with two places.
 
 Candidates
     * AUTOMATIC campaigns are candidates without a code; COUPON_CODE campaigns only through

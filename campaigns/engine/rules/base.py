@@ -93,13 +93,14 @@ class RuleType:
 
     # --- Picking and discounting -------------------------------------------------------------
 
-    def picks(self, rule: Rule, cart: CartView, matched: list[int], campaign_id: int) -> "dict[int, int] | RuleOutcome":
-        """Which units the discount is on: line index -> units. All matched units, or the
-        ``max_quantity`` dearest."""
+    def picks(
+        self, rule: Rule, cart: CartView, matched: list[int], campaign_id: int
+    ) -> "dict[int, int] | RuleOutcome | None":
+        """Which units the discount is on: line index -> units, or None for every matched unit
+        (the common case, and the cheapest). Here: all of them, or the ``max_quantity`` dearest."""
         if rule.max_quantity is not None:
             return take(by_price(cart, matched), cart, max(rule.max_quantity, 0))
-        lines = cart.lines
-        return {index: lines[index].quantity for index in matched}
+        return None
 
     def discount(self, rule: Rule, value: Decimal | None, bases: dict[int, int]) -> dict[int, int]:
         """The rule's value applied to the picked units' remaining amounts (cents)."""

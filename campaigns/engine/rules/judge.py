@@ -126,11 +126,16 @@ def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome
         return RuleOutcome(shipping=max(shipping, 0), hints=hints)
 
     left, taken = cart.base, cart.taken
-    bases = {
-        index: (left[index] - taken.get(index, 0)) if count >= lines[index].quantity else _base(cart, index, count)
-        for index, count in picks.items()
-        if count > 0
-    }
+    if picks is None:  # every matched unit: what is left of each matched line
+        bases = (
+            {index: left[index] - taken.get(index, 0) for index in matched} if taken else {i: left[i] for i in matched}
+        )
+    else:
+        bases = {
+            index: (left[index] - taken.get(index, 0)) if count >= lines[index].quantity else _base(cart, index, count)
+            for index, count in picks.items()
+            if count > 0
+        }
     items = kind.discount(rule, value, bases)
     if rule.max_discount is not None:
         items = cap_amounts(items, rule.max_discount)
