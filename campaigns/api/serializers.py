@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from campaigns.engine.rules import tiered_types_text
+from campaigns.engine.rules import RULE_TYPES, tiered_types_text
 from campaigns.models import (
     WEEKDAYS,
     Audience,
@@ -60,8 +60,9 @@ class RuleInput(StrictInput):
         child=serializers.IntegerField(min_value=1),
         required=False,
         max_length=100,
-        help_text="Product segments (kind PRODUCT): their members as last refreshed. PRODUCT, BULK_PURCHASE and "
-        "BUY_X_GET_Y rules take them.",
+        help_text="Product segments (kind PRODUCT): their members as last refreshed. Taken by "
+        + ", ".join(kind.key for kind in RULE_TYPES if "product_segment_ids" in {t.field for t in kind.target_kinds})
+        + " rules.",
     )
     buy_quantity = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)
     get_quantity = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)

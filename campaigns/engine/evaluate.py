@@ -139,7 +139,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from campaigns.engine.checks import NO_COUNTER, Verdict, fail, known_campaigns, precheck, resolve_codes
-from campaigns.engine.money import ZERO, cents, from_cents, money_text, to_cents
+from campaigns.engine.money import CENT, ZERO, cents, from_cents, money_text, to_cents
 from campaigns.engine.rules import CartIndex, CartView, cap_amounts, describe, matched_once, opening_value, rule_outcome
 from campaigns.engine.stacking import CartState, Stacking
 from campaigns.engine.types import (
@@ -238,7 +238,7 @@ def _report(
         if verdict is not None and campaign.id not in stacking.blocked and verdict.reason != "budget_exhausted":
             hints.extend(verdict.hints)
 
-    lines = cart.lines
+    skus = [line.sku for line in cart.lines]
     discounts = tuple(
         Applied(
             campaign_id=campaign.id,
@@ -247,9 +247,7 @@ def _report(
             amount=from_cents(verdict.items_total),
             shipping_amount=from_cents(verdict.shipping),
             lines=tuple(
-                LineDiscount(lines[line].sku, from_cents(amount))
-                for line, amount in sorted(verdict.items.items())
-                if amount > 0
+                LineDiscount(skus[line], CENT * amount) for line, amount in sorted(verdict.items.items()) if amount > 0
             ),
         )
         for campaign, verdict in stacking.applied

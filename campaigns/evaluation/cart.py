@@ -19,7 +19,6 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
     """What applies to this cart for this customer at ``request.at``: the engine's Result.
     ``only`` judges that one campaign alone, whatever its status (the console's test form)."""
     snapshot = snapshot_get(dt.datetime.now(dt.UTC))
-    lines = cart_lines(request, snapshot.category_parents, segments=_targets_segments(snapshot))
     codes, coupon_ids, stubs = cart_codes(request, snapshot)
     if only is not None:
         candidates = engine_campaigns([only])
@@ -29,6 +28,7 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
         named = {fact.campaign_id for fact in codes if fact.campaign_id is not None}
         candidates += [snapshot.campaigns[cid] for cid in sorted(named) if cid in snapshot.campaigns]
         candidates = list({c.id: c for c in candidates}.values())
+    lines = cart_lines(request, snapshot.category_parents, segments=_targets_segments(candidates))
     context = t.Context(
         at=request.at, location=cart_location(request), codes=tuple(codes), **customer_facts(request, candidates)
     )
@@ -62,6 +62,6 @@ def _no_points(request: PointsRequest) -> t.Rejected:
     )
 
 
-def _targets_segments(snapshot) -> bool:
-    """Does a live rule target a product segment (the lines then need their segments)?"""
-    return any(rule.product_segment_ids for campaign in snapshot.campaigns.values() for rule in campaign.rules)
+def _targets_segments(candidates: list[t.Campaign]) -> bool:
+    """Does a candidate's rule target a product segment (the lines then need their segments)?"""
+    return any(rule.product_segment_ids for campaign in candidates for rule in campaign.rules)
