@@ -20,20 +20,19 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from accounts.models import User
+from campaigns.engine.rules import tiered_types_text
 from campaigns.evaluation import CartRequest
 from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, DiscountRule
 from campaigns.services.campaigns import campaign_check
+from campaigns.services.rules import RULE_FIELDS, TARGET_RELATIONS
 from lms.errors import DomainError
 from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
 from segments.models import Segment
 
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CAMPAIGN_COLUMNS = frozenset(f.name for f in Campaign._meta.concrete_fields if not f.primary_key)
-RULE_KEYS = (
-    "rule_type", "discount_type", "value", "max_discount", "min_quantity", "max_quantity", "tiers",
-    "buy_quantity", "get_quantity", "max_applications",
-)  # fmt: skip
-TARGET_FIELDS = {"category_ids": "categories", "brand_ids": "brands", "product_ids": "products"}
+RULE_KEYS = RULE_FIELDS
+TARGET_FIELDS = TARGET_RELATIONS  # the API's target field -> the rule form's field
 # A service path names the API's field; the console's form may call it differently.
 NOTIFY_FIELDS = ("title", "body", "image_url", "cta_text", "cta_url", "channels")
 FORM_FIELD_FOR_PATH = {
@@ -184,12 +183,12 @@ class RuleForm(ServiceCheckedModelForm):
         required=False,
         initial=list,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "style": "font-family: monospace"}),
-        help_text='BULK_PURCHASE (quantity) or CUSTOM_CART_TOTAL (amount): [{"threshold": 3, "value": 5}, ...].',
+        help_text=f'{tiered_types_text(" or ")}: [{{"threshold": 3, "value": 5}}, ...].',
     )
 
     class Meta:
         model = DiscountRule
-        fields = [*RULE_KEYS, "categories", "brands", "products"]
+        fields = [*RULE_KEYS, *TARGET_FIELDS.values()]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

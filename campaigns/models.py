@@ -14,6 +14,7 @@ from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
 from campaigns.engine import types as t
+from campaigns.engine.rules import RULE_TYPES
 from notifications.models import Channel  # noqa: F401 - the one set of channels, named here for campaigns
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -161,14 +162,9 @@ class Campaign(models.Model):
 
 
 class DiscountRule(models.Model):
-    class RuleType(models.TextChoices):
-        WHOLE_CART = t.WHOLE_CART, "Whole cart"
-        BULK_PURCHASE = t.BULK_PURCHASE, "Bulk purchase (quantity)"
-        CATEGORY = t.CATEGORY, "Category"
-        PRODUCT = t.PRODUCT, "Product"
-        BRAND = t.BRAND, "Brand"
-        CUSTOM_CART_TOTAL = t.CUSTOM_CART_TOTAL, "Cart total thresholds"
-        BUY_X_GET_Y = t.BUY_X_GET_Y, "Buy X get Y"
+    # The engine's registered rule types (campaigns.engine.rules), in their order: a new type
+    # shows up here by itself and needs only a migration for the choice.
+    RuleType = models.TextChoices("RuleType", [(kind.key, (kind.key, kind.label)) for kind in RULE_TYPES])
 
     class DiscountType(models.TextChoices):
         PERCENTAGE = t.PERCENTAGE, "Percentage"
@@ -186,12 +182,16 @@ class DiscountRule(models.Model):
     categories = models.ManyToManyField("commerce.Category", blank=True, related_name="+")
     brands = models.ManyToManyField("commerce.Brand", blank=True, related_name="+")
     products = models.ManyToManyField("commerce.Product", blank=True, related_name="+")
+    product_segments = models.ManyToManyField(
+        "segments.Segment", blank=True, related_name="+", limit_choices_to={"kind": "PRODUCT"},
+        help_text="Product segments (slow movers, overstock): their members, as last refreshed.",
+    )  # fmt: skip
     buy_quantity = models.PositiveIntegerField(null=True, blank=True)
     get_quantity = models.PositiveIntegerField(null=True, blank=True)
     max_applications = models.PositiveIntegerField(null=True, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
-    history = HistoricalRecords(m2m_fields=[categories, brands, products])
+    history = HistoricalRecords(m2m_fields=[categories, brands, products, product_segments])
 
     class Meta:
         ordering = ["campaign", "position", "id"]

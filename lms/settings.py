@@ -240,6 +240,13 @@ PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="http://127.0.0.1:800
 SEGMENTS_LOW_STOCK = env.int("SEGMENTS_LOW_STOCK", default=10)
 SEGMENTS_OVERSTOCK = env.int("SEGMENTS_OVERSTOCK", default=500)
 
+# How an exclusive campaign is weighed against the others on a cart: "priority" (the first
+# exclusive campaign by priority that gives something applies alone) or "best" (the customer
+# gets the larger of the best exclusive campaign and the stack of the others).
+CAMPAIGNS_EXCLUSIVE_POLICY = env.str("CAMPAIGNS_EXCLUSIVE_POLICY", default="priority")
+if CAMPAIGNS_EXCLUSIVE_POLICY not in ("priority", "best"):
+    raise ImproperlyConfigured(f"CAMPAIGNS_EXCLUSIVE_POLICY is {CAMPAIGNS_EXCLUSIVE_POLICY!r}: use priority or best.")
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     # The seed service's session lasted one day.

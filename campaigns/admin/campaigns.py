@@ -49,6 +49,7 @@ class DiscountRuleInline(admin.StackedInline):
         "categories",
         "brands",
         "products",
+        "product_segments",
         ("buy_quantity", "get_quantity", "max_applications"),
     )
     autocomplete_fields = ("categories", "brands", "products")

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from campaigns.engine.rules import RULE_TYPES, tiered_types_text
 from campaigns.models import (
     WEEKDAYS,
     Audience,
@@ -21,6 +22,7 @@ from lms.api.serializers import CustomerRefInput, StrictInput
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
+TIERS_HELP = f"Units or cart amount, per rule type: {tiered_types_text(' or ')}."
 MAX_CART = Decimal("9999999999.99")  # what a redemption can store (12 digits)
 
 
@@ -29,7 +31,7 @@ def text_list() -> serializers.ListField:
 
 
 class TierInput(StrictInput):
-    threshold = serializers.DecimalField(**POSITIVE_MONEY, help_text="Units (BULK_PURCHASE) or cart amount.")
+    threshold = serializers.DecimalField(**POSITIVE_MONEY, help_text=TIERS_HELP)
     value = serializers.DecimalField(**POSITIVE_MONEY)
 
 
@@ -44,6 +46,14 @@ class RuleInput(StrictInput):
     category_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000)
     brand_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000)
     product_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=10000)
+    product_segment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=100,
+        help_text="Product segments (kind PRODUCT): their members as last refreshed. Taken by "
+        + ", ".join(kind.key for kind in RULE_TYPES if "product_segment_ids" in {t.field for t in kind.target_kinds})
+        + " rules.",
+    )
     buy_quantity = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)
     get_quantity = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)
     max_applications = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)
@@ -153,12 +163,14 @@ class RuleOutput(serializers.ModelSerializer):
     category_ids = serializers.SerializerMethodField()
     brand_ids = serializers.SerializerMethodField()
     product_ids = serializers.SerializerMethodField()
+    product_segment_ids = serializers.SerializerMethodField()
 
     class Meta:
         model = DiscountRule
         fields = [
             "id", "rule_type", "discount_type", "value", "max_discount", "min_quantity", "max_quantity", "tiers",
-            "category_ids", "brand_ids", "product_ids", "buy_quantity", "get_quantity", "max_applications",
+            "category_ids", "brand_ids", "product_ids", "product_segment_ids", "buy_quantity", "get_quantity",
+            "max_applications",
         ]  # fmt: skip
 
     # Prefetched by the views: no query per rule.
@@ -170,6 +182,9 @@ class RuleOutput(serializers.ModelSerializer):
 
     def get_product_ids(self, rule) -> list[int]:
         return [p.pk for p in rule.products.all()]
+
+    def get_product_segment_ids(self, rule) -> list[int]:
+        return [s.pk for s in rule.product_segments.all()]
 
 
 class NotificationOutput(serializers.Serializer):
@@ -313,6 +328,16 @@ class PointsUsedOutput(serializers.Serializer):
     balance_after = serializers.IntegerField()
 
 
+class ExclusiveOutput(serializers.Serializer):
+    policy = serializers.ChoiceField(choices=["priority", "best"], help_text="CAMPAIGNS_EXCLUSIVE_POLICY.")
+    campaign_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The exclusive campaign applied, or the one the stack beat; null: none gave anything.",
+    )
+    outcome = serializers.ChoiceField(choices=["exclusive", "stack"])
+    message = serializers.CharField()
+
+
 class CartEvaluateOutput(serializers.Serializer):
     subtotal = serializers.DecimalField(**MONEY)
     shipping = serializers.DecimalField(**MONEY)
@@ -323,6 +348,9 @@ class CartEvaluateOutput(serializers.Serializer):
     rejected = RejectedOutput(many=True)
     hints = HintOutput(many=True)
     points = PointsUsedOutput(allow_null=True, help_text="Points used as a discount line (use_points), else null.")
+    exclusive = ExclusiveOutput(
+        allow_null=True, required=False, help_text="How an eligible exclusive campaign was weighed, else null."
+    )
 
 
 class RedemptionOutput(CartEvaluateOutput):

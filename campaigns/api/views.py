@@ -29,6 +29,7 @@ from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedempti
 from campaigns.points import PointsRequest
 from campaigns.services import campaigns as services
 from campaigns.services.redemptions import redemption_create, redemption_void
+from campaigns.services.rules import TARGET_RELATIONS
 from commerce.authentication import ApiKeyAuthentication, IsIntegrationOrAdmin, acting_customer, is_integration
 from commerce.services.customers import customer_for
 from lms.api.filters import LiveRowFilter
@@ -40,7 +41,7 @@ from lms.errors import Conflict, NotFound
 
 def campaign_queryset():
     """Campaigns with everything the output shows, in a constant number of queries."""
-    rules = DiscountRule.objects.prefetch_related("categories", "brands", "products")
+    rules = DiscountRule.objects.prefetch_related(*TARGET_RELATIONS.values())
     return (
         Campaign.objects.select_related("counter")
         .prefetch_related("segments", Prefetch("rules", queryset=rules))

@@ -7,7 +7,9 @@ Money
     Decimal with two places, ROUND_HALF_UP. A line's amount is ``unit_price x quantity`` in
     cents (a negative one counts as zero); the subtotal is their sum. Splits (a fixed amount
     over lines, a cap over lines) use the largest-remainder method (``money.allocate``) so
-    the parts add up to the cent and no line gets more than is left of it.
+    the parts add up to the cent and no line gets more than is left of it. Inside, the engine
+    counts whole cents as integers (``money.to_cents`` / ``allocate_cents``), which is exact
+    and gives the same figures; every amount in the Result is a Decimal with two places.
 
 Candidates
     * AUTOMATIC campaigns are candidates without a code; COUPON_CODE campaigns only through
@@ -44,10 +46,15 @@ Eligibility (in this order; the first failing check is the campaign's one reason
        ``budget_exhausted`` when the budget is already spent.
     6. ``min_cart``: subtotal (before any discount) below ``min_cart_value``, with a hint.
     7. Rules, each on what is left of every line after the campaigns applied before it and
-       the campaign's earlier rules (see ``rules.py``):
+       the campaign's earlier rules (each rule type is a strategy class in the ``rules``
+       package, registered in ``rules.catalogue.RULE_TYPES``; ``rules.judge`` runs these steps):
        - lines: WHOLE_CART and CUSTOM_CART_TOTAL match every line, CATEGORY / BRAND / PRODUCT
-         their targets, BULK_PURCHASE and BUY_X_GET_Y any of their targets (every line when
-         they have none); lines without units are not in the cart. None -> ``no_matching_items``.
+         their targets (PRODUCT: its products and the products of its product segments),
+         BULK_PURCHASE and BUY_X_GET_Y any of their targets (every line when they have none);
+         a rule matches a line when any of its targets does (``rules.targets``); lines without
+         units are not in the cart. None -> ``no_matching_items``. The cart's lines are indexed
+         by product, category (with ancestors), brand and product segment once per evaluation,
+         so a rule aimed elsewhere costs the same whatever the cart's size.
        - ``min_quantity`` on the matched units (with a hint).
        - tiers: BULK_PURCHASE on matched units, CUSTOM_CART_TOTAL on the subtotal; the highest
          tier reached gives the value; none reached -> ``min_quantity`` / ``min_cart`` with a
@@ -82,10 +89,23 @@ Offers (``offers``: what a customer may use now, before there is a cart)
 Stacking
     Candidates are considered by priority (highest first), then id (lowest first).
 
-    * Exclusive campaigns come first: the first exclusive campaign (in that order) that gives
-      something applies alone, and every other candidate is rejected ``not_stackable``. When
-      none gives anything, the exclusive ones are rejected with their own reasons and the
-      others proceed as if there were no exclusive campaign.
+    * Exclusive campaigns come first, weighed by ``exclusive_policy`` (the setting
+      ``CAMPAIGNS_EXCLUSIVE_POLICY``):
+      - ``priority`` (the default): the first exclusive campaign (in that order) that gives
+        something applies alone, and every other candidate is rejected ``not_stackable``.
+      - ``best``: the exclusive campaign giving the most (total discount, items and shipping;
+        ties: the first in that order) is weighed against what the non-exclusive campaigns
+        give together (stacked as below, on the undiscounted cart). The customer gets the
+        larger: the exclusive one alone (ties go to it), every other candidate rejected
+        ``not_stackable`` with a message saying what it gives; or the stack, the exclusive
+        ones that gave something rejected ``not_stackable`` ("The other campaigns together
+        give more (₹X against ₹Y).").
+      Under both, when no exclusive campaign gives anything, the exclusive ones are rejected
+      with their own reasons and the others proceed as if there were no exclusive campaign.
+      When an exclusive campaign was eligible (passed checks 1-5), ``Result.exclusive`` says
+      how it was decided (``ExclusiveDecision``: the policy, the exclusive campaign applied or
+      beaten, None when none gave anything, the outcome "exclusive" or "stack", a message);
+      otherwise it is None.
     * Two lanes: items (DISCOUNT_COUPON campaigns) and shipping (FREE_SHIPPING campaigns); the
       campaign's kind decides its lane, whatever its rules discount. Within a lane, stackable
       campaigns combine, each on what the earlier ones left. A non-stackable campaign applies
@@ -116,176 +136,122 @@ Reporting
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 
-from campaigns.engine.eligibility import audience_refusal, geo_refusal
-from campaigns.engine.money import ZERO, cents, money_text
-from campaigns.engine.rules import CartView, Present, cap_amounts, describe, matched_once, opening_value, rule_outcome
-from campaigns.engine.schedule import schedule_failure, uses_this_period
+from campaigns.engine.checks import NO_COUNTER, Verdict, fail, known_campaigns, precheck, resolve_codes
+from campaigns.engine.money import CENT, ZERO, cents, from_cents, money_text, to_cents
+from campaigns.engine.rules import CartIndex, CartView, cap_amounts, describe, matched_once, opening_value, rule_outcome
+from campaigns.engine.stacking import CartState, Stacking
 from campaigns.engine.types import (
     AUTOMATIC,
-    FREE_SHIPPING,
-    LOYALTY_PROGRAM,
-    PERIOD_LIFETIME,
-    REASONS,
+    EXCLUSIVE_PRIORITY,
     Applied,
     Campaign,
     Cart,
     Context,
-    Counter,
+    ExclusiveDecision,
     Hint,
     LineDiscount,
     Offer,
     Rejected,
     Result,
-    Usage,
 )
 
-ITEMS_LANE, SHIPPING_LANE = "items", "shipping"
-NO_COUNTER, NO_USAGE = Counter(), Usage()  # frozen: shared by every campaign never used
 
-
-@dataclass
-class _Verdict:
-    """One campaign judged on one state of the cart."""
-
-    reason: str | None = None
-    message: str = ""
-    quiet: bool = False  # an AUTOMATIC campaign keeps this reason to itself
-    items: list[Decimal] = field(default_factory=list)  # per cart line
-    shipping: Decimal = ZERO
-    hints: list[Hint] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.reason is None
-
-    @property
-    def items_total(self) -> Decimal:
-        return sum(self.items, ZERO)
-
-
-def _fail(reason: str, message: str = "", *, quiet: bool = False, hints: list[Hint] | None = None) -> _Verdict:
-    return _Verdict(reason, message or REASONS[reason], quiet, hints=hints or [])
-
-
-@dataclass
-class _Cart:
-    """The cart being discounted: what is left of each line and of the shipping."""
-
-    remaining: list[Decimal]
-    shipping_left: Decimal
-
-
-def evaluate(*, cart: Cart, context: Context, campaigns: Sequence[Campaign], explain: bool = False) -> Result:
+def evaluate(
+    *,
+    cart: Cart,
+    context: Context,
+    campaigns: Sequence[Campaign],
+    explain: bool = False,
+    exclusive_policy: str = EXCLUSIVE_PRIORITY,
+) -> Result:
     """Judge ``campaigns`` on ``cart`` at ``context.at``: see the module docstring.
-    ``explain`` reports every automatic campaign's reason too (the console's test page)."""
+    ``explain`` reports every automatic campaign's reason too (the console's test page);
+    ``exclusive_policy`` is how an exclusive campaign is weighed ("priority" or "best")."""
     lines = cart.lines
-    fresh = _Cart([max(cents(line.total), ZERO) for line in lines], max(cents(cart.shipping), ZERO))
-    subtotal = sum(fresh.remaining, ZERO)
+    fresh = CartState([max(to_cents(line.total), 0) for line in lines], max(to_cents(cart.shipping), 0))
+    subtotal = from_cents(sum(fresh.remaining))
 
-    known: dict[int, Campaign] = {}
-    for campaign in campaigns:
-        if campaign.kind != LOYALTY_PROGRAM and campaign.id not in known:
-            known[campaign.id] = campaign
-    code_rejections, code_of = _resolve_codes(context, known)
+    known = known_campaigns(campaigns)
+    code_rejections, code_of = resolve_codes(context, known)
     candidates = sorted(
         (c for c in known.values() if c.id in code_of or c.redemption_type == AUTOMATIC),
         key=lambda c: (-c.priority, c.id),
     )
+    index = CartIndex(lines)  # the cart's lines by target, once per evaluation
+    matches: dict[int, list[int]] = {}  # every rule's matched lines, once per evaluation
 
-    matches: dict[int, list[int]] = {}  # shared by every judgement of this evaluation
-    present = Present.of(lines)
-
-    def judge(campaign: Campaign, state: _Cart) -> _Verdict:
-        view = CartView(lines, state.remaining, state.shipping_left, subtotal, cart.currency, matches, present)
+    def judge(campaign: Campaign, state: CartState) -> Verdict:
+        view = CartView(lines, state.remaining, {}, state.shipping_left, subtotal, cart.currency, index, matches)
         return _judge(campaign, view, context)
 
-    verdicts: dict[int, _Verdict] = {}  # the final word on every rejected campaign
-    blocked: set[int] = set()  # rejected because of stacking (or would be): no hints
+    def alone(campaign: Campaign) -> Verdict:
+        if campaign.id in code_of:
+            return judge(campaign, fresh)
+        # automatic: the cheap cart-wide checks (a full judgement costs a busy cart dearly)
+        return _cart_wide_failure(campaign, subtotal, index, matches) or Verdict()
+
+    stacking = Stacking(judge, alone, policy=exclusive_policy, currency=cart.currency)
     pool: list[Campaign] = []
     for campaign in candidates:
-        failure = _precheck(campaign, context, cart.currency)
+        failure = precheck(campaign, context, cart.currency)
         if failure is None:
             pool.append(campaign)
         else:
-            verdicts[campaign.id] = failure
+            stacking.verdicts[campaign.id] = failure
+    decision = stacking.run(pool, fresh)
 
-    applied: list[tuple[Campaign, _Verdict]] = []
-    state = _Cart(list(fresh.remaining), fresh.shipping_left)
+    return _report(
+        cart,
+        subtotal,
+        from_cents(fresh.shipping_left),
+        stacking,
+        decision,
+        candidates,
+        code_rejections,
+        code_of,
+        explain,
+    )
 
-    def apply(campaign: Campaign, verdict: _Verdict) -> None:
-        applied.append((campaign, verdict))
-        state.remaining = [left - taken for left, taken in zip(state.remaining, verdict.items, strict=True)]
-        state.shipping_left -= verdict.shipping
 
-    def block(campaign: Campaign, message: str) -> None:
-        # Stacking is to blame only if the campaign would have given something on its own.
-        if campaign.id in code_of:
-            alone = judge(campaign, fresh)
-        else:  # automatic: the cheap cart-wide checks (a full judgement costs a busy cart dearly)
-            alone = _cart_wide_failure(campaign, subtotal, lines, present, matches) or _Verdict()
-        verdicts[campaign.id] = _fail("not_stackable", message) if alone.ok else alone
-        blocked.add(campaign.id)
-
-    winner = None
-    for campaign in (c for c in pool if c.exclusive):
-        if winner is not None:
-            block(campaign, f"{winner.name} applies alone.")
-            continue
-        verdict = judge(campaign, fresh)
-        if verdict.ok:
-            winner = campaign
-            apply(campaign, verdict)
-        else:
-            verdicts[campaign.id] = verdict
-
-    lane_used: dict[str, Campaign] = {}  # the first campaign applied in each lane
-    lane_locked: dict[str, Campaign] = {}  # a non-stackable campaign that applied
-    for campaign in (c for c in pool if not c.exclusive):
-        lane = SHIPPING_LANE if campaign.kind == FREE_SHIPPING else ITEMS_LANE
-        if winner is not None:
-            block(campaign, f"{winner.name} applies alone.")
-        elif lane in lane_locked:
-            block(campaign, f"{lane_locked[lane].name} applied and does not combine with other campaigns.")
-        elif not campaign.stackable and lane in lane_used:
-            block(campaign, f"This campaign does not combine with {lane_used[lane].name}, which applied first.")
-        else:
-            verdict = judge(campaign, state)
-            if not verdict.ok:
-                verdicts[campaign.id] = verdict
-                continue
-            apply(campaign, verdict)
-            lane_used.setdefault(lane, campaign)
-            if not campaign.stackable:
-                lane_locked[lane] = campaign
-
+def _report(
+    cart: Cart,
+    subtotal: Decimal,
+    shipping: Decimal,
+    stacking: Stacking,
+    decision: ExclusiveDecision | None,
+    candidates: list[Campaign],
+    code_rejections: list[Rejected],
+    code_of: dict[int, str],
+    explain: bool,
+) -> Result:
+    """The Result: rejections and hints in the order considered, discounts as applied."""
     rejected = list(code_rejections)
     hints: list[Hint] = []
-    applied_verdicts = {campaign.id: verdict for campaign, verdict in applied}
+    applied_verdicts = {campaign.id: verdict for campaign, verdict in stacking.applied}
     for campaign in candidates:
-        verdict = verdicts.get(campaign.id)
+        verdict = stacking.verdicts.get(campaign.id)
         if verdict is not None and (explain or not (verdict.quiet and campaign.id not in code_of)):
             rejected.append(Rejected(verdict.reason, verdict.message, campaign.id, code_of.get(campaign.id)))
         verdict = verdict or applied_verdicts.get(campaign.id)
-        if verdict is not None and campaign.id not in blocked and verdict.reason != "budget_exhausted":
+        if verdict is not None and campaign.id not in stacking.blocked and verdict.reason != "budget_exhausted":
             hints.extend(verdict.hints)
 
+    skus = [line.sku for line in cart.lines]
     discounts = tuple(
         Applied(
             campaign_id=campaign.id,
             name=campaign.name,
             code=code_of.get(campaign.id, ""),
-            amount=verdict.items_total,
-            shipping_amount=verdict.shipping,
+            amount=from_cents(verdict.items_total),
+            shipping_amount=from_cents(verdict.shipping),
             lines=tuple(
-                LineDiscount(line.sku, amount) for line, amount in zip(lines, verdict.items, strict=True) if amount > 0
+                LineDiscount(skus[line], CENT * amount) for line, amount in sorted(verdict.items.items()) if amount > 0
             ),
         )
-        for campaign, verdict in applied
+        for campaign, verdict in stacking.applied
     )
-    shipping = fresh.shipping_left
     items_discount = sum((d.amount for d in discounts), ZERO)
     shipping_discount = sum((d.shipping_amount for d in discounts), ZERO)
     total_discount = items_discount + shipping_discount
@@ -298,165 +264,89 @@ def evaluate(*, cart: Cart, context: Context, campaigns: Sequence[Campaign], exp
         total=max(subtotal + shipping - total_discount, ZERO),
         rejected=tuple(rejected),
         hints=tuple(hints),
+        exclusive=decision,
     )
-
-
-def _resolve_codes(context: Context, known: dict[int, Campaign]) -> tuple[list[Rejected], dict[int, str]]:
-    """The codes' rejections, and campaign id -> the accepted code naming it."""
-    rejections: list[Rejected] = []
-    accepted: dict[int, str] = {}
-    seen: set[str] = set()
-    for fact in context.codes:
-        key = fact.code.strip().casefold()
-        campaign_id = fact.campaign_id if fact.campaign_id in known else None
-        if key in seen:
-            rejections.append(
-                Rejected("code_duplicate", f"The code {fact.code} was given twice.", campaign_id, fact.code)
-            )
-        elif campaign_id is None:
-            rejections.append(Rejected("code_unknown", f"No campaign has the code {fact.code}.", None, fact.code))
-        elif fact.assigned and (context.customer_id is None or fact.owner_id != context.customer_id):
-            message = f"The code {fact.code} was given to another customer; only they can use it."
-            rejections.append(Rejected("code_not_yours", message, None, fact.code))
-        elif campaign_id in accepted:
-            message = f"The code {fact.code} is for the same campaign as {accepted[campaign_id]}."
-            rejections.append(Rejected("code_duplicate", message, campaign_id, fact.code))
-        elif fact.single_use and fact.uses >= fact.max_uses:
-            message = f"The code {fact.code} has been used (used {fact.uses} of {fact.max_uses} times)."
-            rejections.append(Rejected("code_used", message, campaign_id, fact.code))
-        else:
-            accepted[campaign_id] = fact.code
-        seen.add(key)
-    return rejections, accepted
 
 
 def offers(*, context: Context, campaigns: Sequence[Campaign]) -> tuple[Offer, ...]:
     """The campaigns the customer may use at ``context.at`` whatever the cart: see "Offers"."""
-    known: dict[int, Campaign] = {}
-    for campaign in campaigns:
-        if campaign.kind != LOYALTY_PROGRAM and campaign.id not in known:
-            known[campaign.id] = campaign
-    _, code_of = _resolve_codes(context, known)
+    known = known_campaigns(campaigns)
+    _, code_of = resolve_codes(context, known)
     return tuple(
         Offer(campaign=campaign, code=code_of.get(campaign.id, ""))
         for campaign in sorted(known.values(), key=lambda c: (-c.priority, c.id))
         if (campaign.id in code_of or campaign.redemption_type == AUTOMATIC)
-        and _precheck(campaign, context, campaign.currency) is None
+        and precheck(campaign, context, campaign.currency) is None
     )
-
-
-def _precheck(campaign: Campaign, context: Context, currency: str) -> _Verdict | None:
-    """Checks 1-5, which do not depend on the cart's lines: the first failure, or None."""
-    if not campaign.active:
-        return _fail("inactive", quiet=True)
-    failure = schedule_failure(campaign, context.at)
-    if failure is not None:
-        return _fail(*failure, quiet=True)
-    if currency.casefold() != campaign.currency.casefold():
-        message = f"The campaign is in {campaign.currency.upper()}; the cart is in {currency.upper()}."
-        return _fail("currency", message, quiet=True)
-    failure = geo_refusal(campaign, context.location)
-    if failure is not None:
-        return _fail("geo", failure, quiet=True)
-    refusal = audience_refusal(
-        campaign,
-        customer_id=context.customer_id,
-        is_new_customer=context.is_new_customer,
-        segment_ids=context.segment_ids,
-    )
-    if refusal is not None:
-        return _fail(*refusal, quiet=True)
-    return _limits_failure(campaign, context)
-
-
-def _limits_failure(campaign: Campaign, context: Context) -> _Verdict | None:
-    counter = context.counters.get(campaign.id, NO_COUNTER)
-    if campaign.usage_limit is not None and counter.uses >= campaign.usage_limit:
-        return _fail("usage_limit", f"Used {counter.uses} of {campaign.usage_limit} times.")
-    if campaign.customer_limit is not None or campaign.period_limit is not None:
-        if context.customer_id is None:
-            return _fail("customer_required", "The campaign is limited per customer; no customer was given.")
-        usage = context.usage.get(campaign.id, NO_USAGE)
-        if campaign.customer_limit is not None and usage.lifetime >= campaign.customer_limit:
-            return _fail("customer_limit", f"Used {usage.lifetime} of {campaign.customer_limit} times.")
-        if campaign.period_limit is not None:
-            if campaign.period == PERIOD_LIFETIME:
-                used, when = usage.lifetime, ""
-            else:
-                used = uses_this_period(campaign, context.at, usage.recent)
-                when = {"DAY": " today", "WEEK": " this week", "MONTH": " this month"}.get(campaign.period, "")
-            if used >= campaign.period_limit:
-                return _fail("customer_limit", f"Used {used} of {campaign.period_limit} times{when}.")
-    if campaign.budget is not None and counter.discount_spent >= campaign.budget:
-        message = f"The campaign's budget of {money_text(campaign.budget, campaign.currency)} is spent."
-        return _fail("budget_exhausted", message)
-    return None
 
 
 def _cart_wide_failure(
-    campaign: Campaign, subtotal: Decimal, lines, present: Present, matches: dict[int, list[int]]
-) -> _Verdict | None:
+    campaign: Campaign, subtotal: Decimal, index: CartIndex, matches: dict[int, list[int]]
+) -> Verdict | None:
     """Why an automatic campaign could give nothing on this cart, judged without computing
     amounts: below its minimum cart value, or no rule matching any item (silent)."""
     if campaign.min_cart_value is not None and subtotal < campaign.min_cart_value:
-        return _fail("min_cart")
-    if any(matched_once(rule, lines, present, matches) for rule in campaign.rules):
+        return fail("min_cart")
+    if any(matched_once(rule, index, matches) for rule in campaign.rules):
         return None
-    return _fail("no_matching_items", quiet=True)
+    return fail("no_matching_items", quiet=True)
 
 
-def _judge(campaign: Campaign, cart: CartView, context: Context) -> _Verdict:
-    """Checks 6-8 on ``cart`` (what is left of it): the campaign's discount, or why none."""
+def _min_cart_failure(campaign: Campaign, cart: CartView) -> Verdict:
     currency = cart.currency
-    if campaign.min_cart_value is not None and cart.subtotal < campaign.min_cart_value:
-        missing = max(cents(campaign.min_cart_value - cart.subtotal), Decimal("0.01"))
-        offer = campaign.rules[0] if campaign.rules else None
-        gives = describe(offer, opening_value(offer), currency) if offer else "this offer"
-        hint = Hint(
-            campaign.id, f"Add {money_text(missing, currency)} more to the cart for {gives}.", missing_amount=missing
-        )
-        message = (
-            f"The cart is {money_text(cart.subtotal, currency)}; "
-            f"the campaign needs {money_text(campaign.min_cart_value, currency)}."
-        )
-        return _fail("min_cart", message, hints=[hint])
+    missing = max(cents(campaign.min_cart_value - cart.subtotal), Decimal("0.01"))
+    offer = campaign.rules[0] if campaign.rules else None
+    gives = describe(offer, opening_value(offer), currency) if offer else "this offer"
+    hint = Hint(
+        campaign.id, f"Add {money_text(missing, currency)} more to the cart for {gives}.", missing_amount=missing
+    )
+    message = (
+        f"The cart is {money_text(cart.subtotal, currency)}; "
+        f"the campaign needs {money_text(campaign.min_cart_value, currency)}."
+    )
+    return fail("min_cart", message, hints=[hint])
 
-    if not any(matched_once(rule, cart.lines, cart.present, cart.matches) for rule in campaign.rules):
-        return _fail("no_matching_items", quiet=True)  # no rule (or none about these items)
-    remaining, shipping_left = list(cart.remaining), cart.shipping_left
-    items, shipping = [ZERO] * len(remaining), ZERO
+
+def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
+    """Checks 6-8 on ``cart`` (what is left of it): the campaign's discount, or why none.
+    The campaign's rules take in turn, each recording what it took in ``cart.taken``."""
+    if campaign.min_cart_value is not None and cart.subtotal < campaign.min_cart_value:
+        return _min_cart_failure(campaign, cart)
+    if not any(matched_once(rule, cart.index, cart.matches) for rule in campaign.rules):
+        return fail("no_matching_items", quiet=True)  # no rule (or none about these items)
+    items, shipping = cart.taken, 0
     first_failure, hints, held = None, [], False
     for rule in campaign.rules:
-        view = CartView(cart.lines, remaining, shipping_left, cart.subtotal, currency, cart.matches, cart.present)
-        outcome = rule_outcome(rule, view, campaign_id=campaign.id)
+        outcome = rule_outcome(rule, cart, campaign_id=campaign.id)
         hints.extend(outcome.hints)
         if outcome.reason is not None:
             first_failure = first_failure or outcome
             continue
         held = True
-        for index, amount in outcome.items.items():
-            items[index] += amount
-            remaining[index] -= amount
+        if items:
+            for line, amount in outcome.items.items():
+                items[line] = items.get(line, 0) + amount
+        else:  # the first rule to give: its amounts as they are
+            items.update(outcome.items)
         shipping += outcome.shipping
-        shipping_left -= outcome.shipping
+        cart.shipping_left -= outcome.shipping
     if not held:
         reason = first_failure.reason
-        return _fail(reason, first_failure.message, quiet=reason == "no_matching_items", hints=hints)
+        return fail(reason, first_failure.message, quiet=reason == "no_matching_items", hints=hints)
 
     if campaign.max_discount is not None:
-        capped = cap_amounts(dict(enumerate(items)), campaign.max_discount)
-        items = [capped[index] for index in range(len(items))]
-    benefit = sum(items, ZERO) + shipping
+        items = cap_amounts(dict(sorted(items.items())), campaign.max_discount)
+    benefit = sum(items.values()) + shipping  # cents
     if benefit <= 0:
-        return _fail("nothing_to_discount", hints=hints)
+        return fail("nothing_to_discount", hints=hints)
 
     if campaign.budget is not None:
         spent = context.counters.get(campaign.id, NO_COUNTER).discount_spent
-        if spent + benefit > campaign.budget:
+        if spent + from_cents(benefit) > campaign.budget:
             left = max(cents(campaign.budget - spent), ZERO)
             message = (
-                f"The discount of {money_text(benefit, currency)} would exceed the campaign's remaining budget "
-                f"of {money_text(left, currency)}."
+                f"The discount of {money_text(from_cents(benefit), cart.currency)} would exceed the campaign's remaining budget "
+                f"of {money_text(left, cart.currency)}."
             )
-            return _fail("budget_exhausted", message)
-    return _Verdict(items=items, shipping=shipping, hints=hints)
+            return fail("budget_exhausted", message)
+    return Verdict(items=dict(items), shipping=shipping, hints=hints)

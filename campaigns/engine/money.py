@@ -40,9 +40,6 @@ def allocate(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     """
     if not weights:
         return []
-    whole = int(cents(amount) * 100)
-    sign = -1 if whole < 0 else 1
-    whole = abs(whole)
     # Exact integer arithmetic (a Fraction per weight is far slower): every weight scaled by
     # the same power of ten, so share i is whole * w_i / total exactly, as quotient + remainder.
     ints = _in_cents(weights)
@@ -50,6 +47,17 @@ def allocate(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
         decimals = [max(Decimal(weight), ZERO) for weight in weights]
         exponent = min(0, min(d.as_tuple().exponent for d in decimals))
         ints = [int(d.scaleb(-exponent)) for d in decimals]
+    return [CENT * part for part in allocate_cents(int(cents(amount) * 100), ints)]  # exponent -2 on every part
+
+
+def allocate_cents(whole: int, weights: Sequence[int]) -> list[int]:
+    """``allocate`` in whole cents (or any integer unit): ``whole`` split over integer
+    ``weights`` into integers adding up to exactly ``whole``, by the same rule."""
+    if not weights:
+        return []
+    sign = -1 if whole < 0 else 1
+    whole = abs(whole)
+    ints = [weight if weight > 0 else 0 for weight in weights]
     total = sum(ints)
     if total == 0:
         ints, total = [1] * len(ints), len(ints)
@@ -60,7 +68,18 @@ def allocate(amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
         by_remainder = sorted(range(len(exact)), key=lambda index: (-exact[index][1], index))
         for index in by_remainder[:missing]:
             parts[index] += 1
-    return [CENT * (sign * part) for part in parts]  # exponent -2 on every part
+    return [sign * part for part in parts]
+
+
+def to_cents(value: Decimal) -> int:
+    """``value`` rounded half up to the cent, as a whole number of cents (the engine's unit
+    while it works; every amount it hands back is a Decimal again, ``from_cents``)."""
+    return int(cents(value).scaleb(2))
+
+
+def from_cents(whole: int) -> Decimal:
+    """Whole cents as a Decimal with two places (``CENT * n`` keeps the exponent at -2)."""
+    return CENT * whole
 
 
 def _in_cents(weights: Sequence[Decimal]) -> list[int] | None:

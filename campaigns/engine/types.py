@@ -25,6 +25,10 @@ CUSTOM_CART_TOTAL, BUY_X_GET_Y = "CUSTOM_CART_TOTAL", "BUY_X_GET_Y"
 
 PERCENTAGE, FIXED_AMOUNT, SHIPPING = "PERCENTAGE", "FIXED_AMOUNT", "FREE_SHIPPING"
 
+# How an exclusive campaign is weighed against the others (``evaluate(exclusive_policy=...)``).
+EXCLUSIVE_PRIORITY, EXCLUSIVE_BEST = "priority", "best"
+EXCLUSIVE_POLICIES = (EXCLUSIVE_PRIORITY, EXCLUSIVE_BEST)
+
 # Why a campaign did not apply: a fixed, documented set (README "Rejection reasons").
 REASONS: dict[str, str] = {
     "code_unknown": "No campaign has this code.",
@@ -236,6 +240,18 @@ class Hint:
 
 
 @dataclass(frozen=True)
+class ExclusiveDecision:
+    """How the exclusive campaigns were weighed, when one was eligible: ``outcome``
+    "exclusive" (``campaign_id`` applied alone) or "stack" (the other campaigns applied;
+    ``campaign_id`` is the exclusive one they beat, None when no exclusive one gave anything)."""
+
+    policy: str  # EXCLUSIVE_PRIORITY or EXCLUSIVE_BEST
+    campaign_id: int | None
+    outcome: str  # "exclusive" | "stack"
+    message: str
+
+
+@dataclass(frozen=True)
 class Result:
     subtotal: Decimal
     shipping: Decimal
@@ -245,6 +261,7 @@ class Result:
     total: Decimal  # subtotal + shipping - total_discount, never negative
     rejected: tuple[Rejected, ...]
     hints: tuple[Hint, ...]
+    exclusive: ExclusiveDecision | None = None  # None: no exclusive campaign was eligible
 
 
 @dataclass(frozen=True)

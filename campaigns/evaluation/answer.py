@@ -56,4 +56,17 @@ def result_json(result: t.Result, points: PointsQuote | None = None) -> dict[str
             for h in result.hints
         ],
         "points": points_json(points),
+        "exclusive": exclusive_json(result.exclusive),
+    }
+
+
+def exclusive_json(decision: t.ExclusiveDecision | None) -> dict[str, Any] | None:
+    """How an exclusive campaign was weighed (None: no exclusive campaign was eligible)."""
+    if decision is None:
+        return None
+    return {
+        "policy": decision.policy,
+        "campaign_id": decision.campaign_id,
+        "outcome": decision.outcome,
+        "message": decision.message,
     }

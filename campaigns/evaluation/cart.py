@@ -4,6 +4,8 @@ of queries whatever the number of campaigns."""
 import dataclasses
 import datetime as dt
 
+from django.conf import settings
+
 from campaigns import engine
 from campaigns.engine import types as t
 from campaigns.evaluation.facts import cart_codes, cart_lines, cart_location, customer_facts
@@ -17,7 +19,6 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
     """What applies to this cart for this customer at ``request.at``: the engine's Result.
     ``only`` judges that one campaign alone, whatever its status (the console's test form)."""
     snapshot = snapshot_get(dt.datetime.now(dt.UTC))
-    lines = cart_lines(request, snapshot.category_parents)
     codes, coupon_ids, stubs = cart_codes(request, snapshot)
     if only is not None:
         candidates = engine_campaigns([only])
@@ -27,11 +28,18 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
         named = {fact.campaign_id for fact in codes if fact.campaign_id is not None}
         candidates += [snapshot.campaigns[cid] for cid in sorted(named) if cid in snapshot.campaigns]
         candidates = list({c.id: c for c in candidates}.values())
+    lines = cart_lines(request, snapshot.category_parents, segments=_targets_segments(candidates))
     context = t.Context(
         at=request.at, location=cart_location(request), codes=tuple(codes), **customer_facts(request, candidates)
     )
     cart = t.Cart(lines=lines, shipping=request.shipping, currency=request.currency.upper())
-    result = engine.evaluate(cart=cart, context=context, campaigns=candidates, explain=only is not None)
+    result = engine.evaluate(
+        cart=cart,
+        context=context,
+        campaigns=candidates,
+        explain=only is not None,
+        exclusive_policy=settings.CAMPAIGNS_EXCLUSIVE_POLICY,
+    )
     quote = None
     if request.use_points is not None:
         if request.customer is None and request.customer_known:  # not mirrored yet: no points
@@ -52,3 +60,8 @@ def _no_points(request: PointsRequest) -> t.Rejected:
     return t.Rejected(
         reason="insufficient_points", message=POINTS_REASONS["insufficient_points"], campaign_id=request.program_id
     )
+
+
+def _targets_segments(candidates: list[t.Campaign]) -> bool:
+    """Does a candidate's rule target a product segment (the lines then need their segments)?"""
+    return any(rule.product_segment_ids for campaign in candidates for rule in campaign.rules)

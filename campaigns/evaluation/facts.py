@@ -18,12 +18,12 @@ from campaigns.models import Campaign, CampaignCounter, CouponCode, Redemption, 
 from commerce.models import COUNTED_STATUSES, Brand, Category, Order, Product
 from commerce.selectors import category_ancestors
 from lms.db import one_of, sql_in
-from segments.models import CustomerMembership
+from segments.models import CustomerMembership, ProductMembership
 
 RECENT = dt.timedelta(days=32)  # covers the longest per-period limit (a month)
 
 
-def cart_lines(request: CartRequest, parents: dict[int, int | None]) -> tuple[t.Line, ...]:
+def cart_lines(request: CartRequest, parents: dict[int, int | None], *, segments: bool = False) -> tuple[t.Line, ...]:
     skus = {line["sku"] for line in request.lines}
     products = {
         sku: (pk, category, brand)
@@ -44,6 +44,7 @@ def cart_lines(request: CartRequest, parents: dict[int, int | None]) -> tuple[t.
             **parents,
             **dict(Category.objects.values_list("pk", "parent_id")),
         }  # a category newer than the snapshot
+    in_segments = _product_segments([pk for pk, _, _ in products.values()]) if segments else {}
     lines = []
     for line in request.lines:
         product_id, category_id, brand_id = products.get(line["sku"], (None, None, None))
@@ -58,9 +59,20 @@ def cart_lines(request: CartRequest, parents: dict[int, int | None]) -> tuple[t.
                 product_id=product_id,
                 category_ids=category_ancestors(category_id, parents),
                 brand_id=brand_id,
+                product_segment_ids=in_segments.get(product_id, frozenset()),
             )
         )
     return tuple(lines)
+
+
+def _product_segments(product_ids: list[int]) -> dict[int, frozenset[int]]:
+    """Product id -> the product segments it is a member of (materialised membership, one query)."""
+    found: dict[int, set[int]] = {}
+    if product_ids:
+        rows = ProductMembership.objects.filter(product_id__in=product_ids).values_list("product_id", "segment_id")
+        for product_id, segment_id in rows:
+            found.setdefault(product_id, set()).add(segment_id)
+    return {product_id: frozenset(ids) for product_id, ids in found.items()}
 
 
 def _by_reference(model, references: set[str]) -> dict[str, int]:

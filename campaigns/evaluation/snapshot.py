@@ -66,7 +66,7 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _engine_rule(rule: DiscountRule, categories, brands, products) -> t.Rule:
+def _engine_rule(rule: DiscountRule, categories, brands, products, product_segments) -> t.Rule:
     return t.Rule(
         id=rule.pk,
         rule_type=rule.rule_type,
@@ -79,6 +79,7 @@ def _engine_rule(rule: DiscountRule, categories, brands, products) -> t.Rule:
         category_ids=frozenset(categories.get(rule.pk, ())),
         brand_ids=frozenset(brands.get(rule.pk, ())),
         product_ids=frozenset(products.get(rule.pk, ())),
+        product_segment_ids=frozenset(product_segments.get(rule.pk, ())),
         buy_quantity=rule.buy_quantity,
         get_quantity=rule.get_quantity,
         max_applications=rule.max_applications,
@@ -123,12 +124,16 @@ def engine_campaign(campaign: Campaign, rules: Iterable[t.Rule] = (), segment_id
 
 
 def engine_campaigns(campaigns: list[Campaign]) -> list[t.Campaign]:
-    """Engine campaigns with their rules, targets and segments, in five queries for any number."""
+    """Engine campaigns with their rules, targets and segments, in six queries for any number."""
     ids = [c.pk for c in campaigns]
     rules = list(DiscountRule.objects.filter(campaign_id__in=ids).order_by("campaign_id", "position", "id"))
     rule_ids = [r.pk for r in rules]
     targets = {}
-    for name, column in (("categories", "category_id"), ("brands", "brand_id"), ("products", "product_id")):
+    relations = (
+        ("categories", "category_id"), ("brands", "brand_id"), ("products", "product_id"),
+        ("product_segments", "segment_id"),
+    )  # fmt: skip
+    for name, column in relations:
         through = getattr(DiscountRule, name).through
         by_rule = defaultdict(list)
         if rule_ids:
@@ -145,7 +150,9 @@ def engine_campaigns(campaigns: list[Campaign]) -> list[t.Campaign]:
     by_campaign = defaultdict(list)
     for rule in rules:
         by_campaign[rule.campaign_id].append(
-            _engine_rule(rule, targets["categories"], targets["brands"], targets["products"])
+            _engine_rule(
+                rule, targets["categories"], targets["brands"], targets["products"], targets["product_segments"]
+            )
         )
     return [engine_campaign(c, by_campaign[c.pk], segments[c.pk]) for c in campaigns]
 

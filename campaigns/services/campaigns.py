@@ -6,12 +6,12 @@ console both call it); the database constraints hold the invariants regardless.
 
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -31,28 +31,12 @@ from campaigns.models import (
     Validity,
 )
 from campaigns.services.announcements import campaign_announce, notify_check, switched_on
-from commerce.models import Brand, Category, Product
-from lms.errors import Conflict, Invalid
+from campaigns.services.rules import invalid, rule_check, rule_dicts, rules_replace, rules_targets_check
+from lms.errors import Conflict
 from lms.registry import Registry
 from segments.models import Segment
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,31}$")
-RULE_FIELDS = (
-    "rule_type", "discount_type", "value", "max_discount", "min_quantity", "max_quantity", "tiers",
-    "buy_quantity", "get_quantity", "max_applications",
-)  # fmt: skip
-TARGETS = {"category_ids": Category, "brand_ids": Brand, "product_ids": Product}
-TARGETED = {DiscountRule.RuleType.CATEGORY: "category_ids", DiscountRule.RuleType.BRAND: "brand_ids",
-            DiscountRule.RuleType.PRODUCT: "product_ids"}  # fmt: skip
-UNTARGETED = (DiscountRule.RuleType.WHOLE_CART, DiscountRule.RuleType.CUSTOM_CART_TOTAL)
-TIERED = (DiscountRule.RuleType.BULK_PURCHASE, DiscountRule.RuleType.CUSTOM_CART_TOTAL)
-
-
-def invalid(path: str, message: str, code: str = "validation_error") -> Invalid:
-    """A 400 in the shape serializer errors have: ``details`` maps the field path to messages."""
-    error = Invalid(code, f"{path}: {message}")
-    error.details = {path: [message]}  # not as keywords: a path may be "code"
-    return error
 
 
 def code_normalize(code: str) -> str:
@@ -140,85 +124,6 @@ def _check_redemption(fields: dict[str, Any], campaign_id: int | None) -> None:
         raise invalid("period_limit", f"The period {fields['period']} needs period_limit (uses per period).")
 
 
-def _check_tiers(rule: dict[str, Any], path: str) -> list[dict[str, str]]:
-    tiers = rule.get("tiers") or []
-    if not tiers:
-        return []
-    if rule["rule_type"] not in TIERED:
-        raise invalid(f"{path}.tiers", "Tiers are for BULK_PURCHASE (quantity) and CUSTOM_CART_TOTAL (amount) rules.")
-    if not isinstance(tiers, list):
-        raise invalid(f"{path}.tiers", 'Tiers are a list: [{"threshold": 3, "value": 5}, ...].')
-    previous = None
-    for index, tier in enumerate(tiers):
-        try:
-            threshold, value = Decimal(str(tier["threshold"])), Decimal(str(tier["value"]))
-            if not (threshold.is_finite() and value.is_finite()):
-                raise ValueError
-        except (KeyError, TypeError, ValueError, ArithmeticError):
-            raise invalid(f"{path}.tiers[{index}]", 'A tier is {"threshold": number, "value": number}.')
-        if rule["rule_type"] == DiscountRule.RuleType.BULK_PURCHASE and threshold != threshold.to_integral_value():
-            raise invalid(f"{path}.tiers[{index}].threshold", "A quantity threshold is a whole number.")
-        if threshold <= 0:
-            raise invalid(f"{path}.tiers[{index}].threshold", "A threshold is above zero.")
-        if previous is not None and threshold <= previous:
-            raise invalid(f"{path}.tiers[{index}].threshold", "Thresholds go up from one tier to the next.")
-        if value <= 0 or (rule["discount_type"] == DiscountRule.DiscountType.PERCENTAGE and value > 100):
-            raise invalid(f"{path}.tiers[{index}].value", "A tier's value is above zero (a percentage at most 100).")
-        previous = threshold
-    return [{"threshold": str(Decimal(str(t["threshold"]))), "value": str(Decimal(str(t["value"])))} for t in tiers]
-
-
-def _check_rule(kind: str, rule: dict[str, Any], path: str) -> dict[str, Any]:
-    rule_type, discount_type, value = rule["rule_type"], rule["discount_type"], rule.get("value")
-    shipping = discount_type == DiscountRule.DiscountType.FREE_SHIPPING
-    if kind == CampaignKind.FREE_SHIPPING and not shipping:
-        raise invalid(f"{path}.discount_type", "A free-shipping campaign's rules give FREE_SHIPPING.")
-    if kind == CampaignKind.DISCOUNT_COUPON and shipping:
-        raise invalid(f"{path}.discount_type", "FREE_SHIPPING rules belong to a FREE_SHIPPING campaign.")
-    rule["tiers"] = _check_tiers(rule, path)
-    if rule_type == DiscountRule.RuleType.BUY_X_GET_Y:
-        if discount_type != DiscountRule.DiscountType.PERCENTAGE:
-            raise invalid(f"{path}.discount_type", "Buy X get Y takes a PERCENTAGE off the Y items (100 = free).")
-        for name in ("buy_quantity", "get_quantity"):
-            if not rule.get(name):
-                raise invalid(f"{path}.{name}", "Buy X get Y needs buy_quantity (X) and get_quantity (Y).")
-        if value is None:
-            rule["value"] = value = Decimal("100")
-    else:
-        for name in ("buy_quantity", "get_quantity", "max_applications"):
-            if rule.get(name) is not None:
-                raise invalid(f"{path}.{name}", "Only BUY_X_GET_Y rules take this.")
-    if shipping:
-        if value is not None:
-            raise invalid(f"{path}.value", "Free shipping has no value; cap it with max_discount.")
-    elif value is None and not rule["tiers"]:
-        raise invalid(f"{path}.value", "The discount needs a value (or tiers).")
-    if value is not None and value <= 0:
-        raise invalid(f"{path}.value", "The value is above zero.")
-    if value is not None and discount_type == DiscountRule.DiscountType.PERCENTAGE and value > 100:
-        raise invalid(f"{path}.value", "A percentage is at most 100.")
-    if rule_type in TARGETED and not rule.get(TARGETED[rule_type]):
-        raise invalid(f"{path}.{TARGETED[rule_type]}", f"A {rule_type} rule needs at least one target.")
-    for name in TARGETS:
-        if rule.get(name) and (rule_type in UNTARGETED or (rule_type in TARGETED and name != TARGETED[rule_type])):
-            raise invalid(f"{path}.{name}", f"A {rule_type} rule does not take {name}.")
-    return rule
-
-
-def _check_targets(rules: list[dict[str, Any]]) -> None:
-    """Unknown category, brand or product ids, named with the rule's path (one query per kind)."""
-    for name, model in TARGETS.items():
-        wanted = {pk for rule in rules for pk in rule.get(name) or ()}
-        if not wanted:
-            continue
-        known = set(model.objects.filter(pk__in=wanted).values_list("pk", flat=True))
-        for index, rule in enumerate(rules):
-            missing = sorted(set(rule.get(name) or ()) - known)
-            if missing:
-                label = name.removesuffix("_ids").replace("category", "categorie")
-                raise invalid(f"rules[{index}].{name}", f"Unknown {label} ids: {', '.join(map(str, missing))}.")
-
-
 def campaign_common_check(
     *, fields: dict[str, Any], segment_ids: list[int] | None, notify_changed: bool = True
 ) -> list[Segment] | None:
@@ -281,23 +186,12 @@ def campaign_check(
         if not rules:
             raise invalid("rules", "A campaign needs at least one rule.")
         for index, rule in enumerate(rules):
-            _check_rule(fields["kind"], rule, f"rules[{index}]")
-        _check_targets(rules)
+            rule_check(fields["kind"], rule, f"rules[{index}]")
+        rules_targets_check(rules)
     return segments
 
 
 # --- Writes ------------------------------------------------------------------------------------
-
-
-def _rules_replace(campaign: Campaign, rules: list[dict[str, Any]]) -> None:
-    campaign.rules.all().delete()
-    for position, data in enumerate(rules):
-        rule = DiscountRule.objects.create(
-            campaign=campaign, position=position, **{k: data.get(k) for k in RULE_FIELDS if data.get(k) is not None}
-        )
-        rule.categories.set(data.get("category_ids") or [])
-        rule.brands.set(data.get("brand_ids") or [])
-        rule.products.set(data.get("product_ids") or [])
 
 
 def campaign_save(campaign: Campaign) -> None:
@@ -329,7 +223,7 @@ def campaign_create(
     campaign_save(campaign)
     CampaignCounter.objects.create(campaign=campaign)
     campaign.segments.set(segments or [])
-    _rules_replace(campaign, rules)
+    rules_replace(campaign, rules)
     snapshot_invalidate()
     if switched_on(None, campaign):
         campaign_announce(campaign=campaign)
@@ -367,7 +261,7 @@ def campaign_update(
     if segments is not None:
         campaign.segments.set(segments)
     if rules is not None:
-        _rules_replace(campaign, rules)
+        rules_replace(campaign, rules)
     snapshot_invalidate()
     if switched_on(before, campaign):
         campaign_announce(campaign=campaign)
@@ -426,7 +320,7 @@ def _used_elsewhere(campaign: Campaign) -> bool:
 def campaign_duplicate(*, campaign: Campaign, created_by: User | None = None) -> Campaign:
     """A switched-off copy with the same rules and audience (a unique or shared code is not copied)."""
     copy = Campaign.objects.get(pk=campaign.pk)
-    rules = list(campaign.rules.prefetch_related("categories", "brands", "products"))
+    rules = rule_dicts(campaign)
     segments = list(campaign.segments.all())
     copy.pk = copy.id = None
     copy._state.adding = True
@@ -436,23 +330,14 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None = None) ->
     copy.save()
     CampaignCounter.objects.create(campaign=copy)
     copy.segments.set(segments)
-    _rules_replace(
-        copy,
-        [
-            {
-                **{name: getattr(rule, name) for name in RULE_FIELDS},
-                "category_ids": [c.pk for c in rule.categories.all()],
-                "brand_ids": [b.pk for b in rule.brands.all()],
-                "product_ids": [p.pk for p in rule.products.all()],
-            }
-            for rule in rules
-        ],
-    )
+    rules_replace(copy, rules)
     snapshot_invalidate()
     return copy
 
 
 def segment_usage(segment: Segment) -> list[str]:
     """What targets a segment (registered into segments so it is never deleted from under us)."""
-    campaigns = Campaign.objects.filter(segments=segment, archived=False)
-    return [f"campaign {c.pk} {c.name!r}" for c in campaigns.only("pk", "name")[:20]]
+    audience = Q(segments=segment)
+    targeted = Q(pk__in=DiscountRule.objects.filter(product_segments=segment).values("campaign_id"))
+    campaigns = Campaign.objects.filter(audience | targeted, archived=False).distinct()
+    return [f"campaign {c.pk} {c.name!r}" for c in campaigns.only("pk", "name").order_by("pk")[:20]]

@@ -42,7 +42,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
         CampaignCounter.objects.get_or_create(campaign=self)
         for position, fields in enumerate(extracted if extracted is not None else [{}]):
             fields = dict(fields)
-            targets = {name: fields.pop(name, []) for name in ("categories", "brands", "products")}
+            targets = {name: fields.pop(name, []) for name in ("categories", "brands", "products", "product_segments")}
             rule = RuleFactory(campaign=self, position=position, **fields)
             for name, values in targets.items():
                 getattr(rule, name).set(values)

@@ -247,3 +247,24 @@ def test_an_unknown_customer_id_is_404(integration_client):
 
 def test_evaluate_needs_a_key_or_a_token(api_client):
     assert_error(api_client.post(EVALUATE, cart(), format="json"), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(("policy", "outcome"), [("priority", "exclusive"), ("best", "stack")])
+def test_the_answer_says_which_exclusive_policy_decided(integration_client, settings, policy, outcome):
+    settings.CAMPAIGNS_EXCLUSIVE_POLICY = policy
+    exclusive = CampaignFactory(name="Flat 50", exclusive=True, priority=9,
+                                rules=[{"discount_type": "FIXED_AMOUNT", "value": Decimal("50")}])  # fmt: skip
+    stack = [CampaignFactory(rules=[{"value": Decimal("10")}]) for _ in range(2)]
+
+    result = integration_client.post(EVALUATE, cart(), format="json").json()
+
+    assert result["exclusive"]["policy"] == policy
+    assert (result["exclusive"]["campaign_id"], result["exclusive"]["outcome"]) == (exclusive.pk, outcome)
+    winners = [exclusive.pk] if outcome == "exclusive" else [c.pk for c in stack]
+    assert [d["campaign_id"] for d in result["discounts"]] == winners
+
+
+def test_without_an_exclusive_campaign_the_answer_has_no_decision(integration_client):
+    CampaignFactory()
+
+    assert integration_client.post(EVALUATE, cart(), format="json").json()["exclusive"] is None
