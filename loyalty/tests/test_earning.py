@@ -11,8 +11,8 @@ from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from commerce.tests.factories import CategoryFactory, ProductFactory
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, PointsTransaction
-from loyalty.services.earning import tiers_reevaluate
 from loyalty.services.ledger import points_adjust, points_redeem
+from loyalty.services.tiers import tiers_reevaluate
 from loyalty.services.upkeep import balances_check
 from loyalty.tests.factories import order_for, program_make
 from segments.models import CustomerMembership
