@@ -387,12 +387,6 @@ def test_a_program_update_with_content_that_could_not_be_sent_is_a_400_naming_th
 # --- The console -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def console(client):
-    client.force_login(User.objects.create_superuser(email="root@example.com", password="Root-Password-1"))
-    return client
-
-
 def settings_errors(response) -> dict:
     return response.context["inline_admin_formsets"][0].formset.forms[0].errors
 
