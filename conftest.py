@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_api_key.models import APIKey
 
+from accounts.models import User
 from accounts.services import session_start
 from accounts.tests.factories import UserFactory
 from lms.celery import app as celery_app
@@ -84,6 +85,20 @@ def customer_client(customer) -> APIClient:
 @pytest.fixture
 def admin_client(admin_user) -> APIClient:
     return _client_for(admin_user)
+
+
+@pytest.fixture
+def root(db) -> User:
+    """The console's superuser (root@example.com)."""
+    return User.objects.create_superuser(email="root@example.com", password="Root-Password-1")
+
+
+@pytest.fixture
+def console(client, root):
+    """A superuser's console session: Django's test client logged in as ``root`` (the root
+    ``admin_client`` is an API client with an ADMIN's token)."""
+    client.force_login(root)
+    return client
 
 
 @pytest.fixture

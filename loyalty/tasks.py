@@ -13,7 +13,7 @@ def points_expire_task() -> dict[str, int]:
 @shared_task
 def tiers_reevaluate_task() -> dict[str, int]:
     """Daily: every account's tier from its current measure (spend leaves the window, reversals)."""
-    from loyalty.services.earning import tiers_reevaluate
+    from loyalty.services.tiers import tiers_reevaluate
 
     return tiers_reevaluate()
 

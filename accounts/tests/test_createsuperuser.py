@@ -64,13 +64,6 @@ def test_superuser_flag_brings_role_admin_through_the_model():
 
 
 @pytest.fixture
-def console(client):
-    root = User.objects.create_superuser("root@example.com", None)
-    client.force_login(root)
-    return client
-
-
-@pytest.fixture
 def asha(db):
     user = UserFactory(email="asha@example.com", first_name="Asha", last_name="Rao", password=None)
     LoginEvent.objects.create(user=user, ip="203.0.113.9")

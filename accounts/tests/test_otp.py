@@ -1,17 +1,19 @@
 """Email OTP: POST /api/v1/auth/otp/send and /api/v1/auth/otp/verify."""
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import EmailOTP
 from accounts.services import email_token_read
-from lms.testing import run_concurrently
+from lms.testing import assert_error, run_concurrently
 
 SEND = "/api/v1/auth/otp/send"
 VERIFY = "/api/v1/auth/otp/verify"
@@ -366,3 +368,50 @@ def test_concurrent_sends_leave_one_open_code(mailoutbox):
         for message in mailoutbox
     ]
     assert verified.count(200) == 1
+
+
+# --- Races and odd addresses ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_otp_sends_cannot_slip_past_the_per_address_limit(monkeypatch):
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, "otp_send_email": "3/h"}
+    )
+    senders = 10
+    barrier = threading.Barrier(senders)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def send(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            # Each from its own address: only the per-address limit applies.
+            response = APIClient().post(
+                "/api/v1/auth/otp/send", {"email": "victim@example.com"}, REMOTE_ADDR=f"10.0.0.{n + 1}"
+            )
+            with lock:
+                statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(statuses) == [202] * 3 + [429] * (senders - 3)
+    assert EmailOTP.objects.filter(email="victim@example.com").count() == 3
+
+
+@pytest.mark.django_db
+def test_an_address_that_grows_when_lower_cased_is_refused_not_a_500(api_client):
+    # "İ" lower-cases to two characters: a valid 254-character address becomes 255.
+    domain = "İ" + "b" * 61 + "." + "c" * 62 + "." + "d" * 60 + ".in"
+    email = "a" * 64 + "@" + domain
+    assert len(email) == 254 and len(email.lower()) == 255
+
+    response = api_client.post("/api/v1/auth/otp/send", {"email": email})
+
+    assert_error(response, 400, "validation_error")

@@ -10,6 +10,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.models import User
 from accounts.services import password_reset_token_make, session_start
+from accounts.tasks import password_reset_email_send_task
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from lms.testing import assert_error
 
@@ -333,3 +334,42 @@ def test_full_account_journey_through_the_seed_routes(
     assert_error(
         api_client.post("/api/v1/auth/token/refresh", {"refresh": refreshed.json()["refresh"]}), 401, "token_not_valid"
     )
+
+
+# --- The reset mail and its task ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_forgot_password_does_the_same_work_for_unknown_and_known_addresses(
+    api_client, customer, django_capture_on_commit_callbacks, mailoutbox
+):
+    with django_capture_on_commit_callbacks() as unknown_callbacks:
+        api_client.post("/api/v1/auth/password/forgot", {"email": "nobody@example.com"})
+    with django_capture_on_commit_callbacks() as known_callbacks:
+        api_client.post("/api/v1/auth/password/forgot", {"email": customer.email})
+
+    # One task enqueued in both cases; only the worker finds out whether to send.
+    assert len(unknown_callbacks) == len(known_callbacks) == 1
+    for callback in (*unknown_callbacks, *known_callbacks):
+        callback()
+    assert [message.to for message in mailoutbox] == [[customer.email]]
+
+
+@pytest.mark.django_db
+def test_a_redelivered_reset_task_does_not_mail_twice(customer, mailoutbox):
+    password_reset_email_send_task.apply(args=[customer.email], task_id="redelivered-task")
+    password_reset_email_send_task.apply(args=[customer.email], task_id="redelivered-task")
+
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_reset_mail_text_is_not_html_escaped_and_keeps_the_link_query(settings, mailoutbox):
+    settings.PASSWORD_RESET_URL = "https://shop.example.com/reset?lang=en&src=mail"
+    user = UserFactory(email="obrien@example.com", first_name="Seán O'Brien & Co")
+
+    password_reset_email_send_task.apply(args=[user.email])
+
+    text = mailoutbox[0].body
+    assert "Seán O'Brien & Co" in text
+    assert "https://shop.example.com/reset?lang=en&src=mail&token=" in text

@@ -542,3 +542,12 @@ def test_signout_with_garbage_is_refused(api_client):
 
     assert_error(garbage, 401, "token_not_valid")
     assert "refresh" in assert_error(empty, 400, "validation_error")["details"]
+
+
+# --- Sign-in bodies -------------------------------------------------------------------------------
+
+
+def test_json_nested_deeper_than_the_recursion_limit_is_a_parse_error(api_client):
+    response = api_client.post("/api/v1/auth/signin", "[" * 200_000, content_type="application/json")
+
+    assert_error(response, 400, "parse_error")

@@ -107,30 +107,9 @@ def _order_customer_check(*, order_id: str, customer: User) -> None:
         )
 
 
-@transaction.atomic
-def redemption_create(
-    *,
-    order_id: str,
-    customer: User,
-    request: CartRequest,
-    body: dict[str, Any],
-    expected_total_discount: Decimal | None = None,
-) -> RedemptionOutcome:
-    """Re-evaluate the cart and consume what its campaigns use, all or nothing; idempotent on
-    ``order_id`` (same body: the first answer; another body: 409)."""
-    digest = request_hash(body)
-    existing = OrderRedemption.objects.filter(order_id=order_id).first()
-    if existing is not None:
-        return _replay(existing, digest)
-    # Concurrent checkouts of one customer take turns here, so per-customer limits count
-    # every committed redemption (FOR NO KEY UPDATE: orders referencing the customer go on).
-    User.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
-    existing = OrderRedemption.objects.filter(order_id=order_id).first()
-    if existing is not None:
-        return _replay(existing, digest)
-    _order_customer_check(order_id=order_id, customer=customer)
-    evaluation: Evaluation = cart_evaluate(request)
-    result = evaluation.result
+def _result_check(result: t.Result, expected_total_discount: Decimal | None) -> None:
+    """A checkout goes through only as priced: every code it sent applies, and the discount is
+    the one the customer was shown (when the caller sent it)."""
     refused = _refused_codes(result)
     if refused:
         first = refused[0]
@@ -141,28 +120,19 @@ def redemption_create(
             f"The discount is now {money(result.total_discount)}, not {money(expected_total_discount)}; price the order again.",
             total_discount=money(result.total_discount),
         )
-    response = {"order_id": order_id, "status": RedemptionStatus.REDEEMED, **result_json(result, evaluation.points)}
-    try:
-        # A second checkout with this order id waits on the unique index until we commit, then replays.
-        with transaction.atomic():
-            order_redemption = OrderRedemption.objects.create(
-                order_id=order_id,
-                customer=customer,
-                currency=request.currency.upper(),
-                subtotal=result.subtotal,
-                shipping=result.shipping,
-                total_discount=result.total_discount,
-                shipping_discount=result.shipping_discount,
-                total=result.total,
-                evaluated_at=request.at,
-                request_hash=digest,
-                response=response,
-            )
-    except IntegrityError:
-        return _replay(OrderRedemption.objects.get(order_id=order_id), digest)
+
+
+def _uses_consume(
+    order_redemption: OrderRedemption, evaluation: Evaluation, *, customer: User, request: CartRequest
+) -> None:
+    """Consume what the applied campaigns use, in the lock order: counters by campaign id,
+    codes by id, then the points (the customer's loyalty account, the last lock)."""
+    order_id = order_redemption.order_id
     campaigns = evaluation.campaigns
     points_program = evaluation.points.program_id if evaluation.points is not None else None
-    applied = sorted((a for a in result.discounts if a.campaign_id != points_program), key=lambda a: a.campaign_id)
+    applied = sorted(
+        (a for a in evaluation.result.discounts if a.campaign_id != points_program), key=lambda a: a.campaign_id
+    )
     for item in applied:
         _consume_counter(item, campaigns.get(item.campaign_id))
     codes = sorted(
@@ -192,6 +162,53 @@ def redemption_create(
     )
     if evaluation.points is not None:  # the last lock taken: the customer's loyalty account
         points_provider().spend(customer_id=customer.pk, quote=evaluation.points, order_id=order_id, at=request.at)
+
+
+@transaction.atomic
+def redemption_create(
+    *,
+    order_id: str,
+    customer: User,
+    request: CartRequest,
+    body: dict[str, Any],
+    expected_total_discount: Decimal | None = None,
+) -> RedemptionOutcome:
+    """Re-evaluate the cart and consume what its campaigns use, all or nothing; idempotent on
+    ``order_id`` (same body: the first answer; another body: 409)."""
+    digest = request_hash(body)
+    existing = OrderRedemption.objects.filter(order_id=order_id).first()
+    if existing is not None:
+        return _replay(existing, digest)
+    # Concurrent checkouts of one customer take turns here, so per-customer limits count
+    # every committed redemption (FOR NO KEY UPDATE: orders referencing the customer go on).
+    User.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+    existing = OrderRedemption.objects.filter(order_id=order_id).first()
+    if existing is not None:
+        return _replay(existing, digest)
+    _order_customer_check(order_id=order_id, customer=customer)
+    evaluation: Evaluation = cart_evaluate(request)
+    result = evaluation.result
+    _result_check(result, expected_total_discount)
+    response = {"order_id": order_id, "status": RedemptionStatus.REDEEMED, **result_json(result, evaluation.points)}
+    try:
+        # A second checkout with this order id waits on the unique index until we commit, then replays.
+        with transaction.atomic():
+            order_redemption = OrderRedemption.objects.create(
+                order_id=order_id,
+                customer=customer,
+                currency=request.currency.upper(),
+                subtotal=result.subtotal,
+                shipping=result.shipping,
+                total_discount=result.total_discount,
+                shipping_discount=result.shipping_discount,
+                total=result.total,
+                evaluated_at=request.at,
+                request_hash=digest,
+                response=response,
+            )
+    except IntegrityError:
+        return _replay(OrderRedemption.objects.get(order_id=order_id), digest)
+    _uses_consume(order_redemption, evaluation, customer=customer, request=request)
     return RedemptionOutcome(order_redemption=order_redemption, created=True)
 
 

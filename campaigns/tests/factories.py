@@ -3,6 +3,7 @@ that started yesterday; pass ``rules=[{...}]`` (RuleFactory fields) to replace i
 Rows are made directly (not through the services): tests of the services build through them."""
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import factory
@@ -72,3 +73,32 @@ def redemption_make(
         order_redemption=checkout, campaign=campaign, customer=customer, order_id=order_id, code=code,
         amount=Decimal(amount), redeemed_at=at,
     )  # fmt: skip
+
+
+# --- Request bodies the cart and checkout tests share ------------------------------------------------
+
+TEE_LINE = {"sku": "TEE", "quantity": 2, "unit_price": "500.00"}
+
+
+def cart(*lines, **extra) -> dict:
+    """A ``POST /cart/evaluate`` body: ``lines`` (two 500.00 tees by default), ``extra`` on top."""
+    return {"lines": list(lines) or [dict(TEE_LINE)], **extra}
+
+
+def coded_cart(*codes: str, **extra) -> dict:
+    """One 500.00 tee with these codes, ``extra`` on top."""
+    return {"lines": [{"sku": "TEE", "quantity": 1, "unit_price": "500.00"}], "codes": list(codes), **extra}
+
+
+def checkout_body(order_id: str = "O-1", email: str = "asha@example.com", **extra) -> dict:
+    """A ``POST /redemptions`` body: a guest (by email) buying two 500.00 tees, ``extra`` on top."""
+    return {"order_id": order_id, "customer": {"email": email}, **cart(), **extra}
+
+
+def refused_at(response, path: str) -> dict:
+    """A 400 in the error shape that names ``path`` (as a details key or as details.path)."""
+    assert response.status_code == 400, response.content
+    body = json.loads(response.content)
+    assert set(body) == {"code", "message", "details"}, body
+    assert path in body["details"] or body["details"].get("path") == path, body
+    return body

@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
 from accounts.tests.factories import UserFactory
 from campaigns.admin import campaigns as campaigns_admin
 from campaigns.evaluation import CartRequest
@@ -40,17 +39,6 @@ ADD = reverse("admin:campaigns_campaign_add")
 
 def change_url(campaign) -> str:
     return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
-
-
-@pytest.fixture
-def root():
-    return User.objects.create_superuser(email="root@example.com", password="Root-Password-1")
-
-
-@pytest.fixture
-def console(client, root):
-    client.force_login(root)
-    return client
 
 
 # --- Form data ---------------------------------------------------------------------------------

@@ -303,3 +303,56 @@ def test_a_duplicate_of_a_shared_code_campaign_needs_its_own_code_before_going_l
     assert_error(refused, 409, "code_missing")
     assert accepted.status_code == 200 and accepted.json()["code"] == "DIWALI21"
     assert [r["value"] for r in accepted.json()["rules"]] == ["20.00"]
+
+
+# --- Campaign input -------------------------------------------------------------------------------
+
+
+def campaign_body(**overrides):
+    base = {
+        "name": "Diwali 20",
+        "starts_at": "2026-10-01T00:00:00+05:30",
+        "status": "ACTIVE",
+        "redemption_type": "COUPON_CODE",
+        "code": "DIWALI20",
+        "rules": [{"rule_type": "WHOLE_CART", "discount_type": "PERCENTAGE", "value": "20"}],
+    }
+    return {**base, **overrides}
+
+
+def test_a_time_zone_must_be_an_iana_name_not_the_servers_local_time(admin_client):
+    # "localtime" opens /usr/share/zoneinfo/localtime: whatever zone each server happens to have.
+    error = assert_error(
+        admin_client.post(DISCOUNTS, campaign_body(timezone="localtime"), format="json"), 400, "validation_error"
+    )
+
+    assert "timezone" in error["details"], error
+    assert not Campaign.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "path"),
+    [
+        (
+            {"rules": [{"rule_type": "WHOLE_CART", "discount_type": "PERCENTAGE", "value": "20",
+                        "max_discount_amount": "500"}]},
+            "rules[0].max_discount_amount",
+        ),
+        (
+            {"rules": [{"rule_type": "BULK_PURCHASE", "discount_type": "PERCENTAGE",
+                        "tiers": [{"threshold": 3, "value": 5, "upto": 10}]}]},
+            "rules[0].tiers[0].upto",
+        ),
+        ({"notification": {"title": "Diwali", "channel": "EMAIL"}}, "notification.channel"),
+    ],
+)  # fmt: skip
+def test_unknown_fields_inside_rules_tiers_and_notification_are_refused_like_top_level_ones(
+    admin_client, overrides, path
+):
+    # A misspelt cap (max_discount_amount) would otherwise create an uncapped campaign silently.
+    error = assert_error(
+        admin_client.post(DISCOUNTS, campaign_body(**overrides), format="json"), 400, "validation_error"
+    )
+
+    assert path in error["details"], error
+    assert not DiscountRule.objects.exists()

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from campaigns.models import CouponCode
 from campaigns.services.campaigns import campaign_status_set
-from campaigns.tests.factories import CampaignFactory, redemption_make
+from campaigns.tests.factories import CampaignFactory, cart, redemption_make, refused_at
 from commerce.tests.factories import BrandFactory, CategoryFactory, OrderFactory, ProductFactory
 from lms.testing import assert_error
 from segments.models import CustomerMembership
@@ -17,10 +17,6 @@ from segments.tests.factories import CustomerFactory, StaticSegmentFactory
 pytestmark = pytest.mark.django_db
 
 EVALUATE = "/api/v1/cart/evaluate"
-
-
-def cart(*lines, **extra):
-    return {"lines": list(lines) or [{"sku": "TEE", "quantity": 2, "unit_price": "500.00"}], **extra}
 
 
 def test_an_automatic_campaign_applies_to_a_guest_cart(integration_client):
@@ -268,3 +264,15 @@ def test_without_an_exclusive_campaign_the_answer_has_no_decision(integration_cl
     CampaignFactory()
 
     assert integration_client.post(EVALUATE, cart(), format="json").json()["exclusive"] is None
+
+
+# --- The pinned time ------------------------------------------------------------------------------
+
+
+def test_a_pinned_time_at_the_end_of_the_calendar_is_refused_not_a_500(integration_client):
+    CampaignFactory(timezone="Pacific/Kiritimati")  # UTC+14: 9999-12-31 18:00 UTC is past year 9999 there
+    integration_client.raise_request_exception = False
+
+    response = integration_client.post(EVALUATE, cart(at="9999-12-31T18:00:00Z"), format="json")
+
+    refused_at(response, "at")

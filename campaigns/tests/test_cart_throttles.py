@@ -6,7 +6,7 @@ import pytest
 
 from accounts.tests.factories import UserFactory
 from campaigns.models import OrderRedemption
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, coded_cart
 from conftest import client_with_key
 from lms.testing import assert_error, run_concurrently
 
@@ -21,12 +21,8 @@ def diwali():
     return CampaignFactory(redemption_type="COUPON_CODE", code="DIWALI20", rules=[{"value": Decimal("20")}])
 
 
-def cart(*codes: str, **extra) -> dict:
-    return {"lines": [{"sku": "TEE", "quantity": 1, "unit_price": "500.00"}], "codes": list(codes), **extra}
-
-
 def evaluate(client, *codes: str, ip: str = "10.0.0.1", **extra):
-    return client.post(EVALUATE, cart(*codes, **extra), format="json", REMOTE_ADDR=ip)
+    return client.post(EVALUATE, coded_cart(*codes, **extra), format="json", REMOTE_ADDR=ip)
 
 
 def test_a_customer_guessing_codes_gets_429_past_the_budget_before_evaluating(customer_client, rates):
@@ -149,7 +145,7 @@ def test_an_admin_has_no_unknown_code_budget(admin_client, rates):
 def test_a_redemption_past_the_budget_is_429_and_writes_nothing(integration_client, rates):
     rates(cart_unknown_code_key="1/h")
     CampaignFactory()
-    body = {"order_id": "O-1", "customer": {"email": "asha@example.com"}, **cart("GUESS1", "GUESS2")}
+    body = {"order_id": "O-1", "customer": {"email": "asha@example.com"}, **coded_cart("GUESS1", "GUESS2")}
 
     response = integration_client.post(REDEEM, body, format="json")
 

@@ -13,7 +13,7 @@ from campaigns.selectors import customer_codes
 from campaigns.services import code_assignment
 from campaigns.services.code_assignment import CodeAssignment, codes_assign, codes_assign_segment
 from campaigns.services.redemptions import _consume_code
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, coded_cart
 from conftest import client_with_key
 from lms.errors import Conflict, Invalid, NotFound
 from lms.testing import assert_error
@@ -52,10 +52,6 @@ def segment_of(people):
     segment = StaticSegmentFactory()
     CustomerMembership.objects.bulk_create([CustomerMembership(segment=segment, customer=p) for p in people])
     return segment
-
-
-def cart(*codes, **extra) -> dict:
-    return {"lines": [{"sku": "TEE", "quantity": 1, "unit_price": "500.00"}], "codes": list(codes), **extra}
 
 
 # --- The service -------------------------------------------------------------------------------
@@ -253,8 +249,8 @@ def test_the_owner_evaluates_their_code_and_another_customer_is_told_it_is_not_t
     _, code = owned
     other = client_for(CustomerFactory(email="other@example.com"))
 
-    mine = customer_client.post(EVALUATE, cart(code.lower()), format="json")
-    theirs = other.post(EVALUATE, cart(code), format="json")
+    mine = customer_client.post(EVALUATE, coded_cart(code.lower()), format="json")
+    theirs = other.post(EVALUATE, coded_cart(code), format="json")
 
     assert mine.status_code == 200 and mine.json()["total_discount"] == "100.00"
     assert theirs.status_code == 200 and theirs.json()["total_discount"] == "0.00"
@@ -271,7 +267,7 @@ def test_the_owner_evaluates_their_code_and_another_customer_is_told_it_is_not_t
 def test_a_guest_cart_cannot_use_an_assigned_code(owned, integration_client):
     _, code = owned
 
-    guest = integration_client.post(EVALUATE, cart(code), format="json")
+    guest = integration_client.post(EVALUATE, coded_cart(code), format="json")
 
     assert [r["reason"] for r in guest.json()["rejected"]] == ["code_not_yours"]
 
@@ -280,7 +276,7 @@ def test_an_unassigned_code_of_the_campaign_is_still_anybodys(owned, integration
     campaign, _ = owned
     free = CouponCode.objects.get(campaign=campaign, assigned_to__isnull=True)
 
-    answer = integration_client.post(EVALUATE, cart(free.code), format="json")
+    answer = integration_client.post(EVALUATE, coded_cart(free.code), format="json")
 
     assert answer.json()["total_discount"] == "100.00"
 
@@ -290,15 +286,15 @@ def test_anothers_code_costs_the_guessing_budget_like_an_unknown_code(owned, cli
     _, code = owned
     other = client_for(CustomerFactory(email="other@example.com"))
 
-    other.post(EVALUATE, cart(code), format="json")
-    other.post(EVALUATE, cart("NOSUCH1"), format="json")
+    other.post(EVALUATE, coded_cart(code), format="json")
+    other.post(EVALUATE, coded_cart("NOSUCH1"), format="json")
 
-    assert_error(other.post(EVALUATE, cart("NOSUCH2"), format="json"), 429, "throttled")
+    assert_error(other.post(EVALUATE, coded_cart("NOSUCH2"), format="json"), 429, "throttled")
 
 
 def test_the_owner_redeems_their_code_and_another_customers_redemption_is_refused(owned, integration_client, customer):
     campaign, code = owned
-    body = {"lines": cart()["lines"], "codes": [code]}
+    body = {"lines": coded_cart()["lines"], "codes": [code]}
 
     refused = integration_client.post(
         REDEEM, {**body, "order_id": "O-2", "customer": {"email": "other@example.com"}}, format="json"
@@ -317,7 +313,7 @@ def test_a_refused_redemption_with_anothers_code_pays_the_guessing_budget(owned,
     rates(cart_unknown_code_key="1/h", cart_unknown_code_customer="100/h")
     _, code = owned
     client = client_with_key(integration_key)
-    body = {"lines": cart()["lines"], "customer": {"email": "other@example.com"}}
+    body = {"lines": coded_cart()["lines"], "customer": {"email": "other@example.com"}}
 
     assert_error(
         client.post(REDEEM, {**body, "order_id": "O-1", "codes": [code]}, format="json"), 409, "code_not_yours"
@@ -347,7 +343,7 @@ def test_a_code_whose_holder_is_erased_is_out_of_circulation(owned, customer, in
 
     row = CouponCode.objects.get(code=code)
     assert row.assigned_to_id is None and row.assigned_at is not None
-    answer = integration_client.post(EVALUATE, cart(code), format="json")
+    answer = integration_client.post(EVALUATE, coded_cart(code), format="json")
     assert [r["reason"] for r in answer.json()["rejected"]] == ["code_not_yours"]
     newcomer = CustomerFactory(email="new@example.com")
     codes_assign(campaign=campaign, customer_ids=[newcomer.pk])
@@ -461,14 +457,6 @@ def test_the_codes_list_shows_and_filters_by_the_holder(admin_client):
 
 
 # --- The console ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def console(client):
-    from accounts.models import User
-
-    client.force_login(User.objects.create_superuser(email="root@example.com", password="Root-Password-1"))
-    return client
 
 
 def _action(console, name: str, campaigns, **extra):

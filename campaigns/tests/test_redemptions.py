@@ -1,11 +1,14 @@
 """POST /api/v1/redemptions and /void: consumption, idempotency, 409s, and voids from commerce."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from accounts.models import User
 from campaigns.models import CampaignCounter, CouponCode, OrderRedemption, Redemption
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, checkout_body, refused_at
 from commerce.tests.factories import order_body
 from lms.testing import assert_error
 from segments.tests.factories import CustomerFactory
@@ -16,13 +19,7 @@ REDEEM = "/api/v1/redemptions"
 
 
 def checkout(order_id="O-1", email="asha@example.com", **extra):
-    return {
-        "order_id": order_id,
-        "customer": {"email": email},
-        "lines": [{"sku": "TEE", "quantity": 2, "unit_price": "500.00"}],
-        "shipping": "50.00",
-        **extra,
-    }
+    return checkout_body(order_id, email, **{"shipping": "50.00", **extra})
 
 
 def counter(campaign) -> CampaignCounter:
@@ -244,3 +241,81 @@ def test_a_backfilled_batch_of_cancelled_orders_voids_their_redemptions(integrat
     assert response.json()["created"] == 3, response.content
     assert set(OrderRedemption.objects.values_list("status", flat=True)) == {"VOIDED"}
     assert counter(campaign).uses == 0
+
+
+# --- Order ids, pinned times, amounts, refused requests -------------------------------------------
+
+
+def test_an_order_id_accepted_by_a_redemption_can_be_read_and_voided(integration_client):
+    CampaignFactory()
+
+    created = integration_client.post(REDEEM, checkout_body("WEB/2024/17"), format="json")
+
+    if created.status_code == 400:  # refusing such an id up front is a fix too
+        refused_at(created, "order_id")
+        return
+    assert created.status_code == 201, created.content
+    read = integration_client.get(f"{REDEEM}/WEB%2F2024%2F17")
+    voided = integration_client.post(f"{REDEEM}/WEB%2F2024%2F17/void", {}, format="json")
+    assert read.status_code == 200, read.content
+    assert voided.status_code == 200, voided.content
+    assert OrderRedemption.objects.get(order_id="WEB/2024/17").status == "VOIDED"
+
+
+def test_a_nul_in_the_order_id_of_the_url_is_not_found(integration_client):
+    assert integration_client.get(f"{REDEEM}/A%00B").status_code == 404
+    assert integration_client.post(f"{REDEEM}/A%00B/void", {}, format="json").status_code == 404
+
+
+def test_a_redemption_may_not_pin_a_time_after_now_to_use_a_campaign_not_started(integration_client):
+    campaign = CampaignFactory(starts_at=timezone.now() + dt.timedelta(days=1))
+    later = (timezone.now() + dt.timedelta(days=2)).isoformat()
+
+    response = integration_client.post(REDEEM, checkout_body(at=later), format="json")
+
+    refused_at(response, "at")
+    assert CampaignCounter.objects.get(pk=campaign.pk).uses == 0
+    assert not Redemption.objects.exists()
+
+
+def _zone_where_two_hours_ago_was_yesterday() -> str:
+    """A fixed-offset zone whose local time now is between 01:00 and 02:00."""
+    offset = (1 - timezone.now().hour) % 24
+    offset = offset - 24 if offset > 12 else offset
+    return f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-5 is UTC+5
+
+
+def test_a_per_day_limit_holds_for_redemptions_pinned_to_the_same_earlier_day(integration_client):
+    CampaignFactory(timezone=_zone_where_two_hours_ago_was_yesterday(), period="DAY", period_limit=1)
+    at = (timezone.now() - dt.timedelta(hours=2)).isoformat()  # yesterday on the campaign's clock
+
+    first = integration_client.post(REDEEM, checkout_body("O-1", at=at), format="json").json()
+    second = integration_client.post(REDEEM, checkout_body("O-2", at=at), format="json").json()
+
+    assert first["total_discount"] == "100.00", first
+    assert second["total_discount"] == "0.00", second  # once a day, judged on the same day
+    assert [r["reason"] for r in second["rejected"]] == ["customer_limit"], second
+    assert Redemption.objects.filter(status="REDEEMED").count() == 1
+
+
+def test_cart_totals_a_redemption_cannot_store_are_refused_with_the_field_path(integration_client):
+    CampaignFactory()
+    lines = [{"sku": "GOLD", "quantity": 100_000, "unit_price": "9999999999.99"}]
+
+    response = integration_client.post(REDEEM, {**checkout_body(), "lines": lines}, format="json")
+
+    body = refused_at(response, "lines")
+    assert body["code"] == "validation_error", body
+    assert not OrderRedemption.objects.exists()
+
+
+def test_a_refused_redemption_creates_no_customer(integration_client):
+    old = (timezone.now() - dt.timedelta(days=3)).isoformat()
+
+    assert_error(
+        integration_client.post(REDEEM, checkout_body(email="new@example.com", at=old), format="json"),
+        400,
+        "at_too_old",
+    )
+
+    assert not User.objects.filter(email="new@example.com").exists()

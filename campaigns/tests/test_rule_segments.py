@@ -7,7 +7,7 @@ import pytest
 
 from campaigns.models import Campaign, DiscountRule
 from campaigns.tests.factories import CampaignFactory
-from campaigns.tests.test_admin import ADD, campaign_data, console, root  # noqa: F401 - fixtures
+from campaigns.tests.test_admin import ADD, campaign_data
 from commerce.tests.factories import CategoryFactory, ProductFactory
 from lms.testing import assert_error
 from segments.models import ProductMembership, Segment

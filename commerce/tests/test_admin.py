@@ -8,20 +8,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
 from accounts.tests.factories import UserFactory
 from commerce.models import InteractionEvent, Order, OrderStatus, RefundLine
 from commerce.services.orders import order_status_change
 from commerce.tests.factories import OrderFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def console(client):
-    superuser = User.objects.create_superuser(email="root@example.com", password="Correct-Horse-42")
-    client.force_login(superuser)
-    return client
 
 
 @pytest.fixture

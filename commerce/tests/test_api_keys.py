@@ -132,3 +132,12 @@ def test_a_bearer_token_that_is_not_a_jwt_is_401():
     client.credentials(HTTP_AUTHORIZATION="Bearer nonsense")
 
     assert_error(client.get(PRODUCTS), 401, "token_not_valid")
+
+
+# --- Key bytes ------------------------------------------------------------------------------------
+
+
+def test_an_api_key_with_a_nul_byte_is_invalid_not_a_database_error(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Api-Key ab\x00cd.efgh")
+
+    assert_error(api_client.get("/api/v1/commerce/products/"), 401, "api_key_invalid")

@@ -406,3 +406,20 @@ def test_the_product_list_runs_a_constant_number_of_queries(integration_client):
         assert len(integration_client.get(PRODUCTS, {"limit": 100}).json()["results"]) == 60
 
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+# --- Brand names ----------------------------------------------------------------------------------
+
+
+def test_a_name_that_lower_cases_like_an_existing_brand_reuses_it(integration_client):
+    Brand.objects.create(name="kelvinfz")
+
+    response = integration_client.post(
+        "/api/v1/commerce/products/bulk",
+        {"products": [{"sku": "K-1", "name": "K", "price": "1.00", "brand": "\u212aelvinfz"}]},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["results"][0]["outcome"] == "created"
+    assert Brand.objects.count() == 1

@@ -470,3 +470,19 @@ def test_more_than_1000_events_is_batch_too_large(integration_client, shopper):
 @pytest.mark.parametrize("payload", [{"events": []}, {"events": "LOGIN"}, [_event("LOGIN")]])
 def test_an_events_body_that_is_not_an_event_or_a_list_of_events_is_400(integration_client, payload):
     assert_error(integration_client.post(EVENTS, payload), 400, "validation_error")
+
+
+# --- Event times ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00", "1899-06-01T00:00:00Z"])
+def test_a_date_out_of_range_rejects_the_item_not_the_server(integration_client, when):
+    response = integration_client.post(
+        "/api/v1/commerce/events/",
+        {"kind": "LOGIN", "customer": {"email": "e1@example.com"}, "occurred_at": when},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    result = response.json()["results"][0]
+    assert result["outcome"] == "rejected" and "occurred_at" in result["error"]["details"]

@@ -237,7 +237,7 @@ def test_orm_path_and_any_chunk_size_write_the_same_rows_as_copy(monkeypatch):
     demo.seed(spec, method="orm")
     by_orm = digest()
     wipe()
-    monkeypatch.setattr(demo, "CHUNK", 64)
+    monkeypatch.setattr(demo.write, "CHUNK", 64)  # where the writer reads it
 
     summary = demo.seed(spec)
 

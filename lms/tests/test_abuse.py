@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.services import email_token_make, session_start
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from campaigns.models import OrderRedemption
-from campaigns.tests.factories import CampaignFactory
+from campaigns.tests.factories import CampaignFactory, coded_cart
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, PointsTransaction
 from loyalty.services.ledger import points_adjust
@@ -48,10 +48,6 @@ def club():
 def root(db) -> User:
     """A console account made without a password (createsuperuser --noinput)."""
     return User.objects.create_superuser("root@example.com", None)
-
-
-def _cart(*codes: str, **extra) -> dict:
-    return {"lines": [{"sku": "TEE", "quantity": 1, "unit_price": "500.00"}], "codes": list(codes), **extra}
 
 
 # =============================================================================================
@@ -85,8 +81,8 @@ def test_integration_cannot_read_the_points_transactions_of_a_console_account(in
 def test_cart_evaluate_naming_a_console_account_by_id_is_refused_like_by_email(integration_client, root):
     CampaignFactory()
 
-    by_email = integration_client.post(EVALUATE, _cart(customer={"email": root.email}), format="json")
-    by_id = integration_client.post(EVALUATE, _cart(customer={"id": root.pk}), format="json")
+    by_email = integration_client.post(EVALUATE, coded_cart(customer={"email": root.email}), format="json")
+    by_id = integration_client.post(EVALUATE, coded_cart(customer={"id": root.pk}), format="json")
 
     assert_error(by_email, 409, "customer_protected")
     assert_error(by_id, 409, "customer_protected")
@@ -94,7 +90,7 @@ def test_cart_evaluate_naming_a_console_account_by_id_is_refused_like_by_email(i
 
 def test_a_redemption_is_never_recorded_against_a_console_account(integration_client, root):
     CampaignFactory()
-    body = {"order_id": "O-ROOT", "customer": {"id": root.pk}, **_cart()}
+    body = {"order_id": "O-ROOT", "customer": {"id": root.pk}, **coded_cart()}
 
     response = integration_client.post(REDEMPTIONS, body, format="json")
 
@@ -129,10 +125,10 @@ def test_past_the_budget_a_guesser_never_learns_a_code(customer_client, rates):
     candidates = [f"GUESS{n:03d}" for n in range(200)]
     candidates[150] = "DIWALI20"  # far past the 20 wrong guesses the budget allows
 
-    customer_client.post(EVALUATE, _cart("WRONG"), format="json")  # one slot spent
+    customer_client.post(EVALUATE, coded_cart("WRONG"), format="json")  # one slot spent
     found = []
     for start in range(0, len(candidates), 20):
-        response = customer_client.post(EVALUATE, _cart(*candidates[start : start + 20]), format="json")
+        response = customer_client.post(EVALUATE, coded_cart(*candidates[start : start + 20]), format="json")
         if response.status_code == 200 and response.json()["discounts"]:
             found.append(response.json()["discounts"][0]["code"])
 
@@ -145,11 +141,13 @@ def test_whether_a_call_is_429_does_not_depend_on_the_codes_existing(client_for,
     guesser_a = client_for(UserFactory(email="a@example.com"))
     guesser_b = client_for(UserFactory(email="b@example.com"))
     for guesser in (guesser_a, guesser_b):  # the same budget state: one slot spent
-        guesser.post(EVALUATE, _cart("WRONG"), format="json", REMOTE_ADDR="10.9.9.9")
+        guesser.post(EVALUATE, coded_cart("WRONG"), format="json", REMOTE_ADDR="10.9.9.9")
 
-    all_wrong = guesser_a.post(EVALUATE, _cart(*[f"A{n}" for n in range(20)]), format="json", REMOTE_ADDR="10.0.0.1")
+    all_wrong = guesser_a.post(
+        EVALUATE, coded_cart(*[f"A{n}" for n in range(20)]), format="json", REMOTE_ADDR="10.0.0.1"
+    )
     one_right = guesser_b.post(
-        EVALUATE, _cart("DIWALI20", *[f"B{n}" for n in range(19)]), format="json", REMOTE_ADDR="10.0.0.2"
+        EVALUATE, coded_cart("DIWALI20", *[f"B{n}" for n in range(19)]), format="json", REMOTE_ADDR="10.0.0.2"
     )
 
     assert all_wrong.status_code == one_right.status_code  # before the fix: 429 vs 200
@@ -160,9 +158,11 @@ def test_guest_guesses_through_the_storefront_key_do_not_lock_every_customer_out
     CampaignFactory(redemption_type="COUPON_CODE", code="DIWALI20", rules=[{"value": Decimal("20")}])
     UserFactory(email="asha@example.com")
     # A guest cart names no customer: only the key's budget counts it, the storefront's one for all.
-    integration_client.post(EVALUATE, _cart("GUESS1", "GUESS2", "GUESS3"), format="json")
+    integration_client.post(EVALUATE, coded_cart("GUESS1", "GUESS2", "GUESS3"), format="json")
 
-    asha = integration_client.post(EVALUATE, _cart("DIWALI20", customer={"email": "asha@example.com"}), format="json")
+    asha = integration_client.post(
+        EVALUATE, coded_cart("DIWALI20", customer={"email": "asha@example.com"}), format="json"
+    )
 
     assert asha.status_code == 200, asha.content  # before the fix: 429 for every customer
     assert asha.json()["total_discount"] == "100.00"
@@ -233,9 +233,9 @@ def test_orders_by_email_or_external_id_never_reach_a_console_account(integratio
 def test_code_case_whitespace_and_repeats_do_not_stretch_the_budget(customer_client, rates):
     rates(cart_unknown_code_customer="3/h", cart_unknown_code_ip="1000/h")
 
-    first = customer_client.post(EVALUATE, _cart("guess1", " GUESS1 ", "Guess1", "guess2"), format="json")
-    second = customer_client.post(EVALUATE, _cart("guess3"), format="json")
-    third = customer_client.post(EVALUATE, _cart("GUESS4"), format="json")
+    first = customer_client.post(EVALUATE, coded_cart("guess1", " GUESS1 ", "Guess1", "guess2"), format="json")
+    second = customer_client.post(EVALUATE, coded_cart("guess3"), format="json")
+    third = customer_client.post(EVALUATE, coded_cart("GUESS4"), format="json")
 
     assert [r["reason"] for r in first.json()["rejected"]] == [
         "code_unknown",

@@ -498,3 +498,23 @@ def test_error_handler_views_answer_json_with_the_shape(status, view, code):
     assert body["details"] == {}
     if status == 404:
         assert "/somewhere/odd" in body["message"]
+
+
+# --- Bodies that are not JSON ---------------------------------------------------------------------
+
+
+def _raw(client, path: str, body: str):
+    return client.post(path, body, content_type="application/json")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/auth/otp/send", '{"email": "\\ud800@example.com"}'),
+        ("/api/v1/commerce/products/bulk", '{"products": [{"sku": "fz-\\udfff", "name": "x", "price": "1"}]}'),
+        ("/api/v1/commerce/orders/bulk", '{"orders": [{"external_id": "\\ud800"}]}'),
+    ],
+)
+def test_a_lone_surrogate_in_json_is_a_parse_error(integration_client, path, body):
+    assert_error(_raw(integration_client, path, body), 400, "parse_error")

@@ -21,7 +21,7 @@ from campaigns.engine.schedule import local
 from commerce.hooks import OrderChange
 from commerce.models import COUNTED_STATUSES, UNCOUNTED_STATUSES, Order, OrderLine, OrderStatus, OrderStatusChange
 from commerce.selectors import category_ancestors
-from lms.db import bulk_set, one_of
+from lms.db import one_of
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount, PointsTransaction, Source, TierBasis, TransactionKind
 from loyalty.selectors import (
@@ -37,15 +37,13 @@ from loyalty.services.ledger import (
     Entries,
     accounts_lock,
     expiry_for,
-    is_pending,
-    lot_expire,
-    open_lots,
     order_hold,
     orders_fulfilled,
-    points_give_back,
     tier_upgrade,
 )
 from loyalty.services.messages import points_earned_notify, tier_changes_notify
+from loyalty.services.reversal import order_reverse
+from loyalty.services.tiers import tier_measure
 
 ACCOUNT_FIELDS = ("balance", "lifetime_earned", "tier", "tier_since")
 
@@ -77,7 +75,7 @@ def orders_changed(changes: Sequence[OrderChange]) -> None:
         orders_fulfilled(orders=fulfilled)
     for change in changes:
         if change.from_status is not None and (change.to_status in UNCOUNTED_STATUSES or change.refunded_lines):
-            order_reverse(change)
+            order_reverse(change, full=change.to_status in UNCOUNTED_STATUSES)
 
 
 # --- Earning ---------------------------------------------------------------------------------------
@@ -104,17 +102,8 @@ def _where(order: Order) -> Where:
     return Where(order.shipping_country, order.shipping_state, order.shipping_city)
 
 
-def _tier_measure(program: Program, account: LoyaltyAccount, spend: dict[int, Decimal]) -> Decimal:
-    if program.tier_basis == TierBasis.SPEND:
-        return spend.get(account.customer_id, Decimal("0"))
-    return Decimal(account.lifetime_earned)
-
-
-def _orders_earn(changes: Sequence[OrderChange], *, tell: bool = True) -> None:
-    snapshot = snapshot_get()
-    programs = [p for p in snapshot.programs.values() if p.order_rules]
-    if not programs:
-        return
+def _eligible(changes: Sequence[OrderChange], programs: list[Program]) -> list[tuple[OrderChange, Program, bool]]:
+    """(change, program, is the customer's first order) for each program an order earns in."""
     # Points are per rupee of the program's currency: an order in another earns nothing there.
     plans = [
         (c, [p for p in programs if p.campaign.currency == c.order.currency and runs_at(p, c.order.placed_at)])
@@ -122,7 +111,7 @@ def _orders_earn(changes: Sequence[OrderChange], *, tell: bool = True) -> None:
     ]
     plans = [(c, ps) for c, ps in plans if ps]
     if not plans:
-        return
+        return []
     customers = {c.order.customer_id for c, _ in plans}
     firsts = _first_orders(customers)
     members = memberships(customers, programs)
@@ -137,90 +126,125 @@ def _orders_earn(changes: Sequence[OrderChange], *, tell: bool = True) -> None:
                 segment_ids=members.get(order.customer_id, frozenset()),
             ):  # fmt: skip
                 eligible.append((change, program, is_first))
-    if not eligible:
-        return
-    accounts = accounts_lock({(c.order.customer_id, p.id) for c, p, _ in eligible})
-    tiers_before = {pair: account.tier_id for pair, account in accounts.items()}
+    return eligible
+
+
+def _keys_taken(
+    eligible: list[tuple[OrderChange, Program, bool]], accounts: dict[tuple[int, int], LoyaltyAccount]
+) -> set[tuple[int, str]]:
+    """The (account, idempotency key) pairs the batch's earnings would use that exist already."""
     keys = {
         key
         for change, program, _ in eligible
         for rule in program.order_rules
         for key in (order_key(change.order.external_id, rule.id), FIRST_PURCHASE_KEY)
     }
-    taken = set(
+    return set(
         PointsTransaction.objects.filter(
             account_id__in=one_of([a.pk for a in accounts.values()]), idempotency_key__in=one_of(sorted(keys), "text")
         ).values_list("account_id", "idempotency_key")
     )
-    now = dt.datetime.now(dt.UTC)
+
+
+def _spend_before(
+    changes: Sequence[OrderChange], eligible: list[tuple[OrderChange, Program, bool]], now: dt.datetime
+) -> dict[int, dict[int, Decimal]]:
+    """Per SPEND-tier program: each customer's spend in its window before this batch."""
     # A SPEND tier is judged on what was spent before each order: the window's orders outside
     # this batch, then the batch's own orders added one by one as they are earned on.
+    customers = {c.order.customer_id for c, _, _ in eligible}
     batch_ids = [c.order.pk for c in changes]
     windows = {p.tier_window_days for _, p, _ in eligible if p.tier_basis == TierBasis.SPEND and p.tiers}
     before = {days: spend_in_window(customers, days, now, exclude=batch_ids) for days in windows}
     # Each program adds the batch's orders to its own copy (two programs may share a window).
-    spend = {
+    return {
         p.id: dict(before[p.tier_window_days])
         for _, p, _ in eligible
         if p.tier_basis == TierBasis.SPEND and p.tier_window_days in before
     }
+
+
+def _order_earn(
+    entries: Entries,
+    change: OrderChange,
+    program: Program,
+    account: LoyaltyAccount,
+    facts: list,
+    *,
+    is_first: bool,
+    taken: set[tuple[int, str]],
+) -> None:
+    """One order's earnings in one program, each rule at most once (``taken``)."""
+    order = change.order
+    tier = program.tier(account.tier_id)
+    earnings = e.order_earnings(
+        program.order_rules,
+        facts,
+        discount=order.discount_total,
+        first_purchase=is_first,
+        tier_multiplier=tier.multiplier if tier else e.ONE,
+    )
+    for earning in earnings:
+        rule = next(r for r in program.rules if r.id == earning.rule_id)
+        key = FIRST_PURCHASE_KEY if rule.rule_type == e.FIRST_PURCHASE_BONUS else order_key(order.external_id, rule.id)
+        if (account.pk, key) in taken:
+            continue
+        taken.add((account.pk, key))
+        hold = order_hold(
+            program,
+            placed_at=order.placed_at,
+            fulfilled_at=change.occurred_at if change.to_status == OrderStatus.FULFILLED else None,
+        )
+        entries.add(
+            account,
+            kind=TransactionKind.EARN,
+            points=earning.points,
+            source=Source.ORDER,
+            reference=order.external_id,
+            idempotency_key=key,
+            rule_id=rule.id,
+            basis=earning.basis,
+            detail={
+                "lines": earning.lines,
+                "multiplier": str(earning.multiplier),
+                "tier": tier.name if tier else "",
+            },
+            held=hold.held,
+            available_at=hold.available_at,
+            expires_at=hold.expires_at,
+            occurred_at=order.placed_at,
+        )
+        account.lifetime_earned += earning.points
+
+
+def _orders_earn(changes: Sequence[OrderChange], *, tell: bool = True) -> None:
+    snapshot = snapshot_get()
+    programs = [p for p in snapshot.programs.values() if p.order_rules]
+    if not programs:
+        return
+    eligible = _eligible(changes, programs)
+    if not eligible:
+        return
+    accounts = accounts_lock({(c.order.customer_id, p.id) for c, p, _ in eligible})
+    tiers_before = {pair: account.tier_id for pair, account in accounts.items()}
+    taken = _keys_taken(eligible, accounts)
+    now = dt.datetime.now(dt.UTC)
+    spend = _spend_before(changes, eligible, now)
     lines = _lines([c for c, _, _ in eligible])
     parents = snapshot.category_parents
     entries = Entries()
     for change, program, is_first in sorted(eligible, key=lambda item: (item[0].order.placed_at, item[0].order.pk)):
         order = change.order
         account = accounts[(order.customer_id, program.id)]
-        tier = program.tier(account.tier_id)
         facts = [
             e.OrderLineFact(line.sku, line.line_total, category_ancestors(line.category_id, parents))
             for line in lines.get(order.pk, ())
         ]
-        earnings = e.order_earnings(
-            program.order_rules,
-            facts,
-            discount=order.discount_total,
-            first_purchase=is_first,
-            tier_multiplier=tier.multiplier if tier else e.ONE,
-        )
-        for earning in earnings:
-            rule = next(r for r in program.rules if r.id == earning.rule_id)
-            key = (
-                FIRST_PURCHASE_KEY
-                if rule.rule_type == e.FIRST_PURCHASE_BONUS
-                else order_key(order.external_id, rule.id)
-            )
-            if (account.pk, key) in taken:
-                continue
-            taken.add((account.pk, key))
-            hold = order_hold(
-                program,
-                placed_at=order.placed_at,
-                fulfilled_at=change.occurred_at if change.to_status == OrderStatus.FULFILLED else None,
-            )
-            entries.add(
-                account,
-                kind=TransactionKind.EARN,
-                points=earning.points,
-                source=Source.ORDER,
-                reference=order.external_id,
-                idempotency_key=key,
-                rule_id=rule.id,
-                basis=earning.basis,
-                detail={
-                    "lines": earning.lines,
-                    "multiplier": str(earning.multiplier),
-                    "tier": tier.name if tier else "",
-                },
-                held=hold.held,
-                available_at=hold.available_at,
-                expires_at=hold.expires_at,
-                occurred_at=order.placed_at,
-            )
-            account.lifetime_earned += earning.points
+        _order_earn(entries, change, program, account, facts, is_first=is_first, taken=taken)
         window_spend = spend.get(program.id)
         if window_spend is not None and order.placed_at > now - dt.timedelta(days=program.tier_window_days):
             window_spend[order.customer_id] = window_spend.get(order.customer_id, Decimal("0")) + order.total
-        tier_upgrade(program, account, _tier_measure(program, account, window_spend or {}), now)
+        tier_upgrade(program, account, tier_measure(program, account, window_spend or {}), now)
         account.updated_at = now
     entries.write(account_fields=ACCOUNT_FIELDS)
     if tell:
@@ -246,112 +270,6 @@ def _members_tell(
         program = programs[program_id]
         points_earned_notify(program, rows.get(program_id, ()))
         tier_changes_notify(program, moves.get(program_id, {}))
-
-
-# --- Reversal --------------------------------------------------------------------------------------
-
-
-def _refunded_basis(earning: PointsTransaction, lines: dict[str, OrderLine]) -> Decimal:
-    """The part of an earning's basis its lines' refunded units stand for (all refunds so far)."""
-    refunded = Decimal("0")
-    for sku, basis in (earning.detail.get("lines") or {}).items():
-        line = lines.get(sku)
-        if line is not None and line.quantity:
-            refunded += Decimal(basis) * line.refunded_quantity / line.quantity
-    return refunded
-
-
-def order_reverse(change: OrderChange) -> None:
-    """Take back what the order earned: all of it on a cancel or a full refund, else in
-    proportion to the refunded units of the lines each earning was made on.
-
-    Each reversal *claims* its share (``detail.due``: it stops counting in ``lifetime_earned``,
-    spent or not) and *asks* the balance for it (``detail.asked``), the order's own lot first,
-    then the oldest. Points already spent cannot be taken: what the balance could not give is
-    ``detail.unrecovered`` (a row of 0 points when nothing was left). A cancel or full refund
-    asks for everything not yet taken, so an order refunded in steps ends where one refunded
-    at once does. Points of the earning that expired are never asked for (they are gone
-    already). A cancelled or refunded order's point redemption is given back first."""
-    order = change.order
-    full = change.to_status in UNCOUNTED_STATUSES
-    # The order's own customer's rows only: a reference is scoped to who made it.
-    rows = PointsTransaction.objects.filter(reference=order.external_id, account__customer_id=order.customer_id)
-    earnings = list(rows.filter(kind=TransactionKind.EARN, source=Source.ORDER))
-    # Every account this change touches (earned in, or spent for this order) locked at once, in
-    # id order: giving back and then reversing would otherwise lock them out of order.
-    touched = {t.account_id for t in earnings}
-    if full:
-        touched |= set(rows.filter(kind=TransactionKind.REDEEM).values_list("account_id", flat=True))
-    if not touched:
-        return
-    locked = LoyaltyAccount.objects.select_for_update(no_key=True).filter(pk__in=touched).order_by("id")
-    accounts = {a.pk: a for a in locked}
-    if full:
-        points_give_back(
-            customer_id=order.customer_id, order_id=order.external_id, reason=f"order {change.to_status.lower()}"
-        )
-        for account in LoyaltyAccount.objects.filter(pk__in=touched):  # balances as the give-back left them
-            accounts[account.pk].balance = account.balance
-    if not earnings:
-        return
-    claimed: dict[int, int] = defaultdict(int)  # per earning: the shares earlier reversals claimed
-    gone: dict[int, int] = defaultdict(int)  # per earning: points taken back or expired
-    reversals: dict[int, int] = defaultdict(int)  # per earning: reversal rows so far (for unique keys)
-    for earning_id, kind, points, detail in PointsTransaction.objects.filter(
-        reverses_id__in=[t.pk for t in earnings], kind__in=[TransactionKind.REVERSAL, TransactionKind.EXPIRE]
-    ).values_list("reverses_id", "kind", "points", "detail"):
-        gone[earning_id] += -points
-        if kind == TransactionKind.REVERSAL:
-            claimed[earning_id] += int(detail.get("due", 0))
-            reversals[earning_id] += 1
-    lines = {line.sku: line for line in OrderLine.objects.filter(order=order)}
-    entries, now = Entries(), dt.datetime.now(dt.UTC)
-    # Points past their date leave first (the nightly run may not have come): a reversal never
-    # takes them, and an earning whose own points expired is not asked for them again.
-    lots = open_lots([t.account_id for t in earnings])
-    for account_id, account_lots in lots.items():
-        for lot in account_lots:
-            if lot.expires_at is not None and lot.expires_at <= now:
-                gone[lot.pk] += lot.remaining
-                lot_expire(entries, accounts[account_id], lot, now)
-    for earning in sorted(earnings, key=lambda t: t.pk):
-        account = accounts[earning.account_id]
-        due = e.reversal_due(
-            points=earning.points,
-            basis=earning.basis or Decimal("0"),
-            refunded_basis=_refunded_basis(earning, lines),
-            already=claimed[earning.pk],
-            full=full,
-        )
-        left = max(earning.points - gone[earning.pk], 0)
-        asked = left if full else min(due, left)
-        if not due and not asked:
-            continue
-        # The order's own lot first (its points are the ones being taken back, pending or not),
-        # then the available ones oldest first. Another order's pending lot is left whole for
-        # that order's own refund.
-        own = [lot for lot in lots[account.pk] if lot.pk == earning.pk and lot.remaining]
-        others = [
-            lot for lot in lots[account.pk] if lot.pk != earning.pk and lot.remaining and not is_pending(lot, now)
-        ]
-        taken = entries.consume(account, asked, own + others)
-        entries.add(
-            account,
-            kind=TransactionKind.REVERSAL,
-            points=-taken,
-            source=Source.ORDER,
-            reference=order.external_id,
-            idempotency_key=f"reverse:{earning.pk}:{reversals[earning.pk] + 1}",
-            reverses=earning,
-            rule_id=earning.rule_id,
-            detail={"due": due, "asked": asked, "unrecovered": asked - taken, "refund": "full" if full else "partial"},
-            reason=f"order {order.external_id} {'cancelled or refunded' if full else 'partly refunded'}",
-            occurred_at=change.occurred_at or now,
-        )
-        # Points the order no longer earns stop counting for the tier, spent or not.
-        account.lifetime_earned = max(account.lifetime_earned - due, 0)
-        account.updated_at = now
-    entries.write(account_fields=("balance", "lifetime_earned"))
 
 
 # --- Logins ----------------------------------------------------------------------------------------
@@ -435,49 +353,6 @@ def logins_award(logins: Sequence[Login]) -> None:
             if program_id == program.id and account.tier_id != tiers_before[(customer_id, program_id)]
         }
         tier_changes_notify(program, moves)
-
-
-# --- Periodic tier re-evaluation -----------------------------------------------------------------
-
-
-def tiers_reevaluate(*, batch: int = 1000) -> dict[str, int]:
-    """Every account's tier from its current measure, up or down (the daily beat task)."""
-    snapshot = snapshot_get()
-    changed = checked = 0
-    now = dt.datetime.now(dt.UTC)
-    for program in snapshot.programs.values():
-        if not program.tiers:
-            continue
-        last = 0
-        while True:
-            with transaction.atomic():
-                accounts = list(
-                    LoyaltyAccount.objects.select_for_update(no_key=True)
-                    .filter(program_id=program.id, pk__gt=last)
-                    .order_by("id")[:batch]
-                )
-                if not accounts:
-                    break
-                last = accounts[-1].pk
-                spend = (
-                    spend_in_window({a.customer_id for a in accounts}, program.tier_window_days or 365, now)
-                    if program.tier_basis == TierBasis.SPEND
-                    else {}
-                )
-                moved, moves = [], {}
-                for account in accounts:
-                    reached = e.tier_for(program.tiers, _tier_measure(program, account, spend))
-                    reached_id = reached.id if reached else None
-                    if reached_id != account.tier_id:
-                        moves[account.customer_id] = (account.tier_id, reached_id)
-                        account.tier_id, account.tier_since, account.updated_at = reached_id, now, now
-                        moved.append(account)
-                bulk_set(moved, ["tier", "tier_since", "updated_at"])
-                # In the batch's transaction: the tiers and their messages commit together.
-                tier_changes_notify(program, moves, batch=f"{now:%Y%m%d%H%M%S}:{accounts[0].pk}-{last}")
-                checked += len(accounts)
-                changed += len(moved)
-    return {"checked": checked, "changed": changed}
 
 
 def orders_earn_backfill(*, batch: int = 1000) -> int:

@@ -6,6 +6,7 @@ from typing import Any
 
 from campaigns.models import CampaignStatus
 from commerce.tests.factories import order_body, order_line_body
+from loyalty.models import LoyaltyAccount
 from loyalty.services.programs import program_create
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -47,3 +48,60 @@ def order_for(
         placed_at=placed_at,
         **extra,
     )
+
+
+# --- Orders through the integration API ---------------------------------------------------------------
+
+ORDERS = "/api/v1/commerce/orders/"
+ASHA = {"external_id": "C-ASHA", "email": "asha@example.com"}
+
+
+def ingest(client, external_id: str, who: dict[str, Any] = ASHA, lines=None, **extra):
+    """POST one order (``order_for``'s body) and insist it was stored."""
+    response = client.post(ORDERS, order_for(external_id, who, lines, **extra), format="json")
+    assert response.status_code in (200, 201), response.content
+    return response
+
+
+def change(client, external_id: str, **body):
+    """PATCH an order's status (``body``: status, refund_lines, change_id...) and insist on a 200."""
+    response = client.patch(f"{ORDERS}{external_id}/", body, format="json")
+    assert response.status_code == 200, response.content
+    return response
+
+
+def asha_account(program) -> LoyaltyAccount:
+    """Asha's account in ``program`` (it must exist)."""
+    return LoyaltyAccount.objects.get(program=program, customer__email="asha@example.com")
+
+
+# --- Money at the limits (points worth billions) ----------------------------------------------------
+
+BILLION = 1_000_000_000
+
+
+def no_raise(client):
+    """The client answers a server error as a 500 response instead of raising it in the test."""
+    client.raise_request_exception = False
+    return client
+
+
+def give_billion(admin_client, customer, program) -> None:
+    response = admin_client.post(
+        f"/api/v1/loyalty/accounts/{customer.pk}/adjust",
+        {"program_id": program.pk, "points": BILLION, "reason": "goodwill"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["balance"] == BILLION
+
+
+def give_ten_billion(admin_client, customer, program) -> None:
+    for i in range(10):
+        response = admin_client.post(
+            f"/api/v1/loyalty/accounts/{customer.pk}/adjust",
+            {"program_id": program.pk, "points": BILLION, "reason": "goodwill", "idempotency_key": f"g-{i}"},
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+    assert LoyaltyAccount.objects.get(customer=customer, program=program).balance == 10 * BILLION

@@ -28,18 +28,6 @@ ACCOUNTS = reverse("admin:loyalty_loyaltyaccount_changelist")
 TRANSACTIONS = reverse("admin:loyalty_pointstransaction_changelist")
 
 
-@pytest.fixture
-def root():
-    return User.objects.create_superuser(email="root@example.com", password="Root-Password-1")
-
-
-@pytest.fixture
-def console(client, root):
-    """A superuser's console session (the root ``admin_client`` is an API client with a token)."""
-    client.force_login(root)
-    return client
-
-
 # --- Form data ---------------------------------------------------------------------------------
 
 SETTINGS = {"point_value": "0.25", "min_redeem_points": "100", "expiry_days": "365", "tier_basis": "LIFETIME_POINTS"}

@@ -4,9 +4,12 @@ balance equals the sum of its transactions and of its open lots, and nothing was
 spent twice."""
 
 import datetime as dt
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from accounts.models import User
@@ -19,7 +22,7 @@ from loyalty import selectors
 from loyalty.models import LoyaltyAccount, PointsTransaction, TransactionKind
 from loyalty.services.ledger import points_adjust, points_redeem
 from loyalty.services.upkeep import balances_check, points_expire
-from loyalty.tests.factories import order_for, program_make
+from loyalty.tests.factories import ASHA, asha_account, order_for, program_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -261,3 +264,73 @@ def test_a_release_while_customers_redeem_and_another_pending_order_is_refunded_
     assert (reversal.points, reversal.detail["unrecovered"]) == (-300, 0)
     assert account.balance == 200 + 500 - 100 * spent
     assert balances_check() == []
+
+
+# --- The lock order of a cancel against an ingest -------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_an_order_that_redeemed_in_one_program_and_earned_in_another_does_not_deadlock_an_ingest():
+    """The documented lock order is accounts by id. Cancelling O-1 gives back its redemption
+    first (locking the later account, program B's), then takes back its earnings (waiting for
+    the earlier one, program A's); a new order of the same customer locks A then B."""
+    from commerce.api.serializers import OrderInput
+    from commerce.services.orders import order_ingest, order_status_change
+    from loyalty import selectors
+
+    selectors._local.clear()
+    program_a, program_b = program_make(name="A"), program_make(name="B")
+
+    def ingest_order(external_id: str) -> None:
+        data = OrderInput(data=order_for(external_id, ASHA, [("SKU-1", 1, "100.00")]))
+        assert data.is_valid(), data.errors
+        order_ingest(data=data.validated_data)
+
+    ingest_order("O-1")
+    account_a, account_b = asha_account(program_a), asha_account(program_b)
+    assert account_a.pk < account_b.pk and account_a.balance == account_b.balance == 100
+    points_redeem(customer_id=account_b.customer.pk, program_id=program_b.pk, points=40, order_id="O-1")
+
+    holding, release = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def hold_a() -> None:  # a third writer of account A (an adjustment, say) makes both wait there
+        try:
+            with transaction.atomic():
+                LoyaltyAccount.objects.select_for_update(no_key=True).get(pk=account_a.pk)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def run(name: str, work) -> None:
+        try:
+            work()
+            outcomes[name] = "ok"
+        except Exception as error:  # noqa: BLE001 - reported below
+            outcomes[name] = error
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_a, daemon=True)
+    holder.start()
+    assert holding.wait(10)
+    ingest = threading.Thread(target=run, args=("ingest", lambda: ingest_order("O-2")), daemon=True)
+    ingest.start()
+    time.sleep(0.5)  # the ingest queues on A first
+    cancel = threading.Thread(
+        target=run, args=("cancel", lambda: order_status_change(external_id="O-1", status="CANCELLED")), daemon=True
+    )
+    cancel.start()
+    time.sleep(0.5)  # the cancel holds B and queues on A behind the ingest
+    release.set()
+    for thread in (holder, ingest, cancel):
+        thread.join(30)
+
+    assert outcomes == {"ingest": "ok", "cancel": "ok"}, outcomes
+    account_a.refresh_from_db()
+    account_b.refresh_from_db()
+    # A: 100 (O-1) - 100 (cancelled) + 100 (O-2); B: 100 - 40 + 40 (given back) - 100 + 100.
+    assert (account_a.balance, account_b.balance) == (100, 100)
+    assert balances_check() == []
+    selectors._local.clear()

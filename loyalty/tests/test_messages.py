@@ -14,7 +14,8 @@ from accounts.models import User
 from campaigns.evaluation import snapshot_invalidate
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, ProgramSettings
-from loyalty.services.earning import orders_earn_backfill, tiers_reevaluate
+from loyalty.services.earning import orders_earn_backfill
+from loyalty.services.tiers import tiers_reevaluate
 from loyalty.tasks import points_expiring_notify_task
 from loyalty.tests.factories import order_for, program_make
 from loyalty.tests.test_admin import ADD, nothing_saved, program_data
@@ -384,12 +385,6 @@ def test_a_program_update_with_content_that_could_not_be_sent_is_a_400_naming_th
 
 
 # --- The console -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def console(client):
-    client.force_login(User.objects.create_superuser(email="root@example.com", password="Root-Password-1"))
-    return client
 
 
 def settings_errors(response) -> dict:

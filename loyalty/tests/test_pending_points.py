@@ -15,7 +15,7 @@ from loyalty.models import LoyaltyAccount, PointsTransaction
 from loyalty.selectors import available_points
 from loyalty.services.ledger import points_adjust
 from loyalty.services.upkeep import balances_check, points_expire
-from loyalty.tests.factories import order_for, program_make
+from loyalty.tests.factories import change, order_for, program_make
 
 pytestmark = pytest.mark.django_db
 
@@ -35,11 +35,6 @@ def ingest(client, external_id: str, placed_at: dt.datetime, amount: str = "1000
     body = order_for(external_id, ASHA, [("TEE", 1, amount)], placed_at=placed_at.isoformat(), **extra)
     response = client.post(ORDERS, body, format="json")
     assert response.status_code == 201, response.content
-
-
-def change(client, external_id: str, **body) -> None:
-    response = client.patch(f"{ORDERS}{external_id}/", body, format="json")
-    assert response.status_code == 200, response.content
 
 
 def account(program) -> LoyaltyAccount:

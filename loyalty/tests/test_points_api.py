@@ -16,7 +16,7 @@ from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, PointsTransaction
 from loyalty.services.ledger import points_adjust, points_redeem
 from loyalty.services.upkeep import balances_check
-from loyalty.tests.factories import order_for, program_make
+from loyalty.tests.factories import BILLION, give_billion, give_ten_billion, no_raise, order_for, program_make
 from segments.models import CustomerMembership, Segment
 
 pytestmark = pytest.mark.django_db
@@ -723,3 +723,64 @@ def test_points_earned_criterion_with_and_without_a_window(admin_client, members
         members["asha"].pk, members["ravi"].pk,
     }  # fmt: skip
     assert segment_members(admin_client, recent, django_capture_on_commit_callbacks) == {members["asha"].pk}
+
+
+# --- Customers named by odd digits, balances worth billions ---------------------------------------
+
+
+@pytest.mark.parametrize("name", ["²", "①", "{full_width}", "{arabic_indic}"])
+def test_customer_transactions_named_by_a_non_ascii_digit_answer_404(admin_client, customer, name):
+    # Full-width and Arabic-Indic digits are digits to int(): they must not name customer ids.
+    name = name.format(
+        full_width="".join(chr(0xFF10 + int(d)) for d in str(customer.pk)),
+        arabic_indic="".join(chr(0x0660 + int(d)) for d in str(customer.pk)),
+    )
+    response = no_raise(admin_client).get(f"/api/v1/loyalty/accounts/{name}/transactions/")
+
+    assert_error(response, 404, "customer_not_found")
+
+
+def test_adjusting_a_customer_named_by_a_superscript_digit_answers_404_and_writes_nothing(admin_client, customer, dear):
+    response = no_raise(admin_client).post(
+        "/api/v1/loyalty/accounts/²/adjust", {"program_id": dear.pk, "points": 5, "reason": "x"}, format="json"
+    )
+
+    assert_error(response, 404, "customer_not_found")
+    assert not PointsTransaction.objects.exists()
+
+
+def test_me_answers_when_the_balance_is_worth_over_ten_billion(admin_client, customer, customer_client, dear):
+    give_billion(admin_client, customer, dear)
+
+    response = no_raise(customer_client).get(ME)
+
+    assert response.status_code == 200, response.content[:300]
+    mine = next(p for p in response.json()["programs"] if p["program_id"] == dear.pk)
+    assert mine["balance"] == BILLION
+    assert mine["balance_value"] == "100000000000.00"
+
+
+def test_redeeming_a_billion_dear_points_answers_201_with_their_value(admin_client, customer, customer_client, dear):
+    give_billion(admin_client, customer, dear)
+
+    response = no_raise(customer_client).post(
+        REDEEM, {"program_id": dear.pk, "points": BILLION, "order_id": "ORD-BIG"}, format="json"
+    )
+
+    # Before the fix the points were spent (the row is committed) and the answer was a 500.
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["value"] == "100000000000.00"
+    assert response.json()["balance"] == 0
+    assert LoyaltyAccount.objects.get(customer=customer, program=dear).balance == 0
+    spent = PointsTransaction.objects.get(account__program=dear, kind="REDEEM")
+    assert (spent.points, spent.value) == (-BILLION, Decimal("100000000000.00"))
+
+
+def test_me_answers_when_the_balance_is_worth_a_trillion(admin_client, customer, customer_client, dear):
+    give_ten_billion(admin_client, customer, dear)
+
+    response = no_raise(customer_client).get(ME)
+
+    assert response.status_code == 200, response.content[:300]
+    mine = next(p for p in response.json()["programs"] if p["program_id"] == dear.pk)
+    assert mine["balance_value"] == "1000000000000.00"

@@ -13,7 +13,7 @@ from commerce.tests.factories import CategoryFactory
 from lms.testing import assert_error
 from loyalty.models import EarningRule, LoyaltyAccount, PointsTransaction, ProgramSettings, Tier
 from loyalty.services.ledger import points_adjust
-from loyalty.tests.factories import order_for, program_make
+from loyalty.tests.factories import BILLION, give_billion, give_ten_billion, no_raise, order_for, program_make
 from segments.tests.factories import StaticSegmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -468,3 +468,37 @@ def test_strangers_and_the_integration_key_may_not_manage_programs(api_client, i
     response = integration_client.post(PROGRAMS, program_body(), format="json")
     assert response.status_code in (401, 403), response.content
     assert not Campaign.objects.exists()
+
+
+# --- Liabilities worth billions -------------------------------------------------------------------
+
+
+def test_programs_list_and_detail_answer_when_outstanding_points_are_worth_over_ten_billion(
+    admin_client, customer, dear
+):
+    give_billion(admin_client, customer, dear)
+    client = no_raise(admin_client)
+
+    listed = client.get(PROGRAMS)
+    one = client.get(f"{PROGRAMS}{dear.pk}/")
+
+    assert listed.status_code == 200, listed.content[:300]
+    row = next(p for p in listed.json()["results"] if p["id"] == dear.pk)
+    assert row["liability"] == {
+        "members": 1,
+        "outstanding_points": BILLION,
+        "pending_points": 0,
+        "outstanding_value": "100000000000.00",
+    }
+    assert one.status_code == 200, one.content[:300]
+    assert one.json()["liability"]["outstanding_value"] == "100000000000.00"
+
+
+def test_programs_list_answers_when_outstanding_points_are_worth_a_trillion(admin_client, customer, dear):
+    give_ten_billion(admin_client, customer, dear)
+
+    listed = no_raise(admin_client).get(PROGRAMS)
+
+    assert listed.status_code == 200, listed.content[:300]
+    row = next(p for p in listed.json()["results"] if p["id"] == dear.pk)
+    assert row["liability"]["outstanding_value"] == "1000000000000.00"

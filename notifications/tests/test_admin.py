@@ -9,18 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import User
 from accounts.tests.factories import UserFactory
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus, Preference, PushDevice
 from notifications.tests.builders import delivery, message
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def console(client):
-    client.force_login(User.objects.create_superuser("root@example.com", "Root-Password-1"))
-    return client
 
 
 def _cells(page: str, column: str) -> list[str]:

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from lms.testing import run_concurrently
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus
-from notifications.services import dispatch
 from notifications.services.dispatch import deliveries_send, deliveries_sweep
+from notifications.services.dispatch import send as dispatch
 from notifications.services.messages import message_send
 from notifications.tests.factories import PROMO, CustomerFactory
 

@@ -6,7 +6,6 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from accounts.models import User
 from campaigns.tests.factories import CampaignFactory
 from notifications.models import Delivery, Message
 from promotions.models import Promotion, PromotionStatus
@@ -16,12 +15,6 @@ pytestmark = pytest.mark.django_db
 
 ADD = "/admin/promotions/promotion/add/"
 LIST = "/admin/promotions/promotion/"
-
-
-@pytest.fixture
-def console(client):
-    client.force_login(User.objects.create_superuser("root@example.com", "Root-Password-1"))
-    return client
 
 
 def _split(name: str, value: dt.datetime | None) -> dict[str, str]:

@@ -1,52 +1,24 @@
-"""Sending deliveries through the channel providers.
-
-A delivery row is the outbox of its send. The dispatcher:
-
-1. claims due rows (PENDING, ``available_at <= now``) a chunk at a time: ``SELECT ... FOR
-   UPDATE SKIP LOCKED`` then PENDING -> SENDING with ``lease_until`` and ``attempts + 1``, so
-   two dispatchers on the same batch never hold the same row;
-2. for marketing, judges consent (SKIPPED opted_out / no_address), the daily cap (SKIPPED
-   frequency_cap) and quiet hours (back to PENDING at their end, reason quiet_hours);
-3. renders the message for the recipient and hands it to the channel's provider;
-4. records the outcome with a conditional update on (SENDING, its attempt number): SENT with
-   the provider's id; a transient error back to PENDING with backoff (FAILED after
-   ``NOTIFICATIONS_MAX_ATTEMPTS``); a permanent one FAILED with the reason.
-
-A worker killed between 3 and 4 leaves the row SENDING; the sweeper takes it over once its
-lease has run out and it is sent again with the same Message-ID / Idempotency-Key. That is the
-delivery guarantee: exactly once in the database, at least once at the provider, a duplicate
-only for a send in flight when its worker died.
-
-Lock order (with services/messages.py): a Message row before its deliveries; deliveries in
-primary-key order.
-"""
+"""Claiming due deliveries and sending them through the channel providers (the steps and
+the delivery guarantee are in ``notifications.services.dispatch``)."""
 
 import logging
 import re
-import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from accounts.models import User
-from lms.errors import Invalid
-from lms.outbox import outbox_enqueue
-from notifications import registry
-from notifications.content import Content, RenderError, content_check
+from notifications.content import RenderError
 from notifications.models import (
     DELIVERED,
     Channel,
     Delivery,
     DeliveryStatus,
-    Message,
     MessageStatus,
     Preference,
     Purpose,
@@ -55,7 +27,7 @@ from notifications.models import (
 from notifications.providers import Outgoing, Provider, ProviderPermanent, ProviderTransient, provider_for
 from notifications.services import compose, policy
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("notifications.services.dispatch")  # one logger for the package
 
 TEST_SOURCE = "test_send"  # Message.source_type of notification_test_send's messages
 SENT_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PUSH)  # what a provider sends; in-app is written sent
@@ -306,170 +278,3 @@ def deliveries_send(*, message_id: int, first_recipient: int, last_recipient: in
         message_id=message_id, recipient_id__gte=first_recipient, recipient_id__lte=last_recipient
     )
     return _send_due(rows)
-
-
-# --- retries and the sweeper --------------------------------------------------------------------
-
-
-def _enqueue_sends(rows: QuerySet[Delivery]) -> int:
-    """One send task per message over the recipient range of ``rows`` (in this transaction)."""
-    groups = rows.order_by().values("message_id").annotate(first=Min("recipient_id"), last=Max("recipient_id"))
-    count = 0
-    for group in groups:
-        outbox_enqueue("notifications.tasks.deliveries_send_task", group["message_id"], group["first"], group["last"])
-        count += 1
-    return count
-
-
-@transaction.atomic
-def deliveries_retry(*, delivery_ids: Iterable[int]) -> int:
-    """FAILED deliveries back to PENDING with a fresh set of attempts, dispatched again once
-    this commits; the number requeued (rows of a cancelled message stay as they are)."""
-    try:
-        ids = sorted({int(pk) for pk in delivery_ids})
-    except (TypeError, ValueError, OverflowError):
-        raise _invalid("delivery_ids", "A list of delivery ids (integers).") from None
-    rows = Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED, channel__in=SENT_CHANNELS).exclude(
-        message__status=MessageStatus.CANCELLED
-    )
-    # Locked in primary-key order: a concurrent retry of the same ids requeues each row once.
-    locked = list(rows.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True))
-    if not locked:
-        return 0
-    requeued = Delivery.objects.filter(pk__in=locked, status=DeliveryStatus.FAILED).update(
-        status=DeliveryStatus.PENDING, attempts=0, available_at=timezone.now(), lease_until=None, reason=""
-    )
-    _enqueue_sends(Delivery.objects.filter(pk__in=locked))
-    return requeued
-
-
-def deliveries_sweep(*, now: datetime | None = None, grace: timedelta | None = None, limit: int = 500) -> dict:
-    """Beat's safety net (every minute):
-
-    - SENDING rows past their lease (their worker died) go back to PENDING, or FAILED once they
-      have used every attempt;
-    - PENDING rows due for longer than ``grace`` (their task was lost, a backoff or quiet hours
-      ended) are dispatched again: one task per message;
-    - messages left PENDING / FANNING_OUT without progress for NOTIFICATIONS_FANOUT_STALL_SECONDS
-      get their fan-out task again (it resumes after its cursor).
-    """
-    real_now = timezone.now()
-    now = now or real_now
-    grace = timedelta(seconds=settings.NOTIFICATIONS_SWEEP_GRACE_SECONDS) if grace is None else grace
-    expired = Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_until__lt=now)
-    failed = expired.filter(attempts__gte=settings.NOTIFICATIONS_MAX_ATTEMPTS).update(
-        status=DeliveryStatus.FAILED, lease_until=None, last_error="lease expired on the last attempt"
-    )
-    taken = list(expired.order_by("pk").values_list("pk", flat=True)[: limit * 10])
-    # Conditional: a row whose dispatcher finished in the meantime is left as it is.
-    taken_over = Delivery.objects.filter(pk__in=taken, status=DeliveryStatus.SENDING, lease_until__lt=now).update(
-        status=DeliveryStatus.PENDING, lease_until=None, available_at=real_now
-    )
-    due = Delivery.objects.filter(
-        Q(status=DeliveryStatus.PENDING, channel__in=SENT_CHANNELS)
-        & (Q(available_at__lte=now - grace) | Q(pk__in=taken))
-    )
-    stall = now - timedelta(seconds=settings.NOTIFICATIONS_FANOUT_STALL_SECONDS)
-    stalled = list(
-        Message.objects.filter(status__in=(MessageStatus.PENDING, MessageStatus.FANNING_OUT))
-        .filter(Q(progress_at__lt=stall) | Q(progress_at__isnull=True, created_at__lt=stall))
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    with transaction.atomic():
-        dispatched = _enqueue_sends(due.filter(message_id__in=_due_messages(due, limit)))
-        restarted = 0
-        for message_id in stalled:
-            # Conditional on no progress since: two sweepers restart a fan-out once.
-            if (
-                Message.objects.filter(pk=message_id)
-                .filter(Q(progress_at__lt=stall) | Q(progress_at__isnull=True))
-                .update(progress_at=real_now)
-            ):
-                outbox_enqueue("notifications.tasks.message_fanout_task", message_id)
-                restarted += 1
-    result = {"failed": failed, "taken_over": taken_over, "dispatched": dispatched, "fanouts_restarted": restarted}
-    if any(result.values()):
-        logger.info("notifications sweep: %s", result)
-    return result
-
-
-def _due_messages(due: QuerySet[Delivery], limit: int) -> list[int]:
-    return list(due.order_by("message_id").values_list("message_id", flat=True).distinct()[:limit])
-
-
-# --- a test send ----------------------------------------------------------------------------------
-
-
-def _invalid(field: str, text: str) -> Invalid:
-    error = Invalid("validation_error", f"{field}: {text}")
-    error.details = {field: [text]}
-    return error
-
-
-def _user_by_address(to: str) -> User | None:
-    lookup = Q(email__iexact=to) | Q(phone=to)
-    if to.isdigit():
-        lookup |= Q(pk=int(to))
-    return User.objects.filter(lookup, is_active=True).order_by("pk").first()
-
-
-def _test_address(channel: str, to: str) -> str:
-    to = (to or "").strip()
-    if not to:
-        raise _invalid("to", "Required.")
-    if channel == Channel.EMAIL:
-        try:
-            validate_email(to)
-        except ValidationError:
-            raise _invalid("to", "Enter a valid email address.") from None
-    elif channel == Channel.SMS and not PHONE.match(to):
-        raise _invalid("to", "Enter a phone number (digits, an optional leading +).")
-    elif len(to) > 254:
-        raise _invalid("to", "At most 254 characters.")
-    return to
-
-
-def notification_test_send(*, channel: str, to: str, content: Content, by: User | None = None) -> Delivery:
-    """Send one TRANSACTIONAL message now to an address (an email, a phone, a device token; for
-    IN_APP the email or id of the account whose inbox gets it) and answer its delivery: SENT,
-    FAILED with last_error, or PENDING with last_error when a transient error will be retried.
-
-    Placeholders take the values of the recipient account (``by``, or the account with that
-    address); a placeholder with no value shows as ``[name]``.
-    """
-    if channel not in Channel.values:
-        raise _invalid("channel", f"Unknown channel {channel!r}; one of {', '.join(Channel.values)}.")
-    to = _test_address(channel, to)
-    content_check(content=content, channels=[channel], prefix="content.")
-    recipient = _user_by_address(to) if channel == Channel.IN_APP or by is None else by
-    if recipient is None:
-        if channel == Channel.IN_APP:
-            raise _invalid("to", "No active account has this email or id.")
-        raise _invalid("to", "No account has this address: name the sender (by).")
-    from notifications.services.messages import _in_app_row, recipient_values
-
-    now = timezone.now()
-    with transaction.atomic():
-        message = Message.objects.create(
-            key=f"{TEST_SOURCE}:{uuid.uuid4().hex}",
-            source_type=TEST_SOURCE,
-            source_id=str(by.pk) if by else "",
-            purpose=Purpose.TRANSACTIONAL,
-            title=content.title, body=content.body, image_url=content.image_url,
-            cta_text=content.cta_text, cta_url=content.cta_url,
-            channels=[channel],
-            audience={"kind": "customers", "ids": [recipient.pk]},
-            status=MessageStatus.DONE, started_at=now, finished_at=now, progress_at=now, recipients=1,
-        )  # fmt: skip
-        values = {f"{name}": f"[{name}]" for name in registry.placeholders}
-        values.update(recipient_values(message, [recipient.pk]).get(recipient.pk, {}))
-        if channel == Channel.IN_APP:
-            row = _in_app_row(message, recipient.pk, values, opted_out=False)
-            row.address = to
-            row.save()
-            return row
-        row = Delivery.objects.create(message=message, recipient=recipient, channel=channel, context=values, address=to)
-    _send_claimed(_claim(Delivery.objects.filter(pk=row.pk), limit=1))
-    row.refresh_from_db()
-    return row
