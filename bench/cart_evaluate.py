@@ -2,7 +2,8 @@
 
     REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/cart_evaluate.py \\
         [--campaigns 200] [--segmented 50] [--lines 20] [--engine-runs 1000] [--requests 500] \\
-        [--transport client|http] [--profile engine|api] [--show-queries] [--seed 1]
+        [--transport client|http] [--profile engine|api] [--show-queries] [--seed 1] \\
+        [--wrk] [--wrk-seconds 10]
 
 DATABASE_URL names a PostgreSQL database the script owns (default
 postgres://postgres@127.0.0.1:5432/lms_cartbench; its name must contain "bench", because the
@@ -29,7 +30,9 @@ sends three codes (two shared, one single-use). Then it times:
                     throttle), alternately, through Django's test client in-process
                     (--transport client) or a real gunicorn over HTTP (--transport http)
 
-and prints medians, p99 and the ratios, and the SQL queries per evaluation at 20 and at
+and, with ``--wrk``, the throughput phase (``bench/throughput.py``): gunicorn (2 workers,
+gthread) driven by wrk for this checkout, a worktree of the baseline commit and a bare Django
+JSON view, in one run. It prints medians, p99 and the ratios, and the SQL queries per evaluation at 20 and at
 ``--campaigns`` campaigns (they must be equal). Aims (issue: cart engine performance):
 engine median <= 2 ms, API median <= 15 ms and p99 <= 50 ms. ``--profile`` prints a
 cProfile of that phase. Run it from the repository root; see bench/README.md for figures.
@@ -77,6 +80,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", choices=("engine", "api"), help="Print a cProfile of that phase.")
     parser.add_argument("--show-queries", action="store_true", help="Print the SQL of one evaluation.")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--wrk", action="store_true", help="Also the throughput phase (bench/throughput.py).")
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="Seconds of load per wrk run.")
     args = parser.parse_args()
     if args.campaigns < 20:
         parser.error("--campaigns must be at least 20 (the query count is compared at 20).")
@@ -577,6 +582,10 @@ def main() -> None:
             DEFAULT_URL,
             # The throttle still runs (its cache round trips are part of a request) but never refuses the bench.
             THROTTLE_INTEGRATION="1000000/m",
+            # The code budgets still count (reserve and give back), but parallel calls of the
+            # throughput phase naming the same three codes never meet them.
+            THROTTLE_CART_UNKNOWN_CODE_KEY="10000000/h",
+            THROTTLE_CART_UNKNOWN_CODE_CUSTOMER="10000000/h",
             CACHE_KEY_PREFIX="lms-bench",
             CELERY_TASK_ALWAYS_EAGER="true",  # nothing left queued in the broker
         )
@@ -627,6 +636,10 @@ def main() -> None:
         transport.close()
     if answer["total_discount"] != f"{result.total_discount:.2f}":
         sys.exit(f"the API answered {answer['total_discount']} off; the engine in-process {result.total_discount}")
+    if args.wrk:
+        import throughput
+
+        throughput.report(throughput.run(key, body, args.wrk_seconds))
 
     print(f"\nSQL queries per evaluation   at 20 campaigns   at {args.campaigns} campaigns")
     rows = (

@@ -218,7 +218,8 @@ class CartEvaluateView(CartView):
         budget = UnknownCodeBudget(request, customer=customer, ref=data.get("customer"))
         budget.reserve(data.get("codes", []))
         try:
-            evaluation = cart_evaluate(_cart_request(data, customer, known))
+            versions = getattr(request, "evaluation_versions", None)  # read by the throttle's round trip
+            evaluation = cart_evaluate(_cart_request(data, customer, known), versions=versions)
         except Exception:
             budget.settle(0)  # no answer about the codes was given
             raise

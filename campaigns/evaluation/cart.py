@@ -6,18 +6,26 @@ import datetime as dt
 
 from campaigns import engine
 from campaigns.engine import types as t
+from campaigns.evaluation.catalogue import catalogue_get
 from campaigns.evaluation.facts import cart_codes, cart_lines, cart_location, customer_facts
 from campaigns.evaluation.request import CartRequest, Evaluation
 from campaigns.evaluation.snapshot import engine_campaigns, snapshot_get
+from campaigns.evaluation.versions import Versions, versions_read
 from campaigns.models import Campaign
 from campaigns.points import POINTS_REASONS, PointsRequest, points_apply
 
 
-def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Evaluation:
+def cart_evaluate(
+    request: CartRequest, *, only: Campaign | None = None, versions: Versions | None = None
+) -> Evaluation:
     """What applies to this cart for this customer at ``request.at``: the engine's Result.
-    ``only`` judges that one campaign alone, whatever its status (the console's test form)."""
-    snapshot = snapshot_get(dt.datetime.now(dt.UTC))
-    lines = cart_lines(request, snapshot.category_parents)
+    ``only`` judges that one campaign alone, whatever its status (the console's test form).
+    ``versions``: the snapshots' versions when the caller already read them (the cart
+    throttles do, in the round trip that counts the call)."""
+    now = dt.datetime.now(dt.UTC)
+    versions = versions or versions_read()
+    snapshot = snapshot_get(now, versions.campaigns)
+    lines = cart_lines(request, catalogue_get(now, versions.catalogue))
     codes, coupon_ids, stubs = cart_codes(request, snapshot)
     if only is not None:
         candidates = engine_campaigns([only])
