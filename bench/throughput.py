@@ -91,7 +91,19 @@ def _wrk_script(directory: str, key: str | None, body: bytes | None) -> str:
 
 def wrk(url: str, script: str, seconds: int) -> dict:
     """req/s, latency percentiles (ms) and non-2xx answers of one wrk run."""
-    command = ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency", "-s", script, url]
+    command = [
+        "wrk",
+        "-t",
+        str(WRK_THREADS),
+        "-c",
+        str(CONNECTIONS),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        script,
+        url,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {}

@@ -33,7 +33,7 @@ from commerce.api.authentication import ApiKeyAuthentication, IsIntegrationOrAdm
 from commerce.services.customers import customer_for
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
-from lms.api.validation import validated
+from lms.api.validation import validated, validated_hot
 from lms.errors import Conflict, NotFound
 
 
@@ -213,7 +213,7 @@ class CartEvaluateView(CartView):
         responses={200: s.CartEvaluateOutput, **error_responses(400, 401, 403, 404, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated(s.CartEvaluateInput, request.data)
+        data = validated_hot(s.CartEvaluateInput, request.data)
         customer, known = customer_for(acting=acting_customer(request), ref=data.get("customer"), create=False)
         budget = UnknownCodeBudget(request, customer=customer, ref=data.get("customer"))
         budget.reserve(data.get("codes", []))

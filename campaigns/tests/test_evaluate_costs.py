@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 from redis.connection import Connection
+from rest_framework.exceptions import ValidationError
 from rest_framework_api_key.models import APIKey
 
+from campaigns.api.serializers import CartEvaluateInput
 from campaigns.evaluation import CartRequest, cart_evaluate
 from campaigns.evaluation.catalogue import catalogue_get
 from campaigns.tests.factories import CampaignFactory
@@ -19,6 +21,7 @@ from commerce.services.api_keys import api_key_revoke
 from commerce.services.catalogue import products_upsert
 from commerce.tests.factories import CategoryFactory, ProductFactory
 from conftest import client_with_key
+from lms.api.validation import validated_hot
 from lms.testing import assert_error
 from segments.models import CustomerMembership
 from segments.services import segment_members_replace
@@ -176,3 +179,41 @@ def test_a_key_revoked_elsewhere_stops_working_within_the_cache_ttl(integration_
     monkeypatch.setattr(api_keys, "_clock", lambda: later)
 
     assert_error(client.post(EVALUATE, body(), format="json"), 401, "api_key_revoked")
+
+
+LINE = {"sku": "TEE-1", "quantity": 2, "unit_price": "250.00"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"lines": [LINE, {**LINE, "sku": "  TEE-2 ", "quantity": "3", "unit_price": 10, "category": "Tees"}]},
+        {"lines": [{**LINE, "quantity": 3.0, "unit_price": "1e2", "extra": "ignored"}], "codes": ["A"]},
+        {"lines": [{**LINE, "brand": ""}]},
+        {"lines": [{**LINE, "quantity": "x"}, {"sku": None, "unit_price": "10.001"}]},
+        {"lines": [{**LINE, "quantity": True}]},
+        {"lines": [LINE, "not a line"]},
+        {"lines": []},
+        {"lines": {"sku": "TEE"}},
+        {"lines": [{**LINE, "unit_price": "99999999999"}]},
+        {"lines": [LINE], "shipping": "-1"},
+        [],
+    ],
+)
+def test_the_hot_validation_answers_as_the_full_one(payload):
+    def answer(validate):
+        try:
+            return validate(CartEvaluateInput, payload)
+        except ValidationError as exc:
+            return ("400", exc.detail)
+
+    assert answer(validated_hot) == answer(validated_full)
+    assert answer(validated_hot) == answer(validated_full)  # the reused instance keeps no state
+
+
+def validated_full(serializer_class, payload):
+    """DRF's own path, the lines' lean path switched off."""
+    serializer = serializer_class(data=payload)
+    serializer.fields["lines"].flat_fields = None
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
