@@ -32,6 +32,11 @@ pytestmark = pytest.mark.django_db
 EVALUATE = "/api/v1/cart/evaluate"
 
 
+@pytest.fixture(autouse=True)
+def _api_keys_remembered(settings):
+    settings.API_KEY_CACHE_SECONDS = 30  # the default (the suite turns the memory off)
+
+
 @pytest.fixture
 def shop():
     category = CategoryFactory(name="Tees")
@@ -217,3 +222,16 @@ def validated_full(serializer_class, payload):
     serializer.fields["lines"].flat_fields = None
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def test_a_price_or_stock_change_keeps_the_catalogue_copy(shop):
+    from django.core.cache import cache
+
+    from commerce.services.catalogue import CATALOGUE_VERSION_KEY
+
+    products_upsert(items=[{"sku": "TEE-1", "price": Decimal("99.00")}])  # settles the version
+    before = cache.get(CATALOGUE_VERSION_KEY)
+
+    products_upsert(items=[{"sku": "TEE-1", "price": Decimal("120.00"), "stock_quantity": 7}])
+
+    assert before is not None and cache.get(CATALOGUE_VERSION_KEY) == before

@@ -168,5 +168,11 @@ def products_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
             update_fields=[*PRODUCT_FIELDS, "category", "brand", "updated_at"],
             batch_size=1000,
         )
-        catalogue_invalidate()
+        if any(_reshaped(product, existing.get(sku)) for sku, product in to_write.items()):
+            catalogue_invalidate()  # a price or stock change alone leaves the evaluation's copy true
     return results
+
+
+def _reshaped(product: Product, before: Product | None) -> bool:
+    """A new product, or one moved to another category or brand."""
+    return before is None or (product.category_id, product.brand_id) != (before.category_id, before.brand_id)
