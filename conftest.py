@@ -14,6 +14,7 @@ from rest_framework_api_key.models import APIKey
 from accounts.models import User
 from accounts.services import session_start
 from accounts.tests.factories import UserFactory
+from commerce.services.api_keys import api_keys_forget
 from lms.celery import app as celery_app
 from notifications.tests.servers import HttpReceiver, SmtpReceiver
 
@@ -33,6 +34,17 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _api_keys_checked_every_call(settings):
+    # Tests change keys straight in the database (.update()), which a process's memory of
+    # valid keys would only see after API_KEY_CACHE_SECONDS; the tests of that memory turn
+    # it on (campaigns/tests/test_evaluate_costs.py).
+    settings.API_KEY_CACHE_SECONDS = 0
+    api_keys_forget()
+    yield
+    api_keys_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,11 @@
 never one whose name lacks "bench", since benches truncate), production-shaped settings, and
 the line describing the machine that goes beside every figure."""
 
+import contextlib
+import cProfile
 import os
 import platform
+import pstats
 import secrets
 import subprocess
 import sys
@@ -79,3 +82,19 @@ def machine() -> dict[str, str]:
 
 def machine_line(name: str) -> str:
     return f"database {name}; " + "; ".join(f"{key} {value}" for key, value in machine().items())
+
+
+@contextlib.contextmanager
+def profiled(enabled: bool, label: str):
+    if not enabled:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        for order in ("tottime", "cumulative"):
+            print(f"\n--- cProfile of {label} (by {order}, top 30) ---")
+            pstats.Stats(profiler).sort_stats(order).print_stats(30)

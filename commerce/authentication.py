@@ -4,15 +4,20 @@ Keys are djangorestframework-api-key's: stored hashed, shown once at creation
 (``manage.py create_api_key NAME`` or the admin), revocable. Authentication answers 401 with
 a precise code for an unknown, revoked or expired key; the permission below lets a valid key
 or an ADMIN through.
+
+A key found valid is remembered by each process for a short while
+(``commerce.services.api_keys``): see there how soon a revocation takes effect.
 """
 
 from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework import authentication, exceptions, permissions
 from rest_framework_api_key.models import APIKey
 from rest_framework_api_key.permissions import KeyParser
 
+from commerce.services.api_keys import api_key_verified
 from lms.api.permissions import is_admin_role
+from lms.api.throttling import AtomicRateThrottle
 
 KEYWORD = "Api-Key"
 
@@ -30,8 +35,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         prefix, _, _ = key.partition(".")
         if "\x00" in key or len(prefix) > 8:  # cannot be a key; PostgreSQL refuses NUL in text
             raise ApiKeyFailed("api_key_invalid", "The API key is not valid.")
-        api_key = APIKey.objects.filter(prefix=prefix).first()
-        if api_key is None or not api_key.is_valid(key):
+        api_key = api_key_verified(key=key)
+        if api_key is None:
             raise ApiKeyFailed("api_key_invalid", "The API key is not valid.")
         if api_key.revoked:
             raise ApiKeyFailed("api_key_revoked", f"The API key {api_key.name!r} has been revoked.")
@@ -65,8 +70,10 @@ class IsIntegrationOrAdmin(permissions.BasePermission):
         return is_integration(request) or is_admin_role(request.user)
 
 
-class IntegrationRateThrottle(throttling.SimpleRateThrottle):
-    """Its own budget per API key (or per ADMIN), apart from anonymous sign-up traffic."""
+class IntegrationRateThrottle(AtomicRateThrottle):
+    """Its own budget per API key (or per ADMIN), apart from anonymous sign-up traffic: a
+    fixed window counted with one atomic increment (one Redis round trip, no lost updates
+    between parallel calls, unlike DRF's read-then-write history)."""
 
     scope = "integration"
 

@@ -263,6 +263,10 @@ SIMPLE_JWT = {
 
 # --- API platform ---------------------------------------------------------------------------
 
+# A valid integration API key is remembered by each process this long: a key revoked in
+# another process (or straight in the database) keeps working at most this many seconds.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # simplejwt's, refusing the tokens of a session that was signed out, reset or revoked.

@@ -1,4 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+
+def _product_membership_changed(sender, **kwargs) -> None:
+    # Memberships saved outside the services (the console, factories): the cart evaluation's
+    # copy of the catalogue carries each product's segments.
+    from commerce.services.catalogue import catalogue_invalidate
+
+    catalogue_invalidate()
 
 
 class SegmentsConfig(AppConfig):
@@ -15,3 +24,11 @@ class SegmentsConfig(AppConfig):
         for definition in (*USER_FIELDS, *PRODUCT_FIELDS):  # the criteria this app knows
             register_field(definition)
         registry.audiences.register("segments", segments_audience)
+        from segments.models import ProductMembership
+
+        post_save.connect(
+            _product_membership_changed, sender=ProductMembership, dispatch_uid="catalogue-membership-save"
+        )
+        post_delete.connect(
+            _product_membership_changed, sender=ProductMembership, dispatch_uid="catalogue-membership-delete"
+        )

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User, normalize_email
 from commerce.models import Product
+from commerce.services.catalogue import catalogue_invalidate
 from lms.errors import Conflict, Invalid
 from lms.outbox import outbox_enqueue
 from lms.registry import Registry
@@ -126,6 +127,8 @@ def segment_delete(*, segment: Segment) -> None:
         raise Conflict(
             "segment_in_use", f"The segment is targeted by {', '.join(users)}; detach it first.", targeted_by=users
         )
+    if segment.kind == Segment.Kind.PRODUCT:
+        catalogue_invalidate()
     segment.delete()
 
 
@@ -154,6 +157,8 @@ def _static_members_replace(segment: Segment, members: list[str]) -> list[str]:
     model = _membership_model(segment)
     model.objects.filter(segment=segment).delete()
     model.objects.bulk_create(rows, batch_size=5000)
+    if model is ProductMembership:
+        catalogue_invalidate()  # the cart evaluation's products carry their segments
     Segment.objects.filter(pk=segment.pk).update(
         member_count=len(rows), status=Segment.Status.READY, last_refreshed_at=timezone.now(), refresh_error=""
     )
@@ -207,6 +212,8 @@ def _materialise(segment: Segment, now) -> int:
     members_sql, params = members.query.sql_with_params()
     table = connection.ops.quote_name(model._meta.db_table)
     model.objects.filter(segment=segment).delete()
+    if model is ProductMembership:
+        catalogue_invalidate()  # the cart evaluation's products carry their segments
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, {column}) SELECT %s, members.* FROM ({members_sql}) AS members",

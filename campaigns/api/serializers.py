@@ -19,6 +19,7 @@ from campaigns.models import (
 )
 from lms.api.fields import DateTimeField
 from lms.api.serializers import CustomerRefInput, StrictInput
+from lms.api.validation import FlatListSerializer
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
@@ -244,6 +245,9 @@ class CartLineInput(serializers.Serializer):
         max_length=120, required=False, help_text="For a sku we do not mirror: category external id or name."
     )
     brand = serializers.CharField(max_length=120, required=False, help_text="As category.")
+
+    class Meta:
+        list_serializer_class = FlatListSerializer  # a cart's lines: the hot path's validation
 
 
 class LocationInput(serializers.Serializer):

@@ -12,8 +12,12 @@ whether a call is refused depends only on how many codes it names, never on whet
 exist. Once answered, the slots of the codes that turned out to exist are given back; a call
 that fails (400, 409) gives back all of them.
 
-Slots are taken with one atomic increment per budget (``_window_take``), so parallel calls can
-never be answered more unknown codes than the budget holds.
+Slots are taken with one atomic increment per budget (``windows_take``, every budget of a call
+in one round trip), so parallel calls can never be answered more unknown codes than the budget
+holds.
+
+The cart throttles read the evaluation's snapshot versions in the round trip that counts the
+call (``request.evaluation_versions``): a warm evaluation asks Redis nothing else.
 """
 
 import hashlib
@@ -24,9 +28,10 @@ from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import User, normalize_email
+from campaigns.evaluation.versions import VERSION_KEYS, Versions
 from commerce.authentication import IntegrationRateThrottle, is_integration
 from lms.api.permissions import is_admin_role
-from lms.api.throttling import AtomicRateThrottle, SafeIdentMixin, _window_give_back, _window_take
+from lms.api.throttling import AtomicRateThrottle, SafeIdentMixin, windows_give_back, windows_take
 
 # The answers a guesser pays for: the code does not exist, or is not theirs to use.
 UNKNOWN = frozenset({"code_unknown", "code_not_yours"})
@@ -37,14 +42,27 @@ def is_customer_call(request) -> bool:
     return not is_integration(request) and not is_admin_role(request.user)
 
 
-class CartIntegrationRateThrottle(IntegrationRateThrottle):
+class _ReadsVersions(AtomicRateThrottle):
+    """Reads the snapshots' versions in the round trip that counts the call."""
+
+    def reads_with_count(self, request) -> tuple[str, ...]:
+        return VERSION_KEYS
+
+    def allow_request(self, request, view) -> bool:
+        allowed = super().allow_request(request, view)
+        if self.reads is not None:
+            request.evaluation_versions = Versions(*self.reads)
+        return allowed
+
+
+class CartIntegrationRateThrottle(_ReadsVersions, IntegrationRateThrottle):
     """The integration's rate, for API keys and ADMINs only (customers have their own)."""
 
     def get_cache_key(self, request, view):
         return None if is_customer_call(request) else super().get_cache_key(request, view)
 
 
-class CartCustomerRateThrottle(AtomicRateThrottle):
+class CartCustomerRateThrottle(_ReadsVersions):
     """A customer's own calls to the cart routes, per account."""
 
     scope = "cart_customer"
@@ -112,23 +130,17 @@ class UnknownCodeBudget:
         amount = len({code.strip().upper() for code in codes if code.strip()})
         if not amount or not self.counters:
             return  # a cart without codes guesses nothing
-        waits: list[float] = []
-        for budget, ident_key in self.counters:
-            key, wait = _window_take(budget, ident_key, amount)
-            self.reserved.append(key)
-            if wait is not None:
-                waits.append(wait)
+        self.reserved, wait, _ = windows_take(self.counters, amount)
         self.amount = amount
-        if waits:
+        if wait is not None:
             self.settle(0)
-            raise _throttled(waits)
+            raise _throttled([wait])
 
     def settle(self, unknown: int) -> None:
         """Give back the slots of the codes that were not answered as unknown."""
         back = self.amount - min(unknown, self.amount)
         if back:
-            for key in self.reserved:
-                _window_give_back(key, back)
+            windows_give_back(self.reserved, back)
         self.reserved, self.amount = [], 0
 
 

@@ -35,7 +35,7 @@ from commerce.services.customers import customer_for
 from lms.api.filters import LiveRowFilter
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
-from lms.api.validation import validated
+from lms.api.validation import validated, validated_hot
 from lms.errors import Conflict, NotFound
 
 
@@ -200,12 +200,13 @@ class CartEvaluateView(CartView):
         responses={200: s.CartEvaluateOutput, **error_responses(400, 401, 403, 404, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated(s.CartEvaluateInput, request.data)
+        data = validated_hot(s.CartEvaluateInput, request.data)
         customer, known = customer_for(acting=acting_customer(request), ref=data.get("customer"), create=False)
         budget = UnknownCodeBudget(request, customer=customer, ref=data.get("customer"))
         budget.reserve(data.get("codes", []))
         try:
-            evaluation = cart_evaluate(_cart_request(data, customer, known))
+            versions = getattr(request, "evaluation_versions", None)  # read by the throttle's round trip
+            evaluation = cart_evaluate(_cart_request(data, customer, known), versions=versions)
         except Exception:
             budget.settle(0)  # no answer about the codes was given
             raise

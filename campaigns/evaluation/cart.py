@@ -8,17 +8,26 @@ from django.conf import settings
 
 from campaigns import engine
 from campaigns.engine import types as t
+from campaigns.evaluation.catalogue import catalogue_get
 from campaigns.evaluation.facts import cart_codes, cart_lines, cart_location, customer_facts
 from campaigns.evaluation.request import CartRequest, Evaluation
 from campaigns.evaluation.snapshot import engine_campaigns, snapshot_get
+from campaigns.evaluation.versions import Versions, versions_read
 from campaigns.models import Campaign
 from campaigns.points import POINTS_REASONS, PointsRequest, points_apply
 
 
-def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Evaluation:
+def cart_evaluate(
+    request: CartRequest, *, only: Campaign | None = None, versions: Versions | None = None
+) -> Evaluation:
     """What applies to this cart for this customer at ``request.at``: the engine's Result.
-    ``only`` judges that one campaign alone, whatever its status (the console's test form)."""
-    snapshot = snapshot_get(dt.datetime.now(dt.UTC))
+    ``only`` judges that one campaign alone, whatever its status (the console's test form).
+    ``versions``: the snapshots' versions when the caller already read them (the cart
+    throttles do, in the round trip that counts the call)."""
+    now = dt.datetime.now(dt.UTC)
+    versions = versions or versions_read()
+    snapshot = snapshot_get(now, versions.campaigns)
+    lines = cart_lines(request, catalogue_get(now, versions.catalogue))
     codes, coupon_ids, stubs = cart_codes(request, snapshot)
     if only is not None:
         candidates = engine_campaigns([only])
@@ -28,7 +37,6 @@ def cart_evaluate(request: CartRequest, *, only: Campaign | None = None) -> Eval
         named = {fact.campaign_id for fact in codes if fact.campaign_id is not None}
         candidates += [snapshot.campaigns[cid] for cid in sorted(named) if cid in snapshot.campaigns]
         candidates = list({c.id: c for c in candidates}.values())
-    lines = cart_lines(request, snapshot.category_parents, segments=_targets_segments(candidates))
     context = t.Context(
         at=request.at, location=cart_location(request), codes=tuple(codes), **customer_facts(request, candidates)
     )
@@ -60,8 +68,3 @@ def _no_points(request: PointsRequest) -> t.Rejected:
     return t.Rejected(
         reason="insufficient_points", message=POINTS_REASONS["insufficient_points"], campaign_id=request.program_id
     )
-
-
-def _targets_segments(candidates: list[t.Campaign]) -> bool:
-    """Does a candidate's rule target a product segment (the lines then need their segments)?"""
-    return any(rule.product_segment_ids for campaign in candidates for rule in campaign.rules)

@@ -12,81 +12,80 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from campaigns.engine import types as t
+from campaigns.evaluation.catalogue import Catalogue, Item, items_of
 from campaigns.evaluation.request import CartRequest
 from campaigns.evaluation.snapshot import Snapshot, engine_campaign
 from campaigns.models import Campaign, CampaignCounter, CouponCode, Redemption, RedemptionStatus
 from commerce.models import COUNTED_STATUSES, Brand, Category, Order, Product
 from commerce.selectors import category_ancestors
 from lms.db import one_of, sql_in
-from segments.models import CustomerMembership, ProductMembership
+from segments.models import CustomerMembership
 
 RECENT = dt.timedelta(days=32)  # covers the longest per-period limit (a month)
 
 
-def cart_lines(request: CartRequest, parents: dict[int, int | None], *, segments: bool = False) -> tuple[t.Line, ...]:
-    skus = {line["sku"] for line in request.lines}
-    products = {
-        sku: (pk, category, brand)
-        for sku, pk, category, brand in Product.objects.filter(sku__in=one_of(skus, "text")).values_list(
-            "sku", "pk", "category_id", "brand_id"
-        )
-    }
-    named_categories = {
-        line["category"] for line in request.lines if line.get("category") and line["sku"] not in products
-    }
-    named_brands = {line["brand"] for line in request.lines if line.get("brand") and line["sku"] not in products}
-    categories = _by_reference(Category, named_categories)
-    brands = _by_reference(Brand, named_brands)
-    if any(pk not in parents for pk in categories.values()) or any(
-        c not in parents for _, c, _ in products.values() if c is not None
-    ):
-        parents = {
-            **parents,
-            **dict(Category.objects.values_list("pk", "parent_id")),
-        }  # a category newer than the snapshot
-    in_segments = _product_segments([pk for pk, _, _ in products.values()]) if segments else {}
+def cart_lines(request: CartRequest, catalogue: Catalogue) -> tuple[t.Line, ...]:
+    """The cart's lines as the engine sees them, from the process's copy of the catalogue: no
+    query unless a line names a sku, category or brand newer than the copy."""
+    products = catalogue.products
+    missing = {line["sku"] for line in request.lines} - products.keys()
+    if missing:
+        products = {**products, **_products_read(missing, catalogue)}
+    unmirrored = [line for line in request.lines if line["sku"] not in products]
+    categories = _references(Category, {line.get("category") for line in unmirrored}, catalogue.categories)
+    brands = _references(Brand, {line.get("brand") for line in unmirrored}, catalogue.brands)
+    parents = catalogue.parents
+    if any(pk not in parents for pk in categories.values()):
+        parents = {**parents, **dict(Category.objects.values_list("pk", "parent_id"))}  # newer than the copy
     lines = []
     for line in request.lines:
-        product_id, category_id, brand_id = products.get(line["sku"], (None, None, None))
-        if product_id is None:
-            category_id = categories.get(line.get("category") or "")
-            brand_id = brands.get(line.get("brand") or "")
+        item = products.get(line["sku"])
+        if item is None:
+            category_ids = category_ancestors(categories.get(line.get("category") or ""), parents)
+            item = Item(None, category_ids, brands.get(line.get("brand") or ""), frozenset())
         lines.append(
             t.Line(
                 sku=line["sku"],
                 quantity=line["quantity"],
                 unit_price=line["unit_price"],
-                product_id=product_id,
-                category_ids=category_ancestors(category_id, parents),
-                brand_id=brand_id,
-                product_segment_ids=in_segments.get(product_id, frozenset()),
+                product_id=item.product_id,
+                category_ids=item.category_ids,
+                brand_id=item.brand_id,
+                product_segment_ids=item.segment_ids,
             )
         )
     return tuple(lines)
 
 
-def _product_segments(product_ids: list[int]) -> dict[int, frozenset[int]]:
-    """Product id -> the product segments it is a member of (materialised membership, one query)."""
-    found: dict[int, set[int]] = {}
-    if product_ids:
-        rows = ProductMembership.objects.filter(product_id__in=product_ids).values_list("product_id", "segment_id")
-        for product_id, segment_id in rows:
-            found.setdefault(product_id, set()).add(segment_id)
-    return {product_id: frozenset(ids) for product_id, ids in found.items()}
-
-
-def _by_reference(model, references: set[str]) -> dict[str, int]:
-    """Lines of products we do not mirror may name their category or brand: by external id or name."""
-    if not references:
-        return {}
+def _products_read(skus: set[str], catalogue: Catalogue) -> dict[str, Item]:
+    """Products newer than the process's copy of the catalogue (their segments come with the next copy)."""
     rows = list(
-        model.objects.filter(Q(external_id__in=references) | Q(name__in=references))
-        .order_by("pk")
-        .values_list("pk", "name", "external_id")
+        Product.objects.filter(sku__in=one_of(skus, "text")).values_list("sku", "pk", "category_id", "brand_id")
     )
-    by_name = {name: pk for pk, name, _ in reversed(rows)}  # the oldest of two same-named rows
-    by_external = {external_id: pk for pk, _, external_id in rows if external_id}
-    return {ref: by_external.get(ref, by_name.get(ref)) for ref in references if ref in by_external or ref in by_name}
+    parents = catalogue.parents
+    if any(category is not None and category not in parents for _, _, category, _ in rows):
+        parents = dict(Category.objects.values_list("pk", "parent_id"))  # a category newer than the copy
+    return items_of(rows, parents, {})
+
+
+def _references(model, references: set[str | None], known: dict[str, int]) -> dict[str, int]:
+    """Lines of products we do not mirror may name their category or brand: by external id or
+    name, from the copy, else (newer than the copy) from the database."""
+    references = {ref for ref in references if ref}
+    found = {ref: known[ref] for ref in references if ref in known}
+    missing = references - found.keys()
+    if missing:
+        rows = list(
+            model.objects.filter(Q(external_id__in=missing) | Q(name__in=missing))
+            .order_by("pk")
+            .values_list("pk", "name", "external_id")
+        )
+        by_name = {name: pk for pk, name, _ in reversed(rows)}  # the oldest of two same-named rows
+        by_external = {external_id: pk for pk, _, external_id in rows if external_id}
+        found |= {
+            ref: by_external.get(ref, by_name.get(ref)) for ref in missing if ref in by_external or ref in by_name
+        }
+    return found
 
 
 def cart_codes(request: CartRequest, snapshot: Snapshot) -> tuple[list[t.CodeFact], dict[str, int], list[t.Campaign]]:

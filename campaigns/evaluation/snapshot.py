@@ -20,11 +20,12 @@ from django.db.models import Q
 
 from campaigns.engine import types as t
 from campaigns.evaluation.request import AT_GRACE
+from campaigns.evaluation.versions import CAMPAIGNS_VERSION_KEY
 from campaigns.models import WEEKDAYS, Campaign, CampaignStatus, DiscountRule
 from commerce.models import Category
 
 SNAPSHOT_TTL = dt.timedelta(seconds=60)
-VERSION_KEY = "campaigns:snapshot:version"
+VERSION_KEY = CAMPAIGNS_VERSION_KEY
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,11 @@ def _build(version: str, now: dt.datetime) -> Snapshot:
     )
 
 
-def snapshot_get(now: dt.datetime) -> Snapshot:
-    """This process's snapshot, rebuilt when a campaign changed anywhere or it is too old."""
-    version = snapshot_version()
+def snapshot_get(now: dt.datetime, version: str | None = None) -> Snapshot:
+    """This process's snapshot, rebuilt when a campaign changed anywhere or it is too old.
+    ``version``: as already read from the shared cache (None: read it here)."""
+    if version is None:
+        version = snapshot_version()
     snapshot = _local.get("current")
     if (
         snapshot is None

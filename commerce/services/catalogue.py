@@ -1,7 +1,10 @@
 """Catalogue writes: categories (a tree), brands, products upserted by sku."""
 
+import itertools
+import uuid
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
@@ -13,6 +16,24 @@ from lms.errors import Invalid
 
 CATEGORY_PATH_SEPARATOR = ">"
 PRODUCT_FIELDS = ("name", "price", "stock_quantity", "active")
+# Readers that keep a copy of the catalogue per process (the cart evaluation's sku lookup)
+# rebuild it when this version (in the shared cache) moves, or when this process's own
+# generation does (with Redis down the version cannot move).
+CATALOGUE_VERSION_KEY = "commerce:catalogue:version"
+_generations = itertools.count(1)
+local_generation = [0]
+
+
+def catalogue_invalidate() -> None:
+    """Every node rebuilds its copy of the catalogue now and again once this transaction
+    commits (a rebuild in between would still read the old rows, under the new version)."""
+
+    def bump() -> None:
+        local_generation[0] = next(_generations)
+        cache.set(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, None)
+
+    bump()
+    transaction.on_commit(bump)
 
 
 def category_path_parse(path: str) -> list[str]:
@@ -33,6 +54,7 @@ def _named_ensure(model, name: str, **scope):
         try:
             with transaction.atomic():
                 existing = model.objects.create(name=name, **scope)
+            catalogue_invalidate()
         except IntegrityError:
             existing = _named(model.objects.filter(**scope), name)
     return existing
@@ -146,4 +168,11 @@ def products_upsert(*, items: list[dict[str, Any]]) -> list[ItemResult]:
             update_fields=[*PRODUCT_FIELDS, "category", "brand", "updated_at"],
             batch_size=1000,
         )
+        if any(_reshaped(product, existing.get(sku)) for sku, product in to_write.items()):
+            catalogue_invalidate()  # a price or stock change alone leaves the evaluation's copy true
     return results
+
+
+def _reshaped(product: Product, before: Product | None) -> bool:
+    """A new product, or one moved to another category or brand."""
+    return before is None or (product.category_id, product.brand_id) != (before.category_id, before.brand_id)

@@ -17,13 +17,12 @@ import ipaddress
 import math
 import time
 
-from django.core.cache import cache
 from rest_framework import throttling
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import SimpleRateThrottle
 
 from lms.api.requests import client_ip
-from lms.cache import CacheUnavailable, cache_failure_log
+from lms.cache import CacheUnavailable, cache_failure_log, counters_give_back, counters_take
 
 
 class SafeIdentMixin:
@@ -49,31 +48,46 @@ class UserRateThrottle(SafeIdentMixin, throttling.UserRateThrottle):
     """DRF's per-user throttle, keyed by a safe client identity."""
 
 
-def _window_take(throttle: SimpleRateThrottle, ident_key: str, amount: int = 1) -> tuple[str, float | None]:
-    """Count ``amount`` requests in the current window: (the counter's key, seconds to wait if over)."""
+def _window_take(
+    throttle: SimpleRateThrottle, ident_key: str, amount: int = 1, reads: tuple[str, ...] = ()
+) -> tuple[str, float | None, list | None]:
+    """Count ``amount`` requests in the current window and read the ``reads`` keys in the same
+    round trip: (the counter's key, seconds to wait if over, the values read or None when the
+    cache is down)."""
+    keys, wait, values = windows_take([(throttle, ident_key)], amount, reads)
+    return keys[0], wait, values
+
+
+def windows_take(
+    counters: list[tuple[SimpleRateThrottle, str]], amount: int = 1, reads: tuple[str, ...] = ()
+) -> tuple[list[str], float | None, list | None]:
+    """``_window_take`` for several throttles at once, in one round trip: (their counters'
+    keys, seconds to wait if any is over, the values read or None when the cache is down)."""
     now = time.time()
-    window = int(now // throttle.duration)
-    key = f"{ident_key}:{window}"
+    windows = [int(now // throttle.duration) for throttle, _ in counters]
+    keys = [f"{ident_key}:{window}" for (_, ident_key), window in zip(counters, windows, strict=True)]
     try:
-        cache.add(key, 0, timeout=throttle.duration + 1)
-        try:
-            count = cache.incr(key, amount)
-        except ValueError:  # expired between add and incr: a new window has started
-            cache.add(key, amount, timeout=throttle.duration + 1)
-            count = amount
+        counts, values = counters_take(
+            [(key, amount, throttle.duration + 1) for key, (throttle, _) in zip(keys, counters, strict=True)], reads
+        )
     except CacheUnavailable as exc:
-        cache_failure_log(f"throttle {throttle.scope} (let through)", exc)
-        return key, None
-    if count > throttle.num_requests:
-        return key, (window + 1) * throttle.duration - now
-    return key, None
+        cache_failure_log(f"throttle {counters[0][0].scope if counters else ''} (let through)", exc)
+        return keys, None, None
+    waits = [
+        (window + 1) * throttle.duration - now
+        for count, window, (throttle, _) in zip(counts, windows, counters, strict=True)
+        if count > throttle.num_requests
+    ]
+    return keys, (max(waits) if waits else None), values
 
 
 def _window_give_back(key: str, amount: int = 1) -> None:
+    windows_give_back([key], amount)
+
+
+def windows_give_back(keys: list[str], amount: int = 1) -> None:
     try:
-        cache.decr(key, amount)
-    except ValueError:  # the window ended meanwhile and its counter expired
-        pass
+        counters_give_back(keys, amount)
     except CacheUnavailable as exc:  # nothing was counted while the cache was down
         cache_failure_log("throttle give-back", exc)
 
@@ -81,17 +95,23 @@ def _window_give_back(key: str, amount: int = 1) -> None:
 class AtomicRateThrottle(SimpleRateThrottle):
     """N requests per fixed window, counted with one atomic increment each."""
 
+    reads: list | None = None  # the values of ``reads_with_count``'s keys, once counted
+
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
             return True
         ident_key = self.get_cache_key(request, view)
         if ident_key is None:
             return True
-        key, self._wait = _window_take(self, ident_key)
+        key, self._wait, self.reads = _window_take(self, ident_key, reads=self.reads_with_count(request))
         if self._wait is not None:
             _window_give_back(key)  # a refused request does not push the window further
             return False
         return True
+
+    def reads_with_count(self, request) -> tuple[str, ...]:
+        """Cache keys to read in the counting's round trip (``self.reads`` holds their values)."""
+        return ()
 
     def wait(self) -> float | None:
         return max(1, math.ceil(self._wait)) if getattr(self, "_wait", None) else None
@@ -133,22 +153,17 @@ class FailureThrottle:
         self.taken: list[str] = []
 
     def acquire(self) -> None:
-        waits = []
-        for throttle in self.throttles:
-            ident_key = throttle.get_cache_key(self.request, self.view)
-            if ident_key is None:
-                continue
-            key, wait = _window_take(throttle, ident_key)
-            self.taken.append(key)
-            if wait is not None:
-                waits.append(wait)
-        if waits:
+        counters = [(throttle, throttle.get_cache_key(self.request, self.view)) for throttle in self.throttles]
+        counters = [(throttle, ident_key) for throttle, ident_key in counters if ident_key is not None]
+        if not counters:
+            return
+        self.taken, wait, _ = windows_take(counters)
+        if wait is not None:
             self.release()
-            raise Throttled(wait=max(1, math.ceil(max(waits))))
+            raise Throttled(wait=max(1, math.ceil(wait)))
 
     def release(self) -> None:
-        for key in self.taken:
-            _window_give_back(key)
+        windows_give_back(self.taken)
         self.taken = []
 
 
