@@ -14,10 +14,11 @@ from accounts.models import User
 from campaigns.engine import types as ct
 from campaigns.engine.eligibility import audience_refusal, geo_refusal
 from campaigns.engine.schedule import schedule_failure
-from campaigns.evaluation import SNAPSHOT_TTL, engine_campaign, snapshot_version
+from campaigns.evaluation import CAMPAIGNS_VERSION, SNAPSHOT_TTL, engine_campaign
 from campaigns.models import CampaignKind, CampaignStatus
 from commerce.models import Category, Order
 from lms.db import one_of
+from lms.snapshots import ProcessCopy
 from loyalty import engine as e
 from loyalty.models import (
     EarningRule,
@@ -139,26 +140,21 @@ class Snapshot:
     category_parents: dict[int, int | None]
 
 
-_local: dict[str, Snapshot] = {}
+def _build(version: str | None, now: dt.datetime) -> Snapshot:
+    rows = list(LoyaltyProgram.objects.filter(status=CampaignStatus.ACTIVE, archived=False).order_by("pk"))
+    programs = programs_load(rows) if rows else []
+    parents = dict(Category.objects.values_list("pk", "parent_id")) if programs else {}
+    return Snapshot(version, now, {p.id: p for p in programs}, parents)
+
+
+# Tagged with the campaigns' version (a program is a campaign row); with Redis down no change
+# could be announced, so nothing is reused.
+_SNAPSHOT: ProcessCopy[Snapshot] = ProcessCopy(CAMPAIGNS_VERSION, SNAPSHOT_TTL, _build, reuse_without_version=False)
 
 
 def snapshot_get() -> Snapshot:
     """This process's programs, rebuilt when any campaign or program changed, or after a minute."""
-    now = dt.datetime.now(dt.UTC)
-    version = snapshot_version()
-    snapshot = _local.get("current")
-    if (
-        snapshot is None
-        or version is None  # Redis down: no change could be announced, so nothing is reused
-        or snapshot.version != version
-        or not (dt.timedelta(0) <= now - snapshot.built_at < SNAPSHOT_TTL)
-    ):
-        rows = list(LoyaltyProgram.objects.filter(status=CampaignStatus.ACTIVE, archived=False).order_by("pk"))
-        programs = programs_load(rows) if rows else []
-        parents = dict(Category.objects.values_list("pk", "parent_id")) if programs else {}
-        snapshot = Snapshot(version, now, {p.id: p for p in programs}, parents)
-        _local["current"] = snapshot
-    return snapshot
+    return _SNAPSHOT.get()
 
 
 # --- Who may earn ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from campaigns.evaluation.answer import money, points_json, result_json
 from campaigns.evaluation.cart import cart_evaluate
 from campaigns.evaluation.request import AT_GRACE, CartRequest, Evaluation, pinned_at
 from campaigns.evaluation.snapshot import (
+    CAMPAIGNS_VERSION,
     SNAPSHOT_TTL,
     Snapshot,
     engine_campaign,
@@ -20,6 +21,7 @@ from campaigns.evaluation.snapshot import (
 )
 
 __all__ = [
+    "CAMPAIGNS_VERSION",
     "AT_GRACE",
     "SNAPSHOT_TTL",
     "CartRequest",

@@ -10,15 +10,13 @@ database, so a new product is never judged unknown.
 """
 
 import datetime as dt
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-
-from django.core.cache import cache
 
 from commerce.models import Brand, Category, Product
 from commerce.selectors import category_ancestors
 from commerce.services import catalogue as writes
+from lms.snapshots import ProcessCopy
 from segments.models import ProductMembership
 
 CATALOGUE_TTL = dt.timedelta(seconds=60)
@@ -35,7 +33,6 @@ class Item:
 @dataclass(frozen=True)
 class Catalogue:
     version: str | None
-    generation: int
     built_at: dt.datetime
     products: dict[str, Item]
     parents: dict[int, int | None]
@@ -44,9 +41,6 @@ class Catalogue:
 
     def ancestors(self, category_id: int | None) -> frozenset[int]:
         return category_ancestors(category_id, self.parents)
-
-
-_local: dict[str, Catalogue] = {}
 
 
 def _by_reference(rows: list[tuple[int, str, str]]) -> dict[str, int]:
@@ -67,7 +61,6 @@ def items_of(rows, parents: dict[int, int | None], segments: dict[int, set[int]]
 
 
 def _build(version: str | None, now: dt.datetime) -> Catalogue:
-    generation = writes.local_generation[0]
     categories = list(Category.objects.order_by("pk").values_list("pk", "parent_id", "name", "external_id"))
     parents = {pk: parent for pk, parent, _, _ in categories}
     segments: dict[int, set[int]] = defaultdict(set)
@@ -76,7 +69,6 @@ def _build(version: str | None, now: dt.datetime) -> Catalogue:
     rows = Product.objects.values_list("sku", "pk", "category_id", "brand_id")
     return Catalogue(
         version=version,
-        generation=generation,
         built_at=now,
         products=items_of(rows, parents, segments),
         parents=parents,
@@ -85,26 +77,14 @@ def _build(version: str | None, now: dt.datetime) -> Catalogue:
     )
 
 
+_COPY: ProcessCopy[Catalogue] = ProcessCopy(writes.CATALOGUE_VERSION, CATALOGUE_TTL, _build)
+
+
 def catalogue_version() -> str | None:
-    version = cache.get(writes.CATALOGUE_VERSION_KEY)
-    if version is None:
-        cache.add(writes.CATALOGUE_VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(writes.CATALOGUE_VERSION_KEY)
-    return version
+    return writes.CATALOGUE_VERSION.read()
 
 
 def catalogue_get(now: dt.datetime, version: str | None = None) -> Catalogue:
     """This process's copy, rebuilt when the catalogue changed anywhere or it is too old.
     ``version``: as already read from the shared cache (None: read it here)."""
-    if version is None:
-        version = catalogue_version()
-    current = _local.get("current")
-    if (
-        current is None
-        or current.version != version
-        or current.generation != writes.local_generation[0]
-        or not (dt.timedelta(0) <= now - current.built_at < CATALOGUE_TTL)
-    ):
-        current = _build(version, now)
-        _local["current"] = current
-    return current
+    return _COPY.get(now, version)

@@ -1,21 +1,18 @@
 """The live campaigns as the engine sees them: a snapshot cached per process.
 
-The snapshot is kept per process and tagged with a version held in the shared cache (Redis):
-any campaign change bumps the version on commit, so every node rebuilds on its next
-evaluation. It is also rebuilt after ``SNAPSHOT_TTL`` seconds, which bounds how long a new
+Kept as an ``lms.snapshots.ProcessCopy``: tagged with a version held in the shared cache
+(Redis) that any campaign change bumps on commit, so every node rebuilds on its next
+evaluation; also rebuilt after ``SNAPSHOT_TTL`` seconds, which bounds how long a new
 sub-category takes to count under a targeted parent.
 """
 
 import datetime as dt
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Q
 
 from campaigns.engine import types as t
@@ -23,6 +20,7 @@ from campaigns.evaluation.request import AT_GRACE
 from campaigns.evaluation.versions import CAMPAIGNS_VERSION_KEY
 from campaigns.models import WEEKDAYS, Campaign, CampaignStatus, DiscountRule
 from commerce.models import Category
+from lms.snapshots import ProcessCopy, SharedVersion
 
 SNAPSHOT_TTL = dt.timedelta(seconds=60)
 VERSION_KEY = CAMPAIGNS_VERSION_KEY
@@ -38,29 +36,16 @@ class Snapshot:
     category_parents: dict[int, int | None]
 
 
-_local: dict[str, Snapshot] = {}
+CAMPAIGNS_VERSION = SharedVersion(CAMPAIGNS_VERSION_KEY)
 
 
 def snapshot_invalidate() -> None:
-    """Every node rebuilds its snapshot now and again once this transaction commits (a
-    rebuild in between would still read the old rows, and be tagged with the first version)."""
-
-    def bump() -> None:
-        # This node forgets its own copy too: with Redis down the version cannot move, and the
-        # node that made the change must not serve the old campaigns for a TTL.
-        _local.clear()
-        cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-
-    bump()
-    transaction.on_commit(bump)
+    """Every node rebuilds its snapshot now and again once this transaction commits."""
+    CAMPAIGNS_VERSION.bump()
 
 
 def snapshot_version() -> str | None:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        version = cache.get(VERSION_KEY)
-    return version
+    return CAMPAIGNS_VERSION.read()
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -176,17 +161,10 @@ def _build(version: str, now: dt.datetime) -> Snapshot:
     )
 
 
+_SNAPSHOT: ProcessCopy[Snapshot] = ProcessCopy(CAMPAIGNS_VERSION, SNAPSHOT_TTL, _build)
+
+
 def snapshot_get(now: dt.datetime, version: str | None = None) -> Snapshot:
     """This process's snapshot, rebuilt when a campaign changed anywhere or it is too old.
     ``version``: as already read from the shared cache (None: read it here)."""
-    if version is None:
-        version = snapshot_version()
-    snapshot = _local.get("current")
-    if (
-        snapshot is None
-        or snapshot.version != version
-        or not (dt.timedelta(0) <= now - snapshot.built_at < SNAPSHOT_TTL)
-    ):
-        snapshot = _build(version, now)
-        _local["current"] = snapshot
-    return snapshot
+    return _SNAPSHOT.get(now, version)

@@ -146,7 +146,7 @@ def test_a_product_moved_by_the_upsert_is_judged_in_its_new_category_at_once(int
 def test_a_new_product_is_found_although_the_catalogue_copy_is_older(integration_client, shop):
     CampaignFactory(name="Tees off", rules=[{"rule_type": "CATEGORY", "categories": [shop["category"]]}])
     integration_client.post(EVALUATE, body(), format="json")  # the copy is built
-    catalogue_get.__globals__["_local"]["current"].products.pop("TEE-3")  # as if TEE-3 were newer
+    catalogue_get(dt.datetime.now(dt.UTC)).products.pop("TEE-3")  # the held copy, as if TEE-3 were newer
 
     result = integration_client.post(
         EVALUATE, {"lines": [{"sku": "TEE-3", "quantity": 1, "unit_price": "100.00"}]}, format="json"

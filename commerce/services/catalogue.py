@@ -1,10 +1,7 @@
 """Catalogue writes: categories (a tree), brands, products upserted by sku."""
 
-import itertools
-import uuid
 from typing import Any
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
@@ -13,27 +10,20 @@ from django.utils import timezone
 from commerce.models import Brand, Category, Product
 from commerce.services import ItemResult
 from lms.errors import Invalid
+from lms.snapshots import SharedVersion
 
 CATEGORY_PATH_SEPARATOR = ">"
 PRODUCT_FIELDS = ("name", "price", "stock_quantity", "active")
 # Readers that keep a copy of the catalogue per process (the cart evaluation's sku lookup)
-# rebuild it when this version (in the shared cache) moves, or when this process's own
-# generation does (with Redis down the version cannot move).
+# rebuild it when this version moves (``lms.snapshots``).
 CATALOGUE_VERSION_KEY = "commerce:catalogue:version"
-_generations = itertools.count(1)
-local_generation = [0]
+CATALOGUE_VERSION = SharedVersion(CATALOGUE_VERSION_KEY)
 
 
 def catalogue_invalidate() -> None:
     """Every node rebuilds its copy of the catalogue now and again once this transaction
     commits (a rebuild in between would still read the old rows, under the new version)."""
-
-    def bump() -> None:
-        local_generation[0] = next(_generations)
-        cache.set(CATALOGUE_VERSION_KEY, uuid.uuid4().hex, None)
-
-    bump()
-    transaction.on_commit(bump)
+    CATALOGUE_VERSION.bump()
 
 
 def category_path_parse(path: str) -> list[str]:

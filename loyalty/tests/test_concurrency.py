@@ -35,9 +35,9 @@ BONUS = {"rule_type": "FIRST_PURCHASE_BONUS", "bonus_points": 50}
 @pytest.fixture(autouse=True)
 def _fresh_snapshot():
     # The program snapshot is cached per process; every test here makes its own program.
-    selectors._local.clear()
+    selectors._SNAPSHOT.forget()
     yield
-    selectors._local.clear()
+    selectors._SNAPSHOT.forget()
 
 
 def who(n: int) -> dict:
@@ -278,7 +278,7 @@ def test_cancelling_an_order_that_redeemed_in_one_program_and_earned_in_another_
     from commerce.services.orders import order_ingest, order_status_change
     from loyalty import selectors
 
-    selectors._local.clear()
+    selectors._SNAPSHOT.forget()
     program_a, program_b = program_make(name="A"), program_make(name="B")
 
     def ingest_order(external_id: str) -> None:
@@ -333,4 +333,4 @@ def test_cancelling_an_order_that_redeemed_in_one_program_and_earned_in_another_
     # A: 100 (O-1) - 100 (cancelled) + 100 (O-2); B: 100 - 40 + 40 (given back) - 100 + 100.
     assert (account_a.balance, account_b.balance) == (100, 100)
     assert balances_check() == []
-    selectors._local.clear()
+    selectors._SNAPSHOT.forget()

@@ -177,7 +177,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.redemptions: list[tuple[int, str, int, int]] = []  # customer, order id, points, tx id
         self.last_change: dict | None = None  # the arguments of the last change, to send again
         self.window = (self.clock, self.clock)  # real time around the last status change
-        selectors._local.clear()  # this process's program snapshot: the program below is new
+        selectors._SNAPSHOT.forget()  # this process's program snapshot: the program below is new
         self.program = program_make(
             rules=[
                 {"rule_type": "POINTS_PER_RUPEE", "points_per_rupee": Decimal(RATE)},
