@@ -21,7 +21,7 @@ from campaigns.engine.types import (
 NO_COUNTER, NO_USAGE = Counter(), Usage()  # frozen: shared by every campaign never used
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     """One campaign judged on one state of the cart."""
 

@@ -207,13 +207,17 @@ class Campaign:
 # --- Output ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+# The output records are slotted: an evaluation builds one LineDiscount per discounted line per
+# applied campaign (thousands on a busy cart), and a slotted frozen dataclass is built faster.
+
+
+@dataclass(frozen=True, slots=True)
 class LineDiscount:
     sku: str
     amount: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Applied:
     campaign_id: int
     name: str

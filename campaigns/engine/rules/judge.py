@@ -4,11 +4,11 @@ quantity, tiers, picks, discount, caps), each step asking the rule's type (``RUL
 import math
 from decimal import Decimal
 
-from campaigns.engine.money import cents_up, money_text, number_text, to_cents
-from campaigns.engine.rules.base import UNITS, CartView, RuleOutcome, RuleType, cap_amounts
+from campaigns.engine.money import ZERO, cents_up, money_text, number_text, to_cents
+from campaigns.engine.rules.base import UNITS, CartView, RuleOutcome, RuleType, cap_amounts, hundredths
 from campaigns.engine.rules.catalogue import RULE_TYPES
 from campaigns.engine.rules.targets import CartIndex
-from campaigns.engine.types import SHIPPING, Hint, Rule, Tier
+from campaigns.engine.types import PERCENTAGE, SHIPPING, Hint, Rule, Tier
 
 NO_MATCH = "No item in the cart is one the campaign discounts."
 _NOTHING: list[int] = []
@@ -84,7 +84,9 @@ def offer_summary(rules: tuple[Rule, ...], *, currency: str, min_cart_value: Dec
 def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome:
     """Judge one rule on the cart. See the module docstring of ``evaluate`` for the rules."""
     kind = _BY_KEY.get(rule.rule_type)
-    matched = matched_once(rule, cart.index, cart.matches)
+    matched = cart.matches.get(id(rule))  # ``_judge`` has matched every rule of the campaign
+    if matched is None:
+        matched = matched_once(rule, cart.index, cart.matches)
     if kind is None or not matched:
         return RuleOutcome("no_matching_items", NO_MATCH)
     lines, currency = cart.lines, cart.currency
@@ -126,6 +128,15 @@ def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome
         return RuleOutcome(shipping=max(shipping, 0), hints=hints)
 
     left, taken = cart.base, cart.taken
+    if picks is None and not taken and kind.plain_discount and rule.discount_type == PERCENTAGE:
+        # the common case, without building the bases: a percentage of each matched line's
+        # remaining amount (``percent_of``'s figures exactly)
+        p = hundredths(value or ZERO)
+        if p >= 0:
+            items = {index: (left[index] * p + 5000) // 10000 for index in matched}
+            if rule.max_discount is not None:
+                items = cap_amounts(items, rule.max_discount)
+            return RuleOutcome(items=items, hints=hints)
     if picks is None:  # every matched unit: what is left of each matched line
         bases = (
             {index: left[index] - taken.get(index, 0) for index in matched} if taken else {i: left[i] for i in matched}

@@ -67,7 +67,7 @@ class CartIndex:
 
     def lines_for(self, rule: Rule, kinds: tuple[TargetKind, ...]) -> list[int]:
         """The live lines any of the rule's targets (of ``kinds``) matches, in cart order."""
-        found: set[int] = set()
+        hits: list[list[int]] = []
         for kind in kinds:
             targets = getattr(rule, kind.field)
             if targets:
@@ -75,8 +75,10 @@ class CartIndex:
                 for target in targets:
                     hit = table.get(target)
                     if hit is not None:
-                        found.update(hit)
-        return sorted(found)
+                        hits.append(hit)
+        if len(hits) == 1:
+            return hits[0]  # one target's lines: already in cart order (callers only read it)
+        return sorted(set().union(*hits))
 
 
 def has_targets(rule: Rule, kinds: tuple[TargetKind, ...]) -> bool:
