@@ -318,7 +318,11 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
     The campaign's rules take in turn, each recording what it took in ``cart.taken``."""
     if campaign.min_cart_value is not None and cart.subtotal < campaign.min_cart_value:
         return _min_cart_failure(campaign, cart)
-    if not any(matched_once(rule, cart.index, cart.matches) for rule in campaign.rules):
+    index, matches = cart.index, cart.matches
+    for rule in campaign.rules:
+        if matches.get(id(rule)) or matched_once(rule, index, matches):
+            break
+    else:
         return fail("no_matching_items", quiet=True)  # no rule (or none about these items)
     items, shipping = cart.taken, 0
     first_failure, hints, held = None, [], False

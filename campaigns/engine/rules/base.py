@@ -74,8 +74,9 @@ class RuleType:
 
     def __init__(self) -> None:
         self.target_kinds: tuple[TargetKind, ...] = kinds_for(self.scope)  # once, not per match
-        # ``discount`` as here: the engine may then take a PERCENTAGE without building bases
+        # ``picks`` / ``discount`` as here: the engine may skip the call / the bases (rules.judge)
         self.plain_discount: bool = type(self).discount is RuleType.discount
+        self.plain_picks: bool = type(self).picks is RuleType.picks
 
     # --- Validation (the services read these; the messages are the API's) -----------------
 

@@ -3,6 +3,7 @@ quantity, tiers, picks, discount, caps), each step asking the rule's type (``RUL
 
 import math
 from decimal import Decimal
+from operator import attrgetter
 
 from campaigns.engine.money import ZERO, cents_up, money_text, number_text, to_cents
 from campaigns.engine.rules.base import UNITS, CartView, RuleOutcome, RuleType, cap_amounts, hundredths
@@ -14,6 +15,7 @@ NO_MATCH = "No item in the cart is one the campaign discounts."
 _NOTHING: list[int] = []
 
 
+_TIER_ORDER = attrgetter("threshold", "value")
 _BY_KEY = RULE_TYPES.by_key  # the registry's own dict: a look-up per rule, without a call
 
 
@@ -48,7 +50,7 @@ def sorted_tiers(rule: Rule) -> list[Tier]:
     kind = rule_type(rule)
     if kind is None or kind.tiers_measure is None:
         return []
-    return sorted(rule.tiers, key=lambda tier: (tier.threshold, tier.value))
+    return sorted(rule.tiers, key=_TIER_ORDER)
 
 
 def opening_value(rule: Rule) -> Decimal | None:
@@ -90,7 +92,8 @@ def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome
     if kind is None or not matched:
         return RuleOutcome("no_matching_items", NO_MATCH)
     lines, currency = cart.lines, cart.currency
-    units = sum(lines[index].quantity for index in matched) if rule.min_quantity or rule.tiers else 0
+    # matched units, when something reads them (a minimum quantity, tiers measured in units)
+    units = sum(map(cart.index.quantities.__getitem__, matched)) if rule.min_quantity or rule.tiers else 0
 
     if rule.min_quantity is not None and units < rule.min_quantity:
         missing = rule.min_quantity - units
@@ -117,7 +120,8 @@ def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome
         if better is not None and rule.discount_type != SHIPPING:
             hints.append(_tier_hint(kind, rule, better, measure, by_units, currency, campaign_id))
 
-    picks = kind.picks(rule, cart, matched, campaign_id)
+    # None: every matched unit (the plain ``picks`` says so itself without a max_quantity)
+    picks = None if kind.plain_picks and rule.max_quantity is None else kind.picks(rule, cart, matched, campaign_id)
     if isinstance(picks, RuleOutcome):  # BUY_X_GET_Y without one full group
         return picks
 

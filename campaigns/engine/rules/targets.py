@@ -47,10 +47,11 @@ class CartIndex:
     """The cart's live lines, and per target kind: id -> the live lines carrying it (each
     table built on first use, so a cart no rule aims at by brand never indexes brands)."""
 
-    __slots__ = ("lines", "live", "tables")
+    __slots__ = ("lines", "live", "quantities", "tables")
 
     def __init__(self, lines: tuple[Line, ...]) -> None:
         self.lines = lines
+        self.quantities: list[int] = [line.quantity for line in lines]
         self.live: list[int] = [index for index, line in enumerate(lines) if line.quantity > 0]
         self.tables: dict[str, dict[int, list[int]]] = {}
 
