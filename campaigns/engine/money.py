@@ -57,17 +57,16 @@ def allocate_cents(whole: int, weights: Sequence[int]) -> list[int]:
         return []
     sign = -1 if whole < 0 else 1
     whole = abs(whole)
-    ints = [weight if weight > 0 else 0 for weight in weights]
+    ints = weights if min(weights) >= 0 else [weight if weight > 0 else 0 for weight in weights]
     total = sum(ints)
     if total == 0:
         ints, total = [1] * len(ints), len(ints)
-    shares = [whole * weight for weight in ints]
-    parts = [share // total for share in shares]
+    parts = [whole * weight // total for weight in ints]
     missing = whole - sum(parts)
     if missing:
         # the largest remainders first; sorted() is stable, so ties go to the earlier index
-        negated = [-(share % total) for share in shares]
-        for index in sorted(range(len(shares)), key=negated.__getitem__)[:missing]:
+        negated = [-(whole * weight % total) for weight in ints]
+        for index in sorted(range(len(negated)), key=negated.__getitem__)[:missing]:
             parts[index] += 1
     return parts if sign == 1 else [-part for part in parts]
 
