@@ -7,6 +7,7 @@ from campaigns.engine.eligibility import audience_refusal, geo_refusal
 from campaigns.engine.money import money_text
 from campaigns.engine.schedule import schedule_failure, uses_this_period
 from campaigns.engine.types import (
+    AUDIENCE_ALL,
     LOYALTY_PROGRAM,
     PERIOD_LIFETIME,
     REASONS,
@@ -21,7 +22,7 @@ from campaigns.engine.types import (
 NO_COUNTER, NO_USAGE = Counter(), Usage()  # frozen: shared by every campaign never used
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     """One campaign judged on one state of the cart."""
 
@@ -97,17 +98,21 @@ def precheck(campaign: Campaign, context: Context, currency: str) -> Verdict | N
     if currency.casefold() != campaign.currency.casefold():
         message = f"The campaign is in {campaign.currency.upper()}; the cart is in {currency.upper()}."
         return fail("currency", message, quiet=True)
-    failure = geo_refusal(campaign, context.location)
+    # (the conditions before the calls spare most campaigns, which run anywhere for anyone, two calls)
+    failure = (
+        geo_refusal(campaign, context.location) if campaign.countries or campaign.states or campaign.cities else None
+    )
     if failure is not None:
         return fail("geo", failure, quiet=True)
-    refusal = audience_refusal(
-        campaign,
-        customer_id=context.customer_id,
-        is_new_customer=context.is_new_customer,
-        segment_ids=context.segment_ids,
-    )
-    if refusal is not None:
-        return fail(*refusal, quiet=True)
+    if campaign.audience != AUDIENCE_ALL:
+        refusal = audience_refusal(
+            campaign,
+            customer_id=context.customer_id,
+            is_new_customer=context.is_new_customer,
+            segment_ids=context.segment_ids,
+        )
+        if refusal is not None:
+            return fail(*refusal, quiet=True)
     return limits_failure(campaign, context)
 
 

@@ -182,8 +182,11 @@ def evaluate(
     index = CartIndex(lines)  # the cart's lines by target, once per evaluation
     matches: dict[int, list[int]] = {}  # every rule's matched lines, once per evaluation
 
+    view = CartView(lines, fresh.remaining, {}, fresh.shipping_left, subtotal, cart.currency, index, matches)
+
     def judge(campaign: Campaign, state: CartState) -> Verdict:
-        view = CartView(lines, state.remaining, {}, state.shipping_left, subtotal, cart.currency, index, matches)
+        # one view, reset for each judgement (they never overlap): what is left, nothing taken
+        view.base, view.taken, view.shipping_left = state.remaining, {}, state.shipping_left
         return _judge(campaign, view, context)
 
     def alone(campaign: Campaign) -> Verdict:
@@ -240,17 +243,7 @@ def _report(
 
     skus = [line.sku for line in cart.lines]
     discounts = tuple(
-        Applied(
-            campaign_id=campaign.id,
-            name=campaign.name,
-            code=code_of.get(campaign.id, ""),
-            amount=from_cents(verdict.items_total),
-            shipping_amount=from_cents(verdict.shipping),
-            lines=tuple(
-                LineDiscount(skus[line], CENT * amount) for line, amount in sorted(verdict.items.items()) if amount > 0
-            ),
-        )
-        for campaign, verdict in stacking.applied
+        [_applied(campaign, verdict, code_of.get(campaign.id, ""), skus) for campaign, verdict in stacking.applied]
     )
     items_discount = sum((d.amount for d in discounts), ZERO)
     shipping_discount = sum((d.shipping_amount for d in discounts), ZERO)
@@ -265,6 +258,19 @@ def _report(
         rejected=tuple(rejected),
         hints=tuple(hints),
         exclusive=decision,
+    )
+
+
+def _applied(campaign: Campaign, verdict: Verdict, code: str, skus: list[str]) -> Applied:
+    """An applied campaign's record: its lines with an amount, in cart order."""
+    items = verdict.items
+    return Applied(
+        campaign_id=campaign.id,
+        name=campaign.name,
+        code=code,
+        amount=CENT * sum(items.values()),
+        shipping_amount=CENT * verdict.shipping,
+        lines=tuple([LineDiscount(skus[line], CENT * amount) for line, amount in sorted(items.items()) if amount > 0]),
     )
 
 
@@ -312,7 +318,11 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
     The campaign's rules take in turn, each recording what it took in ``cart.taken``."""
     if campaign.min_cart_value is not None and cart.subtotal < campaign.min_cart_value:
         return _min_cart_failure(campaign, cart)
-    if not any(matched_once(rule, cart.index, cart.matches) for rule in campaign.rules):
+    index, matches = cart.index, cart.matches
+    for rule in campaign.rules:
+        if matches.get(id(rule)) or matched_once(rule, index, matches):
+            break
+    else:
         return fail("no_matching_items", quiet=True)  # no rule (or none about these items)
     items, shipping = cart.taken, 0
     first_failure, hints, held = None, [], False
@@ -326,8 +336,8 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
         if items:
             for line, amount in outcome.items.items():
                 items[line] = items.get(line, 0) + amount
-        else:  # the first rule to give: its amounts as they are
-            items.update(outcome.items)
+        else:  # the first rule to give: its amounts as they are (a dict of its own)
+            items = cart.taken = outcome.items
         shipping += outcome.shipping
         cart.shipping_left -= outcome.shipping
     if not held:
@@ -349,4 +359,4 @@ def _judge(campaign: Campaign, cart: CartView, context: Context) -> Verdict:
                 f"of {money_text(left, cart.currency)}."
             )
             return fail("budget_exhausted", message)
-    return Verdict(items=dict(items), shipping=shipping, hints=hints)
+    return Verdict(items=items, shipping=shipping, hints=hints)

@@ -57,24 +57,38 @@ def allocate_cents(whole: int, weights: Sequence[int]) -> list[int]:
         return []
     sign = -1 if whole < 0 else 1
     whole = abs(whole)
-    ints = [weight if weight > 0 else 0 for weight in weights]
+    ints = weights if min(weights) >= 0 else [weight if weight > 0 else 0 for weight in weights]
     total = sum(ints)
     if total == 0:
         ints, total = [1] * len(ints), len(ints)
-    exact = [divmod(whole * weight, total) for weight in ints]
-    parts = [quotient for quotient, _ in exact]
+    parts = [whole * weight // total for weight in ints]
     missing = whole - sum(parts)
     if missing:
-        by_remainder = sorted(range(len(exact)), key=lambda index: (-exact[index][1], index))
-        for index in by_remainder[:missing]:
+        # the largest remainders first; sorted() is stable, so ties go to the earlier index
+        negated = [-(whole * weight % total) for weight in ints]
+        for index in sorted(range(len(negated)), key=negated.__getitem__)[:missing]:
             parts[index] += 1
-    return [sign * part for part in parts]
+    return parts if sign == 1 else [-part for part in parts]
 
 
 def to_cents(value: Decimal) -> int:
     """``value`` rounded half up to the cent, as a whole number of cents (the engine's unit
     while it works; every amount it hands back is a Decimal again, ``from_cents``)."""
     return int(cents(value).scaleb(2))
+
+
+_FIGURES: dict[Decimal, int] = {}  # figure -> its cents (a catalogue has few distinct figures)
+
+
+def figure_cents(value: Decimal) -> int:
+    """``to_cents`` of a rule's or campaign's figure (a value, a cap), remembered: the same
+    few figures come back on every evaluation. Cart amounts go through ``to_cents``."""
+    whole = _FIGURES.get(value)
+    if whole is None:
+        if len(_FIGURES) >= 4096:  # a bound, should figures keep changing
+            _FIGURES.clear()
+        whole = _FIGURES[value] = to_cents(value)
+    return whole
 
 
 def from_cents(whole: int) -> Decimal:

@@ -156,7 +156,7 @@ class Stacking:
                 message = f"This campaign does not combine with {lane_used[lane].name}, which applied first."
             else:
                 verdict = self.judge(campaign, state)
-                if not verdict.ok:
+                if verdict.reason is not None:  # not verdict.ok, without a property call
                     verdicts[campaign.id] = verdict
                     continue
                 applied.append((campaign, verdict))

@@ -1,4 +1,5 @@
-"""What the cart engine takes and gives: plain frozen dataclasses, no ORM.
+"""What the cart engine takes and gives: plain frozen dataclasses (``LineDiscount``, built by
+the thousand, is a named tuple), no ORM.
 
 The ORM side (``campaigns.evaluation``) turns campaigns, the cart and the customer into these;
 ``campaigns.engine.evaluate`` turns them into a ``Result``. Money is ``Decimal`` with two
@@ -8,6 +9,7 @@ places; times are aware datetimes.
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 # --- Vocabulary (the models reuse these values as their choices) -----------------------------
 
@@ -207,13 +209,19 @@ class Campaign:
 # --- Output ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LineDiscount:
+class LineDiscount(NamedTuple):
+    """One line's part of an applied discount. A named tuple, not a dataclass: an evaluation
+    builds one per discounted line per applied campaign (thousands on a busy cart), and a
+    tuple is built in half the time; it reads, compares and prints like the other records."""
+
     sku: str
     amount: Decimal
 
 
-@dataclass(frozen=True)
+# The other output records are slotted frozen dataclasses (built faster than plain ones).
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     campaign_id: int
     name: str

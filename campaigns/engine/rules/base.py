@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from campaigns.engine.money import ZERO, allocate_cents, from_cents, money_text, number_text, to_cents
+from campaigns.engine.money import ZERO, allocate_cents, figure_cents, from_cents, money_text, number_text, to_cents
 from campaigns.engine.rules.targets import CartIndex, TargetKind, has_targets, kinds_for
 from campaigns.engine.types import FIXED_AMOUNT, PERCENTAGE, SHIPPING, Hint, Line, Rule
 
@@ -27,7 +27,7 @@ HUNDRED = Decimal(100)
 UNITS, AMOUNT = "units", "amount"  # what a tiered rule's thresholds measure
 
 
-@dataclass
+@dataclass(slots=True)
 class RuleOutcome:
     """A rule's answer. ``reason`` None: the condition holds and ``items`` (line index ->
     amount) and ``shipping`` are what it gives (possibly nothing)."""
@@ -74,6 +74,9 @@ class RuleType:
 
     def __init__(self) -> None:
         self.target_kinds: tuple[TargetKind, ...] = kinds_for(self.scope)  # once, not per match
+        # ``picks`` / ``discount`` as here: the engine may skip the call / the bases (rules.judge)
+        self.plain_discount: bool = type(self).discount is RuleType.discount
+        self.plain_picks: bool = type(self).picks is RuleType.picks
 
     # --- Validation (the services read these; the messages are the API's) -----------------
 
@@ -165,23 +168,38 @@ def take(order: list[int], cart: CartView, count: int) -> dict[int, int]:
 
 def fixed_split(value: Decimal, bases: dict[int, int]) -> dict[int, int]:
     """One amount off the picked units together, shared by what is left of each."""
-    amount = min(max(to_cents(value), 0), sum(bases.values()))
+    amount = min(max(figure_cents(value), 0), sum(bases.values()))
     return dict(zip(bases, allocate_cents(amount, list(bases.values())), strict=True))
 
 
 def percent_of(percent: Decimal, bases: dict[int, int]) -> dict[int, int]:
     """``percent`` % of each base, rounded half up to the cent, at most the base."""
-    percent = min(max(percent, ZERO), HUNDRED)
-    hundredths = percent.scaleb(2)
-    if hundredths == hundredths.to_integral_value():  # two places at most: exact in integers
-        p = int(hundredths)  # at most 10000, so the share never exceeds the base
+    p = hundredths(percent)
+    if p >= 0:  # two places at most: exact in integers (p <= 10000: never more than the base)
         return {index: (base * p + 5000) // 10000 for index, base in bases.items()}
+    percent = min(max(percent, ZERO), HUNDRED)
     return {index: min(to_cents(from_cents(base) * percent / HUNDRED), base) for index, base in bases.items()}
+
+
+_HUNDREDTHS: dict[Decimal, int] = {}  # percent -> hundredths of a percent (-1: finer), remembered
+
+
+def hundredths(percent: Decimal) -> int:
+    """The percent (clamped to 0-100) in hundredths, or -1 when it has a finer part."""
+    p = _HUNDREDTHS.get(percent)
+    if p is not None:
+        return p
+    scaled = min(max(percent, ZERO), HUNDRED).scaleb(2)
+    p = int(scaled) if scaled == scaled.to_integral_value() else -1
+    if len(_HUNDREDTHS) >= 4096:  # a bound, should percentages keep changing
+        _HUNDREDTHS.clear()
+    _HUNDREDTHS[percent] = p
+    return p
 
 
 def cap_amounts(items: dict[int, int], cap: Decimal) -> dict[int, int]:
     """Shrink ``items`` (cents) to add up to ``cap`` when they exceed it, split by their sizes."""
-    cap_cents = max(to_cents(cap), 0)
+    cap_cents = max(figure_cents(cap), 0)
     if sum(items.values()) <= cap_cents:
         return items
     return dict(zip(items, allocate_cents(cap_cents, list(items.values())), strict=True))

@@ -3,17 +3,19 @@ quantity, tiers, picks, discount, caps), each step asking the rule's type (``RUL
 
 import math
 from decimal import Decimal
+from operator import attrgetter
 
-from campaigns.engine.money import cents_up, money_text, number_text, to_cents
-from campaigns.engine.rules.base import UNITS, CartView, RuleOutcome, RuleType, cap_amounts
+from campaigns.engine.money import ZERO, cents_up, money_text, number_text, to_cents
+from campaigns.engine.rules.base import UNITS, CartView, RuleOutcome, RuleType, cap_amounts, hundredths
 from campaigns.engine.rules.catalogue import RULE_TYPES
 from campaigns.engine.rules.targets import CartIndex
-from campaigns.engine.types import SHIPPING, Hint, Rule, Tier
+from campaigns.engine.types import PERCENTAGE, SHIPPING, Hint, Rule, Tier
 
 NO_MATCH = "No item in the cart is one the campaign discounts."
 _NOTHING: list[int] = []
 
 
+_TIER_ORDER = attrgetter("threshold", "value")
 _BY_KEY = RULE_TYPES.by_key  # the registry's own dict: a look-up per rule, without a call
 
 
@@ -48,7 +50,7 @@ def sorted_tiers(rule: Rule) -> list[Tier]:
     kind = rule_type(rule)
     if kind is None or kind.tiers_measure is None:
         return []
-    return sorted(rule.tiers, key=lambda tier: (tier.threshold, tier.value))
+    return sorted(rule.tiers, key=_TIER_ORDER)
 
 
 def opening_value(rule: Rule) -> Decimal | None:
@@ -84,11 +86,14 @@ def offer_summary(rules: tuple[Rule, ...], *, currency: str, min_cart_value: Dec
 def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome:
     """Judge one rule on the cart. See the module docstring of ``evaluate`` for the rules."""
     kind = _BY_KEY.get(rule.rule_type)
-    matched = matched_once(rule, cart.index, cart.matches)
+    matched = cart.matches.get(id(rule))  # ``_judge`` has matched every rule of the campaign
+    if matched is None:
+        matched = matched_once(rule, cart.index, cart.matches)
     if kind is None or not matched:
         return RuleOutcome("no_matching_items", NO_MATCH)
     lines, currency = cart.lines, cart.currency
-    units = sum(lines[index].quantity for index in matched) if rule.min_quantity or rule.tiers else 0
+    # matched units, when something reads them (a minimum quantity, tiers measured in units)
+    units = sum(map(cart.index.quantities.__getitem__, matched)) if rule.min_quantity or rule.tiers else 0
 
     if rule.min_quantity is not None and units < rule.min_quantity:
         missing = rule.min_quantity - units
@@ -115,7 +120,8 @@ def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome
         if better is not None and rule.discount_type != SHIPPING:
             hints.append(_tier_hint(kind, rule, better, measure, by_units, currency, campaign_id))
 
-    picks = kind.picks(rule, cart, matched, campaign_id)
+    # None: every matched unit (the plain ``picks`` says so itself without a max_quantity)
+    picks = None if kind.plain_picks and rule.max_quantity is None else kind.picks(rule, cart, matched, campaign_id)
     if isinstance(picks, RuleOutcome):  # BUY_X_GET_Y without one full group
         return picks
 
@@ -126,6 +132,15 @@ def rule_outcome(rule: Rule, cart: CartView, *, campaign_id: int) -> RuleOutcome
         return RuleOutcome(shipping=max(shipping, 0), hints=hints)
 
     left, taken = cart.base, cart.taken
+    if picks is None and not taken and kind.plain_discount and rule.discount_type == PERCENTAGE:
+        # the common case, without building the bases: a percentage of each matched line's
+        # remaining amount (``percent_of``'s figures exactly)
+        p = hundredths(value or ZERO)
+        if p >= 0:
+            items = {index: (left[index] * p + 5000) // 10000 for index in matched}
+            if rule.max_discount is not None:
+                items = cap_amounts(items, rule.max_discount)
+            return RuleOutcome(items=items, hints=hints)
     if picks is None:  # every matched unit: what is left of each matched line
         bases = (
             {index: left[index] - taken.get(index, 0) for index in matched} if taken else {i: left[i] for i in matched}

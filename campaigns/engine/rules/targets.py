@@ -47,10 +47,11 @@ class CartIndex:
     """The cart's live lines, and per target kind: id -> the live lines carrying it (each
     table built on first use, so a cart no rule aims at by brand never indexes brands)."""
 
-    __slots__ = ("lines", "live", "tables")
+    __slots__ = ("lines", "live", "quantities", "tables")
 
     def __init__(self, lines: tuple[Line, ...]) -> None:
         self.lines = lines
+        self.quantities: list[int] = [line.quantity for line in lines]
         self.live: list[int] = [index for index, line in enumerate(lines) if line.quantity > 0]
         self.tables: dict[str, dict[int, list[int]]] = {}
 
@@ -67,7 +68,7 @@ class CartIndex:
 
     def lines_for(self, rule: Rule, kinds: tuple[TargetKind, ...]) -> list[int]:
         """The live lines any of the rule's targets (of ``kinds``) matches, in cart order."""
-        found: set[int] = set()
+        hits: list[list[int]] = []
         for kind in kinds:
             targets = getattr(rule, kind.field)
             if targets:
@@ -75,8 +76,10 @@ class CartIndex:
                 for target in targets:
                     hit = table.get(target)
                     if hit is not None:
-                        found.update(hit)
-        return sorted(found)
+                        hits.append(hit)
+        if len(hits) == 1:
+            return hits[0]  # one target's lines: already in cart order (callers only read it)
+        return sorted(set().union(*hits))
 
 
 def has_targets(rule: Rule, kinds: tuple[TargetKind, ...]) -> bool:
