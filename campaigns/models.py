@@ -164,7 +164,7 @@ class Campaign(models.Model):
 class DiscountRule(models.Model):
     # The engine's registered rule types (campaigns.engine.rules), in their order: a new type
     # shows up here by itself and needs only a migration for the choice.
-    RuleType = models.TextChoices("RuleType", [(kind.key, (kind.key, kind.label)) for kind in RULE_TYPES])
+    RuleType = models.TextChoices("RuleType", [(kind.key, (kind.key, kind.label)) for kind in RULE_TYPES.values()])
 
     class DiscountType(models.TextChoices):
         PERCENTAGE = t.PERCENTAGE, "Percentage"

@@ -52,7 +52,9 @@ class RuleInput(StrictInput):
         required=False,
         max_length=100,
         help_text="Product segments (kind PRODUCT): their members as last refreshed. Taken by "
-        + ", ".join(kind.key for kind in RULE_TYPES if "product_segment_ids" in {t.field for t in kind.target_kinds})
+        + ", ".join(
+            kind.key for kind in RULE_TYPES.values() if "product_segment_ids" in {t.field for t in kind.target_kinds}
+        )
         + " rules.",
     )
     buy_quantity = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)

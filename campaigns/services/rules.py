@@ -68,10 +68,10 @@ def _check_own_fields(kind, rule: dict[str, Any], discount_type: str, path: str)
     refusal = kind.check(rule, discount_type)
     if refusal is not None:
         raise invalid(f"{path}.{refusal[0]}", refusal[1])
-    for other in RULE_TYPES:
+    for other in RULE_TYPES.values():
         for name in other.own_fields:
             if name not in kind.own_fields and rule.get(name) is not None:
-                owners = " and ".join(k.key for k in RULE_TYPES if name in k.own_fields)
+                owners = " and ".join(k.key for k in RULE_TYPES.values() if name in k.own_fields)
                 raise invalid(f"{path}.{name}", f"Only {owners} rules take this.")
 
 

@@ -16,7 +16,7 @@ _NOTHING: list[int] = []
 
 
 _TIER_ORDER = attrgetter("threshold", "value")
-_BY_KEY = RULE_TYPES.by_key  # the registry's own dict: a look-up per rule, without a call
+_BY_KEY = RULE_TYPES  # a look-up per rule, without a call
 
 
 def rule_type(rule: Rule) -> RuleType | None:
