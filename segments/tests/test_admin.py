@@ -5,19 +5,12 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts.models import User
 from commerce.tests.factories import OrderFactory, ProductFactory
 from segments.models import CustomerMembership, Segment
 
 pytestmark = pytest.mark.django_db
 
 ADD = "/admin/segments/segment/add/"
-
-
-@pytest.fixture
-def console(client):
-    client.force_login(User.objects.create_superuser("root@example.com", "Root-Password-1"))
-    return client
 
 
 @pytest.fixture
