@@ -22,21 +22,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import BaseInlineFormSet
 
 from campaigns.models import WEEKDAYS, Campaign, Channel
+from lms import forms as lms_forms
 from lms.errors import DomainError
-from lms.forms import (
-    CurrencyField,
-    PlacesForm,
-    ServiceCheckedModelForm,
-    bound_fields,
-    channels_field,
-    error_on_field,
-    error_paths,
-    form_columns,
-    group_paths,
-    https_urls,
-    picked_ids,
-    weekdays_field,
-)
+from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
 from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
 from loyalty.services.messages import ALLOWED, DEFAULTS, MAX_EXPIRING_DAYS
 from loyalty.services.programs import (
@@ -52,7 +40,7 @@ PARTS = ("settings", "rules", "tiers")
 FORM_FIELD_FOR_PATH = {
     "segment_ids": "segments",
     "category_ids": "categories",
-    **group_paths(Campaign, "notification", "notify_"),
+    **lms_forms.group_paths(Campaign, "notification", "notify_"),
 }
 ROW_PATH = re.compile(r"^(?P<part>rules|tiers)\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
 MAX_POINTS = 1_000_000_000
@@ -86,16 +74,16 @@ class CheckedProgram:
     rules_changed: bool
 
 
-class ProgramForm(PlacesForm, ServiceCheckedModelForm):
+class ProgramForm(lms_forms.PlacesForm, ServiceCheckedModelForm):
     """The program's campaign row: the fields every campaign has, as the model makes them."""
 
-    weekdays = weekdays_field(WEEKDAYS)
-    notify_channels = channels_field(Channel.choices, label="Notify channels")
+    weekdays = lms_forms.weekdays_field(WEEKDAYS)
+    notify_channels = lms_forms.channels_field(Channel.choices, label="Notify channels")
 
     class Meta:
         model = LoyaltyProgram
-        formfield_callback = https_urls
-        field_classes = {"currency": CurrencyField}
+        formfield_callback = lms_forms.https_urls
+        field_classes = {"currency": lms_forms.CurrencyField}
         fields = [
             "name", "description", "status", "priority", "currency",
             "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
@@ -107,16 +95,16 @@ class ProgramForm(PlacesForm, ServiceCheckedModelForm):
         super().__init__(*args, **kwargs)
         # The part formsets, validated after this form, find it through the instance.
         self.instance.console_form = self
-        bound_fields(self, PROGRAM_BOUNDS)
+        lms_forms.bound_fields(self, PROGRAM_BOUNDS)
         self.parts: dict[str, ProgramPartFormSet] = {}
         self.checked: CheckedProgram | None = None
 
     def service_fields(self) -> dict[str, Any]:
         """The program's columns on this form, as the instance holds them after cleaning."""
-        return form_columns(self)
+        return lms_forms.form_columns(self)
 
     def segment_ids(self) -> list[int] | None:
-        return picked_ids(self, "segments")
+        return lms_forms.picked_ids(self, "segments")
 
     def notify_changed(self) -> bool:
         """A new program's content is checked, and a change of it (not old content on an unrelated edit)."""
