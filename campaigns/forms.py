@@ -14,8 +14,6 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
@@ -26,23 +24,35 @@ from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, Discount
 from campaigns.services.campaigns import campaign_check
 from campaigns.services.rules import RULE_FIELDS, TARGET_RELATIONS
 from lms.errors import DomainError
-from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
+from lms.forms import (
+    MONEY_DIGITS,
+    CommaSeparatedField,
+    CurrencyField,
+    PlacesForm,
+    ServiceCheckedModelForm,
+    bound_fields,
+    channels_field,
+    currency_validator,
+    error_on_field,
+    error_paths,
+    form_columns,
+    group_paths,
+    https_urls,
+    picked_ids,
+    weekdays_field,
+)
 from segments.models import Segment
 
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CAMPAIGN_COLUMNS = frozenset(f.name for f in Campaign._meta.concrete_fields if not f.primary_key)
 RULE_KEYS = RULE_FIELDS
 TARGET_FIELDS = TARGET_RELATIONS  # the API's target field -> the rule form's field
 # A service path names the API's field; the console's form may call it differently.
-NOTIFY_FIELDS = ("title", "body", "image_url", "cta_text", "cta_url", "channels")
 FORM_FIELD_FOR_PATH = {
     "segment_ids": "segments",
     **TARGET_FIELDS,
-    **{f"notification.{name}": f"notify_{name}" for name in NOTIFY_FIELDS},
-    **{f"notification.channels.{index}": "notify_channels" for index in range(4)},
+    **group_paths(Campaign, "notification", "notify_"),
 }
 RULE_PATH = re.compile(r"^rules\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
-MONEY_DIGITS = {"max_digits": 12, "decimal_places": 2}
 CENT = Decimal("0.01")
 MAX_TIERS = 20
 
@@ -64,63 +74,16 @@ RULE_BOUNDS = {
     "get_quantity": (1, 1000),
     "max_applications": (1, 1000),
 }
-currency_validator = RegexValidator(r"^[A-Za-z]{3}$", "A currency is a 3-letter ISO code, such as INR.")
 
 
-def _bound(field: forms.Field, low: Any, high: Any) -> None:
-    if low is not None:
-        field.validators.append(MinValueValidator(low))
-        field.widget.attrs["min"] = low
-    if high is not None:
-        field.validators.append(MaxValueValidator(high))
-        field.widget.attrs["max"] = high
-
-
-class CommaSeparatedField(forms.CharField):
-    """A JSON list of strings, typed as comma-separated text."""
-
-    def prepare_value(self, value):
-        if isinstance(value, list | tuple):
-            return ", ".join(str(item) for item in value)
-        return value
-
-    def to_python(self, value) -> list[str]:
-        text = super().to_python(value)
-        return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def https_urls(db_field, **kwargs) -> forms.Field | None:
-    """Form fields as the model makes them; a URL typed without a scheme means https."""
-    if isinstance(db_field, models.URLField):
-        kwargs.setdefault("assume_scheme", "https")
-    return db_field.formfield(**kwargs)
-
-
-class CampaignForm(ServiceCheckedModelForm):
-    weekdays = forms.MultipleChoiceField(
-        choices=list(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)),
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="The days it runs, in its time zone; none ticked = every day.",
-    )
-    countries = CommaSeparatedField(
-        required=False,
-        widget=forms.TextInput(attrs={"size": 60}),
-        help_text="Comma-separated, such as IN, AE; empty = anywhere.",
-    )
-    states = CommaSeparatedField(
-        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any state."
-    )
-    cities = CommaSeparatedField(
-        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any city."
-    )
-    notify_channels = forms.MultipleChoiceField(
-        choices=Channel.choices, widget=forms.CheckboxSelectMultiple, required=False, label="Notify channels"
-    )
+class CampaignForm(PlacesForm, ServiceCheckedModelForm):
+    weekdays = weekdays_field(WEEKDAYS)
+    notify_channels = channels_field(Channel.choices, label="Notify channels")
 
     class Meta:
         model = Campaign
         formfield_callback = https_urls
+        field_classes = {"currency": CurrencyField}
         fields = [
             "name", "description", "kind", "status", "priority",
             "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
@@ -141,25 +104,16 @@ class CampaignForm(ServiceCheckedModelForm):
                 (CampaignKind.DISCOUNT_COUPON, CampaignKind.DISCOUNT_COUPON.label),
                 (CampaignKind.FREE_SHIPPING, CampaignKind.FREE_SHIPPING.label),
             ]
-        for name, (low, high) in CAMPAIGN_BOUNDS.items():
-            if name in self.fields:
-                _bound(self.fields[name], low, high)
-        if "currency" in self.fields:
-            self.fields["currency"].validators.append(currency_validator)
-
-    def clean_currency(self) -> str:
-        return self.cleaned_data["currency"].upper()
+        bound_fields(self, CAMPAIGN_BOUNDS)
 
     # --- What the services get ---------------------------------------------------------------
 
     def service_fields(self) -> dict[str, Any]:
         """The campaign's columns on this form, as the instance holds them after cleaning."""
-        return {name: getattr(self.instance, name) for name in self.fields if name in CAMPAIGN_COLUMNS}
+        return form_columns(self)
 
     def segment_ids(self) -> list[int] | None:
-        if "segments" not in self.fields:
-            return None
-        return sorted(segment.pk for segment in self.cleaned_data.get("segments") or ())
+        return picked_ids(self, "segments")
 
     def check_campaign(self, rules: list[dict[str, Any]] | None) -> None:
         """``campaign_check`` on the whole campaign as it would be saved (stored values merged
@@ -192,9 +146,7 @@ class RuleForm(ServiceCheckedModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for name, (low, high) in RULE_BOUNDS.items():
-            if name in self.fields:
-                _bound(self.fields[name], low, high)
+        bound_fields(self, RULE_BOUNDS)
 
     def clean_tiers(self) -> list[dict[str, str]]:
         tiers = self.cleaned_data.get("tiers")

@@ -1,8 +1,12 @@
-"""Console forms' shared plumbing: forms whose checks are a service's, and a service's refusal
-put on the fields its paths name."""
+"""Console forms' shared plumbing: forms whose checks are a service's, a service's refusal put
+on the fields its paths name, and the field builders more than one app's console uses."""
+
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
 from django.forms.models import InlineForeignKeyField, construct_instance
 
 from lms.errors import DomainError
@@ -50,3 +54,116 @@ def error_on_field(form: forms.BaseForm, field: str, message: str, *, rest: str 
         form.add_error(name, text)
     else:
         form.add_error(None, f"{field}: {text}" if field else text)
+
+
+# --- Field builders ------------------------------------------------------------------------------
+
+MONEY_DIGITS = {"max_digits": 12, "decimal_places": 2}
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+currency_validator = RegexValidator(r"^[A-Za-z]{3}$", "A currency is a 3-letter ISO code, such as INR.")
+
+
+def bound(field: forms.Field, low: Any, high: Any) -> None:
+    """Refuse a number outside [low, high] (either may be None), and say so to the browser."""
+    if low is not None:
+        field.validators.append(MinValueValidator(low))
+        field.widget.attrs["min"] = low
+    if high is not None:
+        field.validators.append(MaxValueValidator(high))
+        field.widget.attrs["max"] = high
+
+
+def bound_fields(form: forms.BaseForm, bounds: dict[str, tuple[Any, Any]]) -> None:
+    """``bound`` each of the form's fields named in ``bounds`` (name -> (low, high))."""
+    for name, (low, high) in bounds.items():
+        if name in form.fields:
+            bound(form.fields[name], low, high)
+
+
+class CommaSeparatedField(forms.CharField):
+    """A JSON list of strings, typed as comma-separated text."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class CurrencyField(forms.CharField):
+    """A 3-letter ISO code, kept upper-case."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(currency_validator)  # after the length's, as its message
+
+    def to_python(self, value) -> str:
+        return super().to_python(value).upper()
+
+
+def https_urls(db_field, **kwargs) -> forms.Field | None:
+    """Form fields as the model makes them; a URL typed without a scheme means https
+    (a ModelForm's ``formfield_callback``)."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+def weekdays_field(codes: tuple[str, ...]) -> forms.MultipleChoiceField:
+    """Tick boxes for the days of the week, Monday first (``codes`` are the stored values)."""
+    return forms.MultipleChoiceField(
+        choices=list(zip(codes, WEEKDAY_NAMES, strict=True)),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The days it runs, in its time zone; none ticked = every day.",
+    )
+
+
+def channels_field(choices, **kwargs) -> forms.MultipleChoiceField:
+    """Tick boxes for the channels a message goes on."""
+    return forms.MultipleChoiceField(choices=choices, widget=forms.CheckboxSelectMultiple, required=False, **kwargs)
+
+
+class PlacesForm(forms.Form):
+    """Where a row applies, as comma-separated lists (mixed into a ModelForm over the row)."""
+
+    countries = CommaSeparatedField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Comma-separated, such as IN, AE; empty = anywhere.",
+    )
+    states = CommaSeparatedField(
+        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any state."
+    )
+    cities = CommaSeparatedField(
+        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any city."
+    )
+
+
+def picked_ids(form: forms.BaseForm, name: str) -> list[int] | None:
+    """The sorted ids picked in a many-to-many field; None when the form has no such field."""
+    if name not in form.fields:
+        return None
+    return sorted(row.pk for row in form.cleaned_data.get(name) or ())
+
+
+def form_columns(form: forms.BaseModelForm) -> dict[str, Any]:
+    """The instance's columns that are on the form, as cleaning left them (a service's fields)."""
+    names = {field.name for field in form.instance._meta.concrete_fields if not field.primary_key}
+    return {name: getattr(form.instance, name) for name in form.fields if name in names}
+
+
+def group_paths(model: type[models.Model], group: str, prefix: str, *, list_items: int = 4) -> dict[str, str]:
+    """A service path into a nested group (``notification.title``, ``notification.channels.1``)
+    -> the model's column the console's form calls it (``notify_title``, ``notify_channels``)."""
+    names = {}
+    for field in model._meta.concrete_fields:
+        if field.name.startswith(prefix):
+            path = f"{group}.{field.name.removeprefix(prefix)}"
+            names[path] = field.name
+            if isinstance(field, models.JSONField):
+                names.update({f"{path}.{index}": field.name for index in range(list_items)})
+    return names

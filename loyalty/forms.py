@@ -21,8 +21,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import BaseInlineFormSet
 
-from campaigns.forms import FORM_FIELD_FOR_PATH, CampaignForm
-from campaigns.models import Campaign, Channel
+from campaigns.models import WEEKDAYS, Campaign, Channel
+from lms import forms as lms_forms
 from lms.errors import DomainError
 from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
 from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
@@ -36,6 +36,12 @@ from loyalty.services.programs import (
 )
 
 PARTS = ("settings", "rules", "tiers")
+# A service path names the API's field; the console's form may call it differently.
+FORM_FIELD_FOR_PATH = {
+    "segment_ids": "segments",
+    "category_ids": "categories",
+    **lms_forms.group_paths(Campaign, "notification", "notify_"),
+}
 ROW_PATH = re.compile(r"^(?P<part>rules|tiers)\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
 MAX_POINTS = 1_000_000_000
 MAX_RULES, MAX_TIERS, MAX_STEPS = 50, 20, 20
@@ -49,6 +55,7 @@ SETTINGS_MAX = {
 }  # fmt: skip
 HOLD_DAY_FIELDS = ("hold_days", "return_window_days")
 RULE_MAX = {"bonus_points": MAX_POINTS, "base_points": MAX_POINTS}
+PROGRAM_BOUNDS = {"priority": (-1000, 1000)}
 
 
 def _at_most(form: forms.Form, bounds: dict[str, int]) -> None:
@@ -67,9 +74,16 @@ class CheckedProgram:
     rules_changed: bool
 
 
-class ProgramForm(CampaignForm):
-    class Meta(CampaignForm.Meta):
+class ProgramForm(lms_forms.PlacesForm, ServiceCheckedModelForm):
+    """The program's campaign row: the fields every campaign has, as the model makes them."""
+
+    weekdays = lms_forms.weekdays_field(WEEKDAYS)
+    notify_channels = lms_forms.channels_field(Channel.choices, label="Notify channels")
+
+    class Meta:
         model = LoyaltyProgram
+        formfield_callback = lms_forms.https_urls
+        field_classes = {"currency": lms_forms.CurrencyField}
         fields = [
             "name", "description", "status", "priority", "currency",
             "starts_at", "ends_at", "timezone", "weekdays", "daily_start", "daily_end",
@@ -79,8 +93,22 @@ class ProgramForm(CampaignForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # The part formsets, validated after this form, find it through the instance.
+        self.instance.console_form = self
+        lms_forms.bound_fields(self, PROGRAM_BOUNDS)
         self.parts: dict[str, ProgramPartFormSet] = {}
         self.checked: CheckedProgram | None = None
+
+    def service_fields(self) -> dict[str, Any]:
+        """The program's columns on this form, as the instance holds them after cleaning."""
+        return lms_forms.form_columns(self)
+
+    def segment_ids(self) -> list[int] | None:
+        return lms_forms.picked_ids(self, "segments")
+
+    def notify_changed(self) -> bool:
+        """A new program's content is checked, and a change of it (not old content on an unrelated edit)."""
+        return self.instance.pk is None or any(name.startswith("notify_") for name in self.changed_data)
 
     def check_parts(self, checking: "ProgramPartFormSet") -> None:
         """``program_check`` on the program as it would be saved, once every part has been

@@ -18,17 +18,21 @@ from campaigns.models import (
     Validity,
 )
 from lms.api.fields import DateTimeField
-from lms.api.serializers import CustomerRefInput, StrictInput
+from lms.api.serializers import (
+    MONEY,
+    POSITIVE_MONEY,
+    CurrencyField,
+    CustomerRefInput,
+    StrictInput,
+    lift_group,
+    notification_shapes,
+    text_list,
+)
 from lms.api.validation import FlatListSerializer
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
-POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
+NotificationInput, NotificationOutput = notification_shapes(tuple(Channel.choices), "notify_")
 TIERS_HELP = f"Units or cart amount, per rule type: {tiered_types_text(' or ')}."
 MAX_CART = Decimal("9999999999.99")  # what a redemption can store (12 digits)
-
-
-def text_list() -> serializers.ListField:
-    return serializers.ListField(child=serializers.CharField(max_length=64), max_length=500, required=False)
 
 
 class TierInput(StrictInput):
@@ -62,23 +66,6 @@ class RuleInput(StrictInput):
     max_applications = serializers.IntegerField(min_value=1, max_value=1000, required=False, allow_null=True)
 
 
-class NotificationInput(StrictInput):
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    body = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    image_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    cta_text = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    cta_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=Channel.choices), required=False, max_length=4
-    )
-
-
-NOTIFY_FIELDS = {
-    "title": "notify_title", "body": "notify_body", "image_url": "notify_image_url",
-    "cta_text": "notify_cta_text", "cta_url": "notify_cta_url", "channels": "notify_channels",
-}  # fmt: skip
-
-
 class CampaignBaseInput(StrictInput):
     """The fields every kind shares (loyalty programs too), all optional."""
 
@@ -101,17 +88,11 @@ class CampaignBaseInput(StrictInput):
     countries = text_list()
     states = text_list()
     cities = text_list()
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
+    currency = CurrencyField(required=False)
     notification = NotificationInput(required=False)
 
     def validate(self, attrs):
-        if "currency" in attrs:
-            attrs["currency"] = attrs["currency"].upper()
-        for key, column in NOTIFY_FIELDS.items():
-            if key in attrs.get("notification", {}):
-                attrs[column] = attrs["notification"][key]
-        attrs.pop("notification", None)
-        return attrs
+        return lift_group(attrs, "notification", "notify_")
 
 
 class CampaignFieldsInput(CampaignBaseInput):
@@ -188,15 +169,6 @@ class RuleOutput(serializers.ModelSerializer):
 
     def get_product_segment_ids(self, rule) -> list[int]:
         return [s.pk for s in rule.product_segments.all()]
-
-
-class NotificationOutput(serializers.Serializer):
-    title = serializers.CharField(source="notify_title")
-    body = serializers.CharField(source="notify_body")
-    image_url = serializers.CharField(source="notify_image_url")
-    cta_text = serializers.CharField(source="notify_cta_text")
-    cta_url = serializers.CharField(source="notify_cta_url")
-    channels = serializers.ListField(child=serializers.CharField(), source="notify_channels")
 
 
 class UsageOutput(serializers.Serializer):

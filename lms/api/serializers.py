@@ -1,8 +1,14 @@
-"""Input serializers' shared plumbing."""
+"""Serializers' shared plumbing: strict inputs, and the shapes more than one app's API uses."""
 
+import functools
 from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
 
 from rest_framework import serializers
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+POSITIVE_MONEY = {**MONEY, "min_value": Decimal("0.01")}
 
 
 class StrictInput(serializers.Serializer):
@@ -47,3 +53,70 @@ class CustomerRefInput(serializers.Serializer):
         if not attrs:
             raise serializers.ValidationError("Identify the customer by id, external_id or email.")
         return attrs
+
+
+def text_list() -> serializers.ListField:
+    """Up to 500 short strings, optional (places such as countries, states, cities)."""
+    return serializers.ListField(child=serializers.CharField(max_length=64), max_length=500, required=False)
+
+
+class PlacesInput(serializers.Serializer):
+    """Where a row applies (a ModelSerializer mixes these in; its ``Meta.fields`` orders them)."""
+
+    countries = text_list()
+    states = text_list()
+    cities = text_list()
+
+
+class CurrencyField(serializers.RegexField):
+    """A 3-letter ISO code, answered upper-case."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(r"^[A-Za-z]{3}$", **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        return super().to_internal_value(data).upper()
+
+
+def lift_group(attrs: dict[str, Any], key: str, prefix: str) -> dict[str, Any]:
+    """A nested group's keys as the row's prefixed columns (``notification.title`` ->
+    ``notify_title``); the group itself leaves ``attrs``."""
+    for name, value in attrs.pop(key, {}).items():
+        attrs[f"{prefix}{name}"] = value
+    return attrs
+
+
+@functools.cache
+def notification_shapes(channels: tuple[tuple[str, str], ...], prefix: str) -> tuple[type, type]:
+    """The input and the output of a row's notification (title, body, image, call to action and
+    channels, stored in the row's ``<prefix>*`` columns). Built once per arguments: every app
+    that asks for the same shape gets the same classes, so OpenAPI shows one component of each
+    (``NotificationInput``, ``NotificationOutput``)."""
+    notification_input = type(
+        "NotificationInput",
+        (StrictInput,),
+        {
+            "__module__": __name__,
+            "title": serializers.CharField(max_length=200, required=False, allow_blank=True),
+            "body": serializers.CharField(max_length=5000, required=False, allow_blank=True),
+            "image_url": serializers.URLField(max_length=500, required=False, allow_blank=True),
+            "cta_text": serializers.CharField(max_length=60, required=False, allow_blank=True),
+            "cta_url": serializers.URLField(max_length=500, required=False, allow_blank=True),
+            "channels": serializers.ListField(
+                child=serializers.ChoiceField(choices=list(channels)), required=False, max_length=4
+            ),
+        },
+    )
+    notification_output = type(
+        "NotificationOutput",
+        (serializers.Serializer,),
+        {
+            "__module__": __name__,
+            **{
+                name: serializers.CharField(source=f"{prefix}{name}")
+                for name in ("title", "body", "image_url", "cta_text", "cta_url")
+            },
+            "channels": serializers.ListField(child=serializers.CharField(), source=f"{prefix}channels"),
+        },
+    )
+    return notification_input, notification_output

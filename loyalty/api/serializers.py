@@ -1,20 +1,33 @@
 from decimal import Decimal
 
+from django.db import models
 from rest_framework import serializers
 
-from campaigns.api.serializers import CampaignBaseInput, NotificationOutput
-from campaigns.models import Campaign, CampaignStatus, Channel
+from campaigns.models import WEEKDAYS, Campaign, CampaignStatus, Channel
 from lms.api.fields import DateTimeField
-from lms.api.serializers import CustomerRefInput, StrictInput
+from lms.api.serializers import (
+    MONEY,
+    CurrencyField,
+    CustomerRefInput,
+    PlacesInput,
+    StrictInput,
+    lift_group,
+    notification_shapes,
+)
 from loyalty.models import EarningRule, PointsTransaction, Rounding, Tier, TierBasis
 from loyalty.services.messages import ALLOWED
 from loyalty.services.programs import MESSAGE_FIELDS
 
 RATE = {"max_digits": 12, "decimal_places": 4}
-MONEY = {"max_digits": 12, "decimal_places": 2}
 # What points are worth has no fixed size: balances add up without bound (a program's liability).
 POINTS_MONEY = {"max_digits": None, "decimal_places": 2}
 MAX_POINTS = 1_000_000_000
+NotificationInput, NotificationOutput = notification_shapes(tuple(Channel.choices), "notify_")
+# The campaign row's fields a program has (its schedule, audience, geography and notification).
+ROW_FIELDS = [
+    "name", "description", "status", "priority", "starts_at", "ends_at", "timezone", "weekdays", "daily_start",
+    "daily_end", "audience", "segment_ids", "countries", "states", "cities", "currency", "notification",
+]  # fmt: skip
 
 
 def template_field(length: int, event: str) -> serializers.CharField:
@@ -94,11 +107,44 @@ class ProgramStatusInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=CampaignStatus.choices)
 
 
-class ProgramFieldsInput(CampaignBaseInput, ProgramSettingsInput):
+class ProgramRowInput(StrictInput, PlacesInput, serializers.ModelSerializer):
+    """The program's campaign row, all optional: the fields as the model makes them."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
+    weekdays = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEEKDAYS), required=False, max_length=7, help_text="Empty = every day."
+    )
+    segment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100)
+    currency = CurrencyField(required=False)
+    notification = NotificationInput(required=False)
+
+    class Meta:
+        model = Campaign
+        fields = ROW_FIELDS
+        extra_kwargs = {
+            "name": {"required": False},
+            "starts_at": {"required": False},
+            "description": {"max_length": 5000},
+            "priority": {"min_value": -1000, "max_value": 1000, "help_text": None},
+            "timezone": {"help_text": "IANA, e.g. Asia/Kolkata."},
+            "daily_end": {"help_text": "Before daily_start: crosses midnight."},
+        }
+
+    def validate(self, attrs):
+        return lift_group(attrs, "notification", "notify_")
+
+
+class ProgramFieldsInput(ProgramRowInput, ProgramSettingsInput):
     """A program's campaign fields and settings, all optional (a change sends any)."""
 
     rules = EarningRuleInput(many=True, required=False, max_length=50)
     tiers = LoyaltyTierInput(many=True, required=False, max_length=20)
+
+    class Meta(ProgramRowInput.Meta):
+        fields = [*ROW_FIELDS, *ProgramSettingsInput._declared_fields, "rules", "tiers"]
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
