@@ -25,7 +25,7 @@ def test_the_model_the_api_and_the_console_offer_the_registered_types_in_order()
 class CheapestItem(RuleType):
     """A made-up type: the value off the single cheapest unit of the cart."""
 
-    key, label = "CHEAPEST_ITEM", "Cheapest item"
+    key, label = "TEST_CHEAPEST_ITEM", "Cheapest item (a test type)"
     scope_text = "the cheapest item"
 
     def picks(self, rule, cart, matched, campaign_id):
@@ -42,10 +42,10 @@ def cheapest_item():
 
 def test_a_registered_type_works_in_the_engine_without_touching_it(cheapest_item):
     the_cart = cart(line("A", 2, "300.00"), line("B", 1, "100.00"))
-    result = evaluate(cart=the_cart, context=Context(at=AT), campaigns=[campaign(1, rule("CHEAPEST_ITEM", value="50"))])
+    result = evaluate(cart=the_cart, context=Context(at=AT), campaigns=[campaign(1, rule("TEST_CHEAPEST_ITEM", value="50"))])
 
     assert [(d.sku, d.amount) for d in result.discounts[0].lines] == [("B", Decimal("50.00"))]
-    assert offer_summary((rule("CHEAPEST_ITEM", value="50"),), currency="INR") == "50% off on the cheapest item"
+    assert offer_summary((rule("TEST_CHEAPEST_ITEM", value="50"),), currency="INR") == "50% off on the cheapest item"
 
 
 def test_a_type_is_registered_once():

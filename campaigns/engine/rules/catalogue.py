@@ -1,5 +1,6 @@
 """The registered rule types, in the order the console and the API list them. Adding a rule
-type: its module, one line here, and a migration for ``DiscountRule.rule_type``'s choices."""
+type: its module, its import and an instance in the tuple below, and a migration for
+``DiscountRule.rule_type``'s choices."""
 
 from campaigns.engine.rules.base import RuleType
 from campaigns.engine.rules.brand import Brand
