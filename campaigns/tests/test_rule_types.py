@@ -42,7 +42,9 @@ def cheapest_item():
 
 def test_a_registered_type_works_in_the_engine_without_touching_it(cheapest_item):
     the_cart = cart(line("A", 2, "300.00"), line("B", 1, "100.00"))
-    result = evaluate(cart=the_cart, context=Context(at=AT), campaigns=[campaign(1, rule("TEST_CHEAPEST_ITEM", value="50"))])
+    result = evaluate(
+        cart=the_cart, context=Context(at=AT), campaigns=[campaign(1, rule("TEST_CHEAPEST_ITEM", value="50"))]
+    )
 
     assert [(d.sku, d.amount) for d in result.discounts[0].lines] == [("B", Decimal("50.00"))]
     assert offer_summary((rule("TEST_CHEAPEST_ITEM", value="50"),), currency="INR") == "50% off on the cheapest item"
