@@ -7,6 +7,7 @@ tests would prove nothing.
 
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_api_key.models import APIKey
@@ -37,14 +38,15 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
-def _api_keys_checked_every_call(settings):
+def _api_keys_checked_every_call():
     # Tests change keys straight in the database (.update()), which a process's memory of
     # valid keys would only see after API_KEY_CACHE_SECONDS; the tests of that memory turn
-    # it on (campaigns/tests/test_evaluate_costs.py).
-    settings.API_KEY_CACHE_SECONDS = 0
-    api_keys_forget()
-    yield
-    api_keys_forget()
+    # it on (campaigns/tests/test_evaluate_costs.py). Not pytest-django's ``settings``
+    # fixture: a test parameter of that name (loyalty's program settings) would shadow it.
+    with override_settings(API_KEY_CACHE_SECONDS=0):
+        api_keys_forget()
+        yield
+        api_keys_forget()
 
 
 @pytest.fixture(autouse=True)
