@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
 from rest_framework.exceptions import Throttled
+from unfold.admin import ModelAdmin
+from unfold.forms import AuthenticationForm
 
 from accounts.api.views import SIGNIN_FAILURE_THROTTLES
 from accounts.console import UserAdmin
 from accounts.models import EmailOTP, LoginEvent, User
+from lms.admin import SuperuserOnlyAdmin
 from lms.api.throttling import FailureThrottle
 
 
@@ -18,7 +20,7 @@ class _LoginAttempt:
         self.data = {"email": email}
 
 
-class ConsoleLoginForm(AdminAuthenticationForm):
+class ConsoleLoginForm(AuthenticationForm):
     """The console's login counts wrong passwords exactly as the API's sign-in does (per
     address from one IP, per address, per IP): otherwise it would be an unthrottled way to
     guess a staff or ADMIN password. A failure the server caused is not counted."""
@@ -50,7 +52,7 @@ admin.site.register(User, UserAdmin)
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(admin.ModelAdmin):
+class LoginEventAdmin(SuperuserOnlyAdmin, ModelAdmin):
     list_display = ("user", "occurred_at", "method", "ip")
     list_filter = ("method", "occurred_at")
     search_fields = ("user__email",)
@@ -67,7 +69,7 @@ class LoginEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailOTP)
-class EmailOTPAdmin(admin.ModelAdmin):
+class EmailOTPAdmin(SuperuserOnlyAdmin, ModelAdmin):
     """Read-only audit of codes sent: the codes themselves are never stored."""
 
     list_display = (

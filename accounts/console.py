@@ -3,9 +3,11 @@ orders and events to it) without importing ``accounts.admin``, which registers i
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm
 from django.urls import reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm
 
 from accounts.models import User
 from accounts.services import sessions_end_all
@@ -26,9 +28,10 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin, ModelAdmin):
     add_form = UserCreationForm
     form = UserEditForm
+    change_password_form = AdminPasswordChangeForm
     ordering = ("-date_joined",)
     list_display = (
         "email",

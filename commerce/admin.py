@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
 
 from accounts.console import UserAdmin
 from accounts.models import User
@@ -20,7 +21,7 @@ from lms.admin import EstimatedCountPaginator, ReadOnlyAdminMixin
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ModelAdmin):
     list_display = ("name", "parent", "external_id", "updated_at")
     list_select_related = ("parent",)
     search_fields = ("name",)
@@ -29,13 +30,13 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(ModelAdmin):
     list_display = ("name", "external_id", "updated_at")
     search_fields = ("name",)
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ModelAdmin):
     list_display = ("sku", "name", "category", "brand", "price", "stock_quantity", "active", "updated_at")
     list_select_related = ("category", "brand")
     list_filter = (
@@ -50,7 +51,7 @@ class ProductAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+class OrderLineInline(ReadOnlyAdminMixin, TabularInline):
     model = OrderLine
     fields = (
         "sku",
@@ -67,7 +68,7 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
-class OrderStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+class OrderStatusChangeInline(ReadOnlyAdminMixin, TabularInline):
     model = OrderStatusChange
     fields = ("from_status", "to_status", "occurred_at", "refund_amount", "external_id", "reason")
     readonly_fields = fields
@@ -75,7 +76,7 @@ class OrderStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "external_id",
         "customer",
@@ -96,14 +97,14 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RefundLine)
-class RefundLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefundLineAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("change", "line", "quantity", "amount")
     list_select_related = ("change", "change__order", "line")
     search_fields = ("change__order__external_id__exact",)
 
 
 @admin.register(InteractionEvent)
-class InteractionEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InteractionEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("kind", "customer", "product", "occurred_at", "external_id")
     list_select_related = ("customer", "product")
     list_filter = ("kind",)

@@ -47,6 +47,11 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # The console's theme (django-unfold) comes before the admin it restyles.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.simple_history",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -71,6 +76,7 @@ INSTALLED_APPS = [
     "loyalty",
     "promotions",
     "notifications",
+    "console",  # last: it restyles the other apps' admins and reads every app
 ]
 
 MIDDLEWARE = [
@@ -426,6 +432,18 @@ STORAGES = {
 }
 # Serve from the apps' static folders when collectstatic has not run (make run, tests).
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+# --- Console (django-unfold; its fonts, icons and Chart.js are served from its static files) -
+
+UNFOLD = {
+    "SITE_TITLE": "LMS console",
+    "SITE_HEADER": "LMS console",
+    "SITE_SUBHEADER": "Campaigns, loyalty and audience",
+    "SITE_SYMBOL": "loyalty",
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
+    "SIDEBAR": {"show_search": True, "show_all_applications": False, "navigation": "console.navigation.sidebar"},
+}
 
 # --- Security: production defaults; DEBUG (make run, http on 127.0.0.1) relaxes them ---------
 

@@ -1,6 +1,7 @@
 """Helpers shared by the test suites of every app."""
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -61,3 +62,9 @@ def _race(count: int, target: Callable[[int], Any]) -> list[Any]:
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors
     return results
+
+
+def list_cells(page: str, column: str) -> list[str]:
+    """The text of a console list's cells in one column (``list_display`` name), top to bottom."""
+    cells = re.findall(rf'<td class="field-{re.escape(column)}[" ][^>]*>(.*?)</td>', page, flags=re.S)
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]

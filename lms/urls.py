@@ -42,4 +42,4 @@ handler500 = "lms.api.exceptions.server_error"
 
 admin.site.site_header = "LMS console"
 admin.site.site_title = "LMS console"
-admin.site.index_title = "Campaigns, loyalty, segments and promotions"
+admin.site.index_title = "Dashboard"

@@ -4,13 +4,14 @@ Every change goes through the services."""
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from unfold.admin import ModelAdmin
 
 from notifications.models import Delivery, DeliveryStatus, Message, Preference, PushDevice
 from notifications.selectors import COUNTS, message_counts
 from notifications.services.messages import message_cancel
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
     """Rows written by the system: viewable, never added, edited or deleted by hand."""
 
     def has_add_permission(self, request) -> bool:

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
 
 from lms.admin import ServiceSavedAdmin
 from lms.errors import DomainError
@@ -110,7 +111,7 @@ def _count(statuses) -> Subquery:
 
 
 @admin.register(Promotion)
-class PromotionAdmin(ServiceSavedAdmin, SimpleHistoryAdmin):
+class PromotionAdmin(ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
     form = PromotionForm
     list_display = ("title", "status", "audience", "starts_at", "ends_at", "send_at", "archived", "deliveries")
     list_filter = ("status", "archived", "audience")

@@ -7,6 +7,7 @@ import io
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from lms.errors import DomainError
 from lms.outbox import outbox_enqueue
@@ -63,7 +64,7 @@ class SegmentForm(forms.ModelForm):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(ModelAdmin):
     form = SegmentForm
     list_display = ("name", "kind", "type", "status", "member_count", "last_refreshed_at", "updated_at")
     list_filter = ("kind", "type", "status")

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin, StackedInline
 
 from campaigns.admin.actions import CampaignActions
 from campaigns.evaluation import cart_evaluate
@@ -37,7 +38,7 @@ class KindFilter(admin.SimpleListFilter):
         return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
-class DiscountRuleInline(admin.StackedInline):
+class DiscountRuleInline(StackedInline):
     model = DiscountRule
     form = RuleForm
     formset = RuleFormSet
@@ -78,7 +79,7 @@ class DiscountRuleInline(admin.StackedInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin):
+class CampaignAdmin(CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
     form = CampaignForm
     inlines = [DiscountRuleInline]
     list_display = (

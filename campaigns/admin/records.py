@@ -3,6 +3,7 @@ on indexed columns, estimated counts, campaign filters in one query)."""
 
 from django.contrib import admin
 from django.db.models import Q
+from unfold.admin import ModelAdmin, TabularInline
 
 from accounts.models import normalize_email
 from campaigns.models import Campaign, CodeType, CouponCode, OrderRedemption, Redemption
@@ -40,7 +41,7 @@ class HeldFilter(admin.SimpleListFilter):
 
 
 @admin.register(CouponCode)
-class CouponCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CouponCodeAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("code", "campaign", "uses", "max_uses", "holder", "assigned_at", "batch", "created_at")
     list_select_related = ("campaign", "assigned_to")
     list_filter = (("campaign", UniqueCodesCampaignFilter), HeldFilter)
@@ -65,7 +66,7 @@ class CouponCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return "(account erased: nobody)" if obj.assigned_at is not None else "-"
 
 
-class RedemptionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class RedemptionInline(ReadOnlyAdminMixin, TabularInline):
     model = Redemption
     fields = ("campaign", "code", "amount", "shipping_amount", "status", "redeemed_at", "voided_at", "lines")
     readonly_fields = fields
@@ -76,7 +77,7 @@ class RedemptionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(OrderRedemption)
-class OrderRedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderRedemptionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("order_id", "customer", "status", "total_discount", "created_at")
     list_select_related = ("customer",)
     list_filter = ("status", "created_at")
@@ -94,7 +95,7 @@ class OrderRedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RedemptionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("order_id", "campaign", "customer", "code", "amount", "shipping_amount", "status", "redeemed_at")
     list_select_related = ("campaign", "customer")
     list_filter = (("campaign", DiscountCampaignFilter), "status", "redeemed_at")

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
 
 from lms.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, names_shown
 from lms.errors import DomainError
@@ -58,7 +59,7 @@ class LatestTransactionsFormSet(BaseInlineFormSet):
         return self._latest
 
 
-class TransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class TransactionInline(ReadOnlyAdminMixin, TabularInline):
     model = PointsTransaction
     formset = LatestTransactionsFormSet
     fields = (
@@ -74,7 +75,7 @@ class TransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(LoyaltyAccount)
-class LoyaltyAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LoyaltyAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "customer", "program", "balance", "pending_points", "balance_value", "lifetime_earned", "tier", "streak_days",
     )  # fmt: skip
@@ -212,7 +213,7 @@ class LoyaltyAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PointsTransaction)
-class PointsTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointsTransactionAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = (
         "occurred_at", "customer", "program", "kind", "points", "balance_after", "source", "reference", "reason",
         "created_by",

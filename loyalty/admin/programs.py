@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, URLField
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
@@ -116,7 +117,7 @@ class ProgramPartInline:
         return self._may_edit(request, obj)
 
 
-class SettingsInline(ProgramPartInline, admin.StackedInline):
+class SettingsInline(ProgramPartInline, StackedInline):
     model = ProgramSettings
     form = SettingsForm
     formset = SettingsFormSet
@@ -148,7 +149,7 @@ class SettingsInline(ProgramPartInline, admin.StackedInline):
     can_delete = False
 
 
-class EarningRuleInline(ProgramPartInline, admin.TabularInline):
+class EarningRuleInline(ProgramPartInline, TabularInline):
     model = EarningRule
     form = RuleForm
     formset = RuleFormSet
@@ -163,7 +164,7 @@ class EarningRuleInline(ProgramPartInline, admin.TabularInline):
         return 1 if obj is None or obj.pk is None else 0
 
 
-class TierInline(ProgramPartInline, admin.TabularInline):
+class TierInline(ProgramPartInline, TabularInline):
     model = Tier
     form = TierForm
     formset = TierFormSet
@@ -178,7 +179,7 @@ class TierInline(ProgramPartInline, admin.TabularInline):
 
 
 @admin.register(LoyaltyProgram)
-class LoyaltyProgramAdmin(ArchivingActions, ServiceSavedAdmin, admin.ModelAdmin):
+class LoyaltyProgramAdmin(ArchivingActions, ServiceSavedAdmin, ModelAdmin):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
     list_display = (

@@ -10,14 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
+from lms.testing import list_cells
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus, Preference, PushDevice
 from notifications.tests.builders import delivery, message
 
 pytestmark = pytest.mark.django_db
-
-
-def _cells(page: str, column: str) -> list[str]:
-    return re.findall(rf'<td class="field-{column}">([^<]*)</td>', page)
 
 
 def test_the_message_list_shows_each_messages_counts(console, customer):
@@ -30,9 +27,9 @@ def test_the_message_list_shows_each_messages_counts(console, customer):
     page = console.get("/admin/notifications/message/").content.decode()
 
     assert "promotion:5" in page and "campaign:1" in page
-    assert _cells(page, "sent") == ["0", "2"]
-    assert _cells(page, "failed") == ["0", "1"]
-    assert _cells(page, "read") == ["0", "1"]
+    assert list_cells(page, "sent") == ["0", "2"]
+    assert list_cells(page, "failed") == ["0", "1"]
+    assert list_cells(page, "read") == ["0", "1"]
 
 
 def test_the_message_list_counts_in_a_constant_number_of_queries(console, customer):
