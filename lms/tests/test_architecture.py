@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("lms", "accounts", "notifications", "commerce", "segments", "campaigns", "loyalty", "promotions")
+APPS = ("lms", "accounts", "notifications", "commerce", "segments", "campaigns", "loyalty", "promotions", "console")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
