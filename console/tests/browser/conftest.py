@@ -1,6 +1,6 @@
 """The console in a real browser: Playwright for Python driving the distribution's Chromium.
 
-One Chromium per session, a fresh context (cookies) and page per test, against pytest-django's
+One Chromium for them all, a fresh context (cookies) and page per test, against pytest-django's
 ``live_server`` (a transactional database: what the test writes, the server sees). Timeouts are
 short, so a broken page fails in seconds. A failed test leaves its page's screenshot, URL and
 HTML in ``var/artifacts/browser/``.
@@ -52,12 +52,14 @@ def pytest_runtest_setup(item):
         pytest.skip(NO_CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for all the browser tests (they run together: pytest-django runs its
+    transactional tests as a group), closed after the last of them."""
     args = ["--no-sandbox"] if os.geteuid() == 0 else []  # Chromium's sandbox refuses root
-    # From here to the session's end Playwright's sync API keeps an asyncio loop running in this
-    # thread, so Django would take every later ORM call of the session (plain synchronous calls,
-    # in the browser tests and the transactional tests after them) for one from async code.
+    # While the browser is open Playwright's sync API keeps an asyncio loop running in this
+    # thread, so Django would take the tests' ORM calls (plain synchronous calls between page
+    # steps) for calls from async code.
     with allow_async_unsafe(), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         yield browser
