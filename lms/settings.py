@@ -446,6 +446,7 @@ UNFOLD = {
     "SITE_SYMBOL": "loyalty",
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
+    "STYLES": ["/" + STATIC_URL + "console/console.css"],
     "SIDEBAR": {"show_search": True, "show_all_applications": False, "navigation": "console.navigation.sidebar"},
 }
 
