@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE = {
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The console is the only page with a sign-in form. Unfold's login page drops the admin's hidden
+# "next" field, so signing in at /admin/login/ itself would land on Django's default
+# /accounts/profile/ (a 404).
+LOGIN_REDIRECT_URL = "admin:index"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
