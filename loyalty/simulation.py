@@ -16,7 +16,9 @@ What is assumed or approximated (the result lists the assumptions too):
   counted).
 - Segment membership is today's; whether an order is the customer's first is as of the order.
 - Points held for a return window count as earned; later refunds of counted orders are not
-  taken back (orders refunded or cancelled in full are left out, as they never count).
+  taken back (orders refunded or cancelled in full are left out, as they never count). So a tier
+  that a since-refunded order lifted a real account to (kept until the nightly re-evaluation) is
+  not reached in the replay.
 """
 
 import dataclasses
