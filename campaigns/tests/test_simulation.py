@@ -2,6 +2,7 @@
 the budget, the API (inline and as a task with progress), bad input and permissions."""
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
@@ -282,3 +283,29 @@ def test_customers_and_anonymous_callers_may_not_simulate(shop, customer_client)
 
     assert customer_client.post(URL.format(campaign.pk), {"days": 7}, format="json").status_code == 403
     assert APIClient().post(URL.format(campaign.pk), {"days": 7}, format="json").status_code == 401
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.django_db(transaction=True)
+def test_a_large_window_is_run_by_a_real_worker_over_the_broker(shop, orders, admin_client, settings):
+    from celery.contrib.testing.worker import start_worker
+
+    from lms.celery import app
+
+    settings.SIMULATION_INLINE_MAX_ORDERS = 0
+    app.conf.task_always_eager = False  # the autouse fixture in conftest.py restores it
+    app.control.purge()
+    campaign = apparel_campaign(shop)
+
+    response = admin_client.post(URL.format(campaign.pk), {"days": 30}, format="json")
+
+    assert response.status_code == 202, response.json()
+    run = SimulationRun.objects.get(pk=response.json()["id"])
+    assert run.status == SimulationStatus.PENDING  # waiting in the queue, not run in-process
+    with start_worker(app, pool="solo", concurrency=1, queues=["default"], perform_ping_check=False):
+        deadline = time.monotonic() + 20
+        while run.status != SimulationStatus.DONE and time.monotonic() < deadline:
+            time.sleep(0.1)
+            run.refresh_from_db()
+    assert (run.status, run.progress) == (SimulationStatus.DONE, 100)
+    assert run.result["discount_cost"] == "155.00"
