@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from unfold.widgets import UnfoldAdminIntegerFieldWidget
 
 from campaigns.models import SimulationRun, SimulationStatus
 from campaigns.simulation.runs import MAX_DAYS, MIN_DAYS, simulation_latest, simulation_start
@@ -51,7 +52,7 @@ class SimulateForm(forms.Form):
         initial=90,
         label="Days of orders to replay",
         help_text=f"The last {MIN_DAYS}-{MAX_DAYS} days of real orders (cancelled and refunded ones left out).",
-        widget=forms.NumberInput(attrs={"data-testid": "simulate-days"}),
+        widget=UnfoldAdminIntegerFieldWidget(attrs={"data-testid": "simulate-days", "min": MIN_DAYS, "max": MAX_DAYS}),
     )
 
 
@@ -71,6 +72,9 @@ def chart_data(result: dict[str, Any]) -> str:
             datasets.append(
                 {"label": "Budget (₹)", "data": [float(result["budget"])] * len(rows), "borderDash": [6, 4]}
             )
+        if out_on:  # one big point on the running total, the day the budget runs out
+            marks = [float(row["cumulative_cost"]) if row["day"] == out_on else None for row in rows]
+            datasets.append({"label": "Budget runs out", "data": marks, "pointRadius": 8, "showLine": False})
     return json.dumps({"labels": labels, "datasets": datasets})
 
 

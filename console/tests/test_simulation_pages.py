@@ -57,7 +57,13 @@ def test_a_marketer_runs_a_simulation_and_sees_its_figures_and_chart(marketer_co
     assert "The budget could not cover it" in html  # the reason in marketer words, not budget_exhausted
     chart = html.split('data-type="line" data-value="')[1].split('"')[0]
     data = json.loads(chart.replace("&quot;", '"'))
-    assert [d["label"] for d in data["datasets"]] == ["Discount per day (₹)", "Running total (₹)", "Budget (₹)"]
+    assert [d["label"] for d in data["datasets"]] == [
+        "Discount per day (₹)",
+        "Running total (₹)",
+        "Budget (₹)",
+        "Budget runs out",
+    ]
+    assert [x for x in data["datasets"][3]["data"] if x is not None] == [50.0]  # marked on the running total
     assert any("(budget runs out)" in label for label in data["labels"])
     assert SimulationRun.objects.get().created_by.email == "mira@example.com"
 
