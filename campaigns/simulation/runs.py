@@ -63,7 +63,10 @@ def simulation_start(*, campaign: Campaign, days: int, user_id: int | None) -> S
         if run.orders_total > settings.SIMULATION_INLINE_MAX_ORDERS:
             outbox_enqueue(TASK, run.pk)
             return run
-    simulation_execute(run_id=run.pk)
+    try:
+        simulation_execute(run_id=run.pk)
+    except Exception:  # recorded on the run (FAILED, with its error) and logged: answered like a task's failure
+        pass
     run.refresh_from_db()
     return run
 

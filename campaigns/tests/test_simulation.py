@@ -309,3 +309,16 @@ def test_a_large_window_is_run_by_a_real_worker_over_the_broker(shop, orders, ad
             run.refresh_from_db()
     assert (run.status, run.progress) == (SimulationStatus.DONE, 100)
     assert run.result["discount_cost"] == "155.00"
+
+
+def test_a_replay_that_fails_leaves_the_run_failed_with_its_error_not_a_500(shop, admin_client, monkeypatch):
+    def broken(campaign, **kwargs):
+        raise RuntimeError("the engine fell over")
+
+    monkeypatch.setitem(runs.replays._items, "DISCOUNT_COUPON", broken)
+
+    response = admin_client.post(URL.format(apparel_campaign(shop).pk), {"days": 7}, format="json")
+
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["error"]) == ("FAILED", "the engine fell over")
+    assert response.json()["result"] is None
