@@ -21,6 +21,16 @@ class LoyaltyConfig(AppConfig):
         points_providers.register(self.name, provider)  # use_points in cart/evaluate and redemptions
         segment_fields.register()  # loyalty criteria in the segments catalogue
         self._messages_register()
+        self._simulation_register()
+
+    @staticmethod
+    def _simulation_register() -> None:
+        """A program's "Simulate" replays it with loyalty's earning code."""
+        from campaigns.models import CampaignKind
+        from campaigns.simulation.runs import replays
+        from loyalty.simulation import program_replay
+
+        replays.register(CampaignKind.LOYALTY_PROGRAM, program_replay)
 
     @staticmethod
     def _messages_register() -> None:

@@ -21,6 +21,7 @@ from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
 from campaigns.services.campaigns import campaign_create, campaign_update
+from campaigns.simulation.console import SimulationAdminMixin
 from lms.admin import ServiceSavedAdmin
 from lms.errors import DomainError
 
@@ -79,7 +80,7 @@ class DiscountRuleInline(StackedInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
+class CampaignAdmin(SimulationAdminMixin, CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
     form = CampaignForm
     inlines = [DiscountRuleInline]
     list_display = (

@@ -15,6 +15,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
+from campaigns.simulation.console import SimulationAdminMixin
 from lms.admin import ArchivingActions, ServiceSavedAdmin
 from lms.errors import Invalid
 from loyalty.forms import (
@@ -179,7 +180,7 @@ class TierInline(ProgramPartInline, TabularInline):
 
 
 @admin.register(LoyaltyProgram)
-class LoyaltyProgramAdmin(ArchivingActions, ServiceSavedAdmin, ModelAdmin):
+class LoyaltyProgramAdmin(SimulationAdminMixin, ArchivingActions, ServiceSavedAdmin, ModelAdmin):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
     list_display = (
