@@ -52,7 +52,9 @@ class SegmentAdmin(SegmentPagesMixin, SimpleHistoryAdmin, ModelAdmin):
             return [(None, fieldsets[0][1]), ("Who is in it", {"fields": shown}), *fieldsets[2:]]
         if obj is None:
             return [fieldset for fieldset in fieldsets if fieldset[0] in (None, "Who is in it")]
-        return fieldsets
+        # Kind and type are set once: a dynamic segment has criteria, a static one its upload.
+        shown = ("criteria",) if obj.type == Segment.Type.DYNAMIC else ("members_file",)
+        return [(None, fieldsets[0][1]), ("Who is in it", {"fields": shown}), *fieldsets[2:]]
 
     @admin.display(description="Criteria")
     def criteria_summary(self, obj: Segment) -> str:

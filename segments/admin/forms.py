@@ -22,6 +22,8 @@ def criteria_error_words(error: DomainError) -> str:
         message = "Choose a field from the list."
     elif path.endswith(".op"):
         message = "Choose a comparison from the list."
+    elif path.endswith((".all", ".any")) and message.startswith("Expected a non-empty list"):
+        message = "This group is empty: add a condition to it or remove it."
     return f"{path_words(path)}: {message}"
 
 

@@ -130,6 +130,7 @@ def test_a_product_segment_round_trips_with_choices(marketer_console):
             "Row 2 › row 1, the value: Expected a whole number.",
         ),
         ({"all": [{"field": "total_spend", "op": "between", "value": ["9", "x"]}]}, "Row 1, the value (entry 2)"),
+        ({"all": [{"any": []}]}, "Row 1: This group is empty: add a condition to it or remove it."),
         ({"all": [{"field": "orders", "op": "gte", "value": 1, "window_days": 0}]}, "Row 1, the window: Expected"),
     ],
 )  # fmt: skip
@@ -369,3 +370,11 @@ def test_demo_categories_and_brands_feed_the_builder(marketer_console):
     page = marketer_console.get(ADD).content.decode()
 
     assert "Acme" in page
+
+
+def test_a_segments_page_shows_the_builder_or_the_upload_by_its_type(marketer_console):
+    dynamic = marketer_console.get(_change(SegmentFactory())).content.decode()
+    static = marketer_console.get(_change(StaticSegmentFactory())).content.decode()
+
+    assert 'data-testid="criteria-builder"' in dynamic and 'name="members_file"' not in dynamic
+    assert 'name="members_file"' in static and 'data-testid="criteria-builder"' not in static
