@@ -118,6 +118,8 @@ def segment_create(
 def segment_update(*, segment: Segment, **changes: Any) -> Segment:
     """Change name, description or criteria; new criteria are refreshed on commit."""
     segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    if not changes:  # nothing to write: no history row for a save that changed nothing
+        return segment
     if "name" in changes and _name_taken(changes["name"], exclude=segment.pk):
         raise Conflict("segment_name_taken", f"A segment named {changes['name']!r} exists.")
     if "criteria" in changes:
@@ -129,7 +131,7 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
     if "criteria" in changes:
         segment.status = Segment.Status.PENDING
         _refresh_later(segment)
-    segment._change_reason = "Changed " + ", ".join(changes) if changes else "Saved unchanged"
+    segment._change_reason = "Changed " + ", ".join(changes)
     try:
         with transaction.atomic():
             segment.save()

@@ -46,15 +46,16 @@ class SegmentAdmin(SegmentPagesMixin, SimpleHistoryAdmin, ModelAdmin):
 
     def get_fieldsets(self, request, obj: Segment | None = None):
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and not self.has_change_permission(request, obj):
-            # Read only: the criteria in words, not as JSON; no upload.
-            shown = ("criteria_summary",) if obj.type == Segment.Type.DYNAMIC else ()
-            return [(None, fieldsets[0][1]), ("Who is in it", {"fields": shown}), *fieldsets[2:]]
-        if obj is None:
+        if obj is None:  # kind and type are chosen: both ways of saying who is in it are offered
             return [fieldset for fieldset in fieldsets if fieldset[0] in (None, "Who is in it")]
-        # Kind and type are set once: a dynamic segment has criteria, a static one its upload.
-        shown = ("criteria",) if obj.type == Segment.Type.DYNAMIC else ("members_file",)
-        return [(None, fieldsets[0][1]), ("Who is in it", {"fields": shown}), *fieldsets[2:]]
+        # Kind and type are set once: a dynamic segment has criteria (in words when read only),
+        # a static one its upload (none when read only).
+        if self.has_change_permission(request, obj):
+            shown = ("criteria",) if obj.type == Segment.Type.DYNAMIC else ("members_file",)
+        else:
+            shown = ("criteria_summary",) if obj.type == Segment.Type.DYNAMIC else ()
+        who = [("Who is in it", {"fields": shown})] if shown else []
+        return [(None, fieldsets[0][1]), *who, *fieldsets[2:]]
 
     @admin.display(description="Criteria")
     def criteria_summary(self, obj: Segment) -> str:

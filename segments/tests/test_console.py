@@ -378,3 +378,22 @@ def test_a_segments_page_shows_the_builder_or_the_upload_by_its_type(marketer_co
 
     assert 'data-testid="criteria-builder"' in dynamic and 'name="members_file"' not in dynamic
     assert 'name="members_file"' in static and 'data-testid="criteria-builder"' not in static
+
+
+def test_saving_a_segment_unchanged_adds_no_history(marketer_console):
+    criteria = {"all": [{"field": "city", "op": "eq", "value": "Pune"}]}
+    _save(marketer_console, criteria)
+    segment = Segment.objects.get(name="Built")
+
+    response = _save(marketer_console, criteria, path=_change(segment))
+
+    assert response.status_code == 302
+    assert segment.history.count() == 1
+
+
+def test_an_analyst_sees_a_static_segments_members_link_but_no_upload(analyst_console):
+    segment = StaticSegmentFactory()
+
+    page = analyst_console.get(_change(segment)).content.decode()
+
+    assert 'data-testid="segment-members-link"' in page and 'name="members_file"' not in page
