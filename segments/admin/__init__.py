@@ -4,6 +4,7 @@ upload for static lists. Saving goes through the services."""
 
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 from unfold.admin import ModelAdmin
 
 from lms.errors import DomainError
@@ -13,6 +14,16 @@ from segments.admin.builder import criteria_in_words
 from segments.admin.forms import SegmentForm
 from segments.admin.pages import SegmentPagesMixin
 from segments.models import Segment
+
+
+class SegmentHistoryHelper(HistoricalRecordContextHelper):
+    """The history page shows a change of criteria in words, not as a truncated dict."""
+
+    def stringify_delta_change_values(self, change, old, new):
+        if change.field != "criteria":
+            return super().stringify_delta_change_values(change, old, new)
+        kind = self.record.kind
+        return tuple(criteria_in_words(kind, value) if value else "-" for value in (old, new))
 
 
 @admin.register(Segment)
@@ -56,6 +67,9 @@ class SegmentAdmin(SegmentPagesMixin, SimpleHistoryAdmin, ModelAdmin):
             shown = ("criteria_summary",) if obj.type == Segment.Type.DYNAMIC else ()
         who = [("Who is in it", {"fields": shown})] if shown else []
         return [(None, fieldsets[0][1]), *who, *fieldsets[2:]]
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return SegmentHistoryHelper(self.model, historical_record)
 
     @admin.display(description="Criteria")
     def criteria_summary(self, obj: Segment) -> str:

@@ -362,6 +362,7 @@ def test_the_history_names_who_changed_what(marketer_console):
     assert [(r.history_type, r.history_change_reason) for r in records] == [("+", "Created"), ("~", "Changed criteria")]
     assert {r.history_user.email for r in records} == {"mira@example.com"}
     assert "mira@example.com" in page and "Changed criteria" in page and "None" not in page
+    assert "City is Pune" in page and "City is Mumbai" in page  # the change in words
 
 
 def test_demo_categories_and_brands_feed_the_builder(marketer_console):
