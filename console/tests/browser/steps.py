@@ -80,6 +80,51 @@ def save_form(page: Page) -> None:
     page.wait_for_load_state()
 
 
+# --- Segments -------------------------------------------------------------------------------------
+
+
+def builder_condition(page: Page, *, field: str, operator: str, value: str, window: str | None = None) -> None:
+    """Add a condition to the criteria builder's top group: ``field`` by its code (the options'
+    values), ``operator`` by its words ("is at least"), then the value and the window in days."""
+    builder = page.get_by_test_id("criteria-builder")
+    # The top group's own button is its last: a nested group's buttons come before it.
+    builder.get_by_test_id("criteria-group").first.get_by_test_id("criteria-add-condition").last.click()
+    # Each change of field or operator redraws the rows: the new row is found again each time.
+    row = lambda: builder.get_by_test_id("criteria-condition").last  # noqa: E731
+    row().get_by_test_id("criteria-field").select_option(value=field)
+    row().get_by_test_id("criteria-operator").select_option(label=operator)
+    row().get_by_test_id("criteria-value").fill(value)
+    if window is not None:
+        row().get_by_test_id("criteria-window").fill(window)
+
+
+def builder_count(page: Page) -> Locator:
+    """The builder's live member count (asked of the server a moment after each change)."""
+    return page.get_by_test_id("criteria-builder").get_by_test_id("criteria-preview-count")
+
+
+def start_segment(page: Page, *, name: str) -> None:
+    """A new dynamic customer segment's form (its criteria built next with ``builder_condition``)."""
+    page.goto("/admin/segments/segment/add/")
+    page.get_by_label(NAME).fill(name)
+    page.get_by_label("Kind").select_option(label="Customers")
+    page.get_by_label("Type").select_option(label="Dynamic (criteria)")
+
+
+# --- Simulation -----------------------------------------------------------------------------------
+
+
+def simulate(page: Page, *, days: int) -> Locator:
+    """From a campaign's or program's page: "Simulate" over the last ``days``; answers the result
+    block (a small window is replayed while the page waits)."""
+    page.get_by_test_id("simulate-button").click()
+    page.get_by_test_id("simulate-days").fill(str(days))
+    page.get_by_test_id("simulate-run").click()
+    result = page.get_by_test_id("simulate-result")
+    expect(result).to_be_visible()
+    return result
+
+
 # --- Campaigns ------------------------------------------------------------------------------------
 
 
@@ -102,6 +147,12 @@ def fill_category_campaign(page: Page, *, name: str, category: str, percent: str
     page.get_by_label("In-app").first.check()
 
 
+def target_segment(page: Page, segment: str) -> None:
+    """On the campaign form: the audience is a segment, picked by name."""
+    page.get_by_label("Audience").select_option(label="Segments (dynamic or static)")
+    pick_autocomplete(page, "segments", segment)
+
+
 def generate_codes(page: Page, campaign: str, *, count: int, prefix: str) -> list[str]:
     """The list's "Generate unique codes" action; answers the sample codes its message names."""
     page.goto("/admin/campaigns/campaign/")
@@ -113,16 +164,29 @@ def generate_codes(page: Page, campaign: str, *, count: int, prefix: str) -> lis
     return re.findall(rf"{re.escape(prefix)}\w+", message)
 
 
+def assign_codes(page: Page, campaign: str, *, segment: str) -> str:
+    """The list's "Assign codes to a segment" action: each member gets their own free code;
+    answers the message that counts them."""
+    page.goto("/admin/campaigns/campaign/")
+    run_list_action(page, campaign, "Assign codes to a segment (each member their own code)…")
+    page.get_by_label("Segment").select_option(label=segment)
+    page.get_by_role("button", name="Assign codes").click()
+    return success_message(page, f"{campaign} to {segment}:")
+
+
 def open_campaign(page: Page, name: str) -> None:
     page.goto("/admin/campaigns/campaign/")
     list_row(page, name).get_by_role("link", name=name).click()
     page.wait_for_load_state()
 
 
-def try_cart(page: Page, campaign: str, *, codes: str, lines: str) -> Locator:
-    """The campaign's "Test this campaign" page with a cart; answers the result block."""
+def try_cart(page: Page, campaign: str, *, codes: str, lines: str, customer: str = "") -> Locator:
+    """The campaign's "Test this campaign" page with a cart (a guest's, or ``customer``'s by
+    email); answers the result block."""
     open_campaign(page, campaign)
     page.get_by_role("link", name="Test this campaign").click()
+    if customer:
+        page.get_by_label("Customer").fill(customer)
     page.get_by_label("Codes").fill(codes)
     page.get_by_label("Lines").fill(lines)
     page.get_by_role("button", name="Evaluate").click()
