@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 
 from lms.errors import DomainError
+from lms.form_fields import COUNTRY_NAMES
 
 # Below this many rows an exact count is cheap enough.
 ESTIMATE_ABOVE = 100_000
@@ -305,3 +306,45 @@ def without_fields(fieldsets, names: frozenset[str]) -> list:
         if lines:
             kept.append((title, {**options, "fields": tuple(lines)}))
     return kept
+
+
+# --- Read-only pages show places in words ---------------------------------------------------------
+
+
+def _places_text(codes: list[str] | None, names: dict[str, str], anywhere: str) -> str:
+    return ", ".join(names.get(code, code) for code in codes or ()) or anywhere
+
+
+class PlacesShownAdmin:
+    """A page the user may only view (an Analyst's, an archived row's) shows the countries by
+    name ("India", not ``["IN"]``) and the states and cities as a list, not the stored JSON."""
+
+    places_shown = {"countries": "countries_shown", "states": "states_shown", "cities": "cities_shown"}
+
+    def places_in_words(self, request, obj, fieldsets):
+        """``fieldsets`` as the page shows them: for a page the user may only view, the places
+        fields' read-only displays instead (the admin's ``get_fieldsets`` answers this)."""
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        renamed = []
+        for title, options in fieldsets:
+            lines = [
+                tuple(self.places_shown.get(n, n) for n in line)
+                if isinstance(line, list | tuple)
+                else self.places_shown.get(line, line)
+                for line in options["fields"]
+            ]
+            renamed.append((title, {**options, "fields": tuple(lines)}))
+        return renamed
+
+    @admin.display(description="Countries")
+    def countries_shown(self, obj) -> str:
+        return _places_text(obj.countries, COUNTRY_NAMES, "Anywhere")
+
+    @admin.display(description="States")
+    def states_shown(self, obj) -> str:
+        return _places_text(obj.states, {}, "Any state")
+
+    @admin.display(description="Cities")
+    def cities_shown(self, obj) -> str:
+        return _places_text(obj.cities, {}, "Any city")

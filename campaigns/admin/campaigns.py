@@ -21,7 +21,7 @@ from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
 from campaigns.services.campaigns import campaign_create, campaign_update
-from lms.admin import ErrorSummaryAdmin, ServiceSavedAdmin, without_fields
+from lms.admin import ErrorSummaryAdmin, PlacesShownAdmin, ServiceSavedAdmin, without_fields
 from lms.admin_history import PartHistory, ReadableHistoryAdmin
 from lms.errors import DomainError
 from lms.form_fields import TYPE_FIELDS_SCRIPT
@@ -85,7 +85,13 @@ class DiscountRuleInline(StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(
-    CampaignActions, ErrorSummaryAdmin, ServiceSavedAdmin, ReadableHistoryAdmin, SimpleHistoryAdmin, ModelAdmin
+    CampaignActions,
+    ErrorSummaryAdmin,
+    PlacesShownAdmin,
+    ServiceSavedAdmin,
+    ReadableHistoryAdmin,
+    SimpleHistoryAdmin,
+    ModelAdmin,
 ):
     form = CampaignForm
     inlines = [DiscountRuleInline]
@@ -155,7 +161,7 @@ class CampaignAdmin(
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None:
-            return self.fieldsets
+            return self.places_in_words(request, obj, self.fieldsets)
         return without_fields(self.fieldsets, self.existing_only)
 
     def get_readonly_fields(self, request, obj=None):

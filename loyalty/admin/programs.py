@@ -17,7 +17,7 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
-from lms.admin import ArchivingActions, ErrorSummaryAdmin, ServiceSavedAdmin, without_fields
+from lms.admin import ArchivingActions, ErrorSummaryAdmin, PlacesShownAdmin, ServiceSavedAdmin, without_fields
 from lms.admin_history import PartHistory, ReadableHistoryAdmin
 from lms.errors import Invalid
 from lms.form_fields import TYPE_FIELDS_SCRIPT
@@ -187,7 +187,13 @@ class TierInline(ProgramPartInline, TabularInline):
 
 @admin.register(LoyaltyProgram)
 class LoyaltyProgramAdmin(
-    ArchivingActions, ErrorSummaryAdmin, ServiceSavedAdmin, ReadableHistoryAdmin, SimpleHistoryAdmin, ModelAdmin
+    ArchivingActions,
+    ErrorSummaryAdmin,
+    PlacesShownAdmin,
+    ServiceSavedAdmin,
+    ReadableHistoryAdmin,
+    SimpleHistoryAdmin,
+    ModelAdmin,
 ):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
@@ -252,7 +258,7 @@ class LoyaltyProgramAdmin(
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None:
-            return self.fieldsets
+            return self.places_in_words(request, obj, self.fieldsets)
         return without_fields(self.fieldsets, self.existing_only)
 
     def get_changeform_initial_data(self, request) -> dict[str, Any]:
