@@ -114,6 +114,8 @@ class CampaignForm(PlacesForm, ServiceCheckedModelForm):
             ]
         bound_fields(self, CAMPAIGN_BOUNDS)
         help_texts(self, CAMPAIGN_HELP)
+        if "description" in self.fields:  # a short box: the page stays short
+            self.fields["description"].widget.attrs["rows"] = 2
         self.offer_places(known_places())
 
     # --- What the services get ---------------------------------------------------------------

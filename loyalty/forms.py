@@ -99,6 +99,8 @@ class ProgramForm(lms_forms.PlacesForm, ServiceCheckedModelForm):
         self.instance.console_form = self
         lms_forms.bound_fields(self, PROGRAM_BOUNDS)
         self.offer_places(known_places())
+        if "description" in self.fields:  # a short box: the page stays short
+            self.fields["description"].widget.attrs["rows"] = 2
         self.parts: dict[str, ProgramPartFormSet] = {}
         self.checked: CheckedProgram | None = None
 

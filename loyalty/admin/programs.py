@@ -151,6 +151,7 @@ class SettingsInline(ProgramPartInline, StackedInline):
     min_num = max_num = 1
     extra = 0
     can_delete = False
+    tab = True  # a tab of its own at the top (unfold): the program's page stays short
 
 
 class EarningRuleInline(ProgramPartInline, TabularInline):

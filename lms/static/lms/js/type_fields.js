@@ -5,12 +5,16 @@
   "use strict";
 
   function rowOf(select) {
-    return select.closest(".inline-related, tr.form-row, tr") || select.form;
+    return select.closest(".inline-related, tr.form-row, tr");
   }
 
   function wrapperOf(input, row) {
-    var cell = input.closest("td");
-    if (cell && row.contains(cell) && cell !== row) return cell.closest("tr") === row ? cell : null;
+    if (row.tagName === "TR") {
+      // The tabular inline: the row's own cell holding the input (a rows widget has cells of its own).
+      var cell = input;
+      while (cell && cell.parentElement !== row) cell = cell.parentElement;
+      return cell;
+    }
     // The stacked inline: the nearest block holding this field's label and input.
     var node = input.parentElement;
     while (node && node !== row) {
