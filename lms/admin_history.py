@@ -13,6 +13,7 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 HISTORY_TEMPLATE = "admin/lms/history_list.html"
 PART_HISTORY_ROWS = 50  # the latest changes of the parts shown
+UNSHOWN = frozenset({"position"})  # bookkeeping a marketer never set
 PART_HISTORY_SCAN = 2000  # versions read to find them (a part row's previous version among them)
 
 
@@ -26,6 +27,10 @@ class ReadableHistoryHelper(HistoricalRecordContextHelper):
         value = super().prepare_delta_change_value(change, value)
         if value in (None, "", []):
             return "(empty)"
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):  # tiers, streak steps
+            return "; ".join(
+                ", ".join(f"{key.replace('_', ' ')} {item[key]}" for key in sorted(item)) for item in value
+            )
         return value
 
 
@@ -40,7 +45,7 @@ def record_changes(model: type[models.Model], record, previous) -> list[dict[str
     given = []
     for field in model._meta.concrete_fields:
         value = getattr(record, field.attname, None)
-        if field.primary_key or field.is_relation or value in (None, "", []):
+        if field.primary_key or field.is_relation or field.name in UNSHOWN or value in (None, "", []):
             continue
         change = ModelChange(field.name, None, value)
         given.append({"field": capfirst(field.verbose_name), "old": "", "new": helper.format_delta_change(change).new})

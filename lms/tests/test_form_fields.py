@@ -5,7 +5,10 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from simple_history.models import ModelChange
 
+from campaigns.models import DiscountRule
+from lms.admin_history import ReadableHistoryHelper
 from lms.form_fields import (
     Column,
     CountriesField,
@@ -94,3 +97,17 @@ def test_messages_are_put_in_words():
     assert words("tiers[1].threshold: Thresholds go up.") == "Tier 2, threshold: Thresholds go up."
     assert words("Give a PERCENTAGE; max_discount is null.") == "Give a “Percentage”; maximum discount is empty."
     assert words("PERCENTAGE_OFF stays") == "PERCENTAGE_OFF stays"  # whole names only
+
+
+def test_a_history_change_of_rows_reads_as_words():
+
+    helper = ReadableHistoryHelper(DiscountRule, None)
+    change = ModelChange("tiers", [], [{"threshold": "3", "value": "5"}, {"threshold": "6", "value": "10"}])
+    kind = ModelChange("discount_type", "PERCENTAGE", "FIXED_AMOUNT")
+
+    assert helper.format_delta_change(change).new == "threshold 3, value 5; threshold 6, value 10"
+    assert helper.format_delta_change(change).old == "(empty)"
+    assert (helper.format_delta_change(kind).old, helper.format_delta_change(kind).new) == (
+        "Percentage",
+        "Fixed amount",
+    )
