@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 
 from lms.errors import DomainError
-from lms.forms import console_styled
 from lms.form_fields import COUNTRY_NAMES
+from lms.forms import console_styled
 
 # Below this many rows an exact count is cheap enough.
 ESTIMATE_ABOVE = 100_000
