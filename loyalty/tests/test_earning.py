@@ -310,6 +310,18 @@ def test_a_sign_in_awards_the_days_login_points_once(api_client):
     assert (account.balance, account.streak_days, account.streak_last_day) == (10, 1, today)
 
 
+@pytest.mark.parametrize("access", [{"is_staff": True}, {"role": "ADMIN"}, {"is_superuser": True, "role": "ADMIN"}])
+def test_a_console_account_signing_in_is_not_enrolled_and_earns_nothing(api_client, access):
+    # Staff and administrators are not loyalty members: their sign-ins open no account.
+    program = program_make(rules=[STREAK])
+    UserFactory(email="staff@example.com", **access)
+
+    response = api_client.post(SIGNIN, {"email": "staff@example.com", "password": DEFAULT_PASSWORD}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert not LoyaltyAccount.objects.filter(program=program).exists()
+
+
 def test_the_seed_sign_in_route_awards_too(api_client):
     program = program_make(rules=[STREAK])
     UserFactory(email="asha@example.com")
