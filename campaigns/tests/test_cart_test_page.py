@@ -4,6 +4,8 @@ them, told in words; its product picker and sample codes; bad input and permissi
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -200,3 +202,19 @@ def test_staff_without_campaign_permissions_cannot_test_carts(client, catalogue)
 
     assert client.get(page_url()).status_code == 403
     assert client.get(reverse("admin:campaigns_campaign_cart_products"), {"q": "tee"}).status_code == 403
+
+
+def test_the_page_costs_the_same_queries_whatever_the_number_of_campaigns(console, catalogue, customer):
+    CampaignFactory(name="First")
+    console.post(page_url(), cart_form(("TEE", "1", ""), customer="asha@example.com"))  # warm the snapshot
+    with CaptureQueriesContext(connection) as few:
+        console.post(page_url(), cart_form(("TEE", "1", ""), customer="asha@example.com"))
+    for n in range(8):
+        CampaignFactory(name=f"More {n}", priority=n)
+    console.post(page_url(), cart_form(("TEE", "1", ""), customer="asha@example.com"))
+
+    with CaptureQueriesContext(connection) as many:
+        response = console.post(page_url(), cart_form(("TEE", "1", ""), customer="asha@example.com"))
+
+    assert len(response.context["report"].considered) == 9
+    assert len(many) == len(few), [q["sql"][:100] for q in many.captured_queries]
