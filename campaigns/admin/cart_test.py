@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from unfold.decorators import action
 
-from campaigns.admin.cart_report import cart_report
 from campaigns.admin.cart_test_form import CartLineFormSet, CartTestForm
+from campaigns.cart_report import cart_report
 from campaigns.evaluation import cart_evaluate
 from campaigns.models import Campaign, CodeType
 from campaigns.selectors import products_search, sample_code
