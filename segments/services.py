@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User, normalize_email
+from accounts.models import Role, User, normalize_email
 from commerce.models import Product
 from commerce.services.catalogue import catalogue_invalidate
 from lms.errors import Conflict, Invalid
@@ -164,9 +164,10 @@ def _static_members_replace(segment: Segment, members: list[str]) -> list[str]:
     if segment.kind == Segment.Kind.USER:
         emails = [normalize_email(key) for key in keys if "@" in key]
         ids = [key for key in keys if "@" not in key]
-        found = User.objects.filter(Q(email__in=emails) | Q(external_id__in=ids)).values_list(
-            "pk", "email", "external_id"
-        )
+        # Only accounts a segment may hold: a staff or ADMIN address is reported as unknown.
+        found = User.objects.filter(
+            Q(email__in=emails) | Q(external_id__in=ids), is_staff=False, is_superuser=False, role=Role.USER
+        ).values_list("pk", "email", "external_id")
         pks = {pk for pk, _, _ in found}
         known = {email for _, email, _ in found} | {external for _, _, external in found if external}
         unknown = [key for key in keys if (normalize_email(key) if "@" in key else key) not in known]

@@ -17,6 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline
 
 from campaigns.admin.actions import CampaignActions
+from campaigns.admin.cart_test import CartTestPages
 from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
@@ -86,6 +87,7 @@ class DiscountRuleInline(StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(
+    CartTestPages,
     SimulationAdminMixin,
     CampaignActions,
     ErrorSummaryAdmin,
