@@ -75,6 +75,13 @@ def pick_autocomplete(page: Page, field_id: str, text: str) -> None:
     page.locator(".select2-results__option").filter(has_text=text).click()
 
 
+def open_tab(page: Page, title: str) -> None:
+    """Show one tab of a tabbed change form: a page tab ("Points, redemption and messages") or a
+    tab of its fieldsets ("Schedule"); the fields of the others stay in the form."""
+    # markup: unfold's tabs are links in a <nav> of the page's #content (the sidebar is outside it).
+    page.locator("#content nav a").filter(has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")).click()
+
+
 def save_form(page: Page) -> None:
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_load_state()
@@ -134,14 +141,17 @@ def fill_category_campaign(page: Page, *, name: str, category: str, percent: str
     page.goto("/admin/campaigns/campaign/add/")
     page.get_by_label(NAME).fill(name)
     page.get_by_label("Status").select_option(label="Inactive")
+    open_tab(page, "Schedule")
     page.get_by_label("Timezone").fill("UTC")
+    open_tab(page, "Redemption & limits")
     page.get_by_label("Redemption type").select_option(label="With a coupon code")
     page.get_by_label("Code type").select_option(label="Unique single-use codes")
-    # markup: the first rule row's fields, by id (the rule rows have no labels of their own yet).
+    # markup: the first rule row's fields, by id (the hidden template row has the same labels).
     page.locator("#id_rules-0-rule_type").select_option(label="Category")
     page.locator("#id_rules-0-discount_type").select_option(label="Percentage")
     page.locator("#id_rules-0-value").fill(percent)
     pick_autocomplete(page, "rules-0-categories", category)
+    open_tab(page, "Notification")
     page.get_by_label("Notify title").fill("{{ campaign_name }} is on")
     page.get_by_label("Notify body").fill("Hi {{ first_name }}, {{ code }} takes " + percent + "% off.")
     page.get_by_label("In-app").first.check()
@@ -149,6 +159,7 @@ def fill_category_campaign(page: Page, *, name: str, category: str, percent: str
 
 def target_segment(page: Page, segment: str) -> None:
     """On the campaign form: the audience is a segment, picked by name."""
+    open_tab(page, "Audience & places")
     page.get_by_label("Audience").select_option(label="Segments (dynamic or static)")
     pick_autocomplete(page, "segments", segment)
 
@@ -195,6 +206,35 @@ def try_cart(page: Page, campaign: str, *, codes: str, lines: str, customer: str
     return result
 
 
+def try_live_cart(
+    page: Page, *, products: list[tuple[str, int]], customer: str = "", codes: str = "", sample_code_of: str = ""
+) -> Locator:
+    """The list's "Test a cart" page (every live campaign together): products picked by name
+    from the suggestions with their quantities, a customer by email, codes typed or a sample
+    code of ``sample_code_of`` filled; answers the result block."""
+    page.goto("/admin/campaigns/campaign/")
+    page.get_by_test_id("cart-test-open").click()
+    for row, (name, quantity) in zip(page.get_by_test_id("cart-line").all(), products, strict=False):
+        search = row.get_by_test_id("cart-product-search")
+        search.press_sequentially(name[:4])
+        # markup: the suggestions are the <datalist>'s options (value: the sku); picking one
+        # puts its sku in the box, which fills the catalogue's price.
+        suggestion = page.locator("#cart-products option").filter(has_text=name).first
+        search.fill(suggestion.get_attribute("value"))
+        expect(row.locator("[data-price]")).not_to_have_value("")
+        row.locator('input[name$="-quantity"]').fill(str(quantity))
+    page.get_by_label("Customer").fill(customer)
+    if codes:
+        page.get_by_test_id("cart-codes").fill(codes)
+    if sample_code_of:
+        page.get_by_test_id("cart-sample-code").filter(has_text=sample_code_of).click()
+        expect(page.get_by_test_id("cart-sample-message")).to_contain_text("Filled")
+    page.get_by_test_id("cart-run").click()
+    result = page.get_by_test_id("cart-result")
+    expect(result).to_be_visible()
+    return result
+
+
 def switch_on(page: Page, campaign: str) -> None:
     page.goto("/admin/campaigns/campaign/")
     run_list_action(page, campaign, "Switch on the selected campaigns")
@@ -209,11 +249,12 @@ def fill_program(page: Page, *, name: str, points_per_rupee: str, tier: str, thr
     page.goto("/admin/loyalty/loyaltyprogram/add/")
     page.get_by_label(NAME).fill(name)
     page.get_by_label("Status").select_option(label="Inactive")
+    open_tab(page, "Schedule")
     page.get_by_label("Timezone").fill("UTC")
-    # Today the settings row must differ from its defaults, else "Please submit at least 1 form."
-    page.get_by_label("Expiry days").filter(visible=True).fill(expiry_days)  # not the hidden template row
     # markup: the tabular inlines' inputs, by name (their columns have headers, not labels).
     page.locator('[name="earning_rules-0-rule_type"]').select_option(label="Points per rupee spent")
     page.locator('[name="earning_rules-0-points_per_rupee"]').fill(points_per_rupee)
     page.locator('[name="loyalty_tiers-0-name"]').fill(tier)
     page.locator('[name="loyalty_tiers-0-threshold"]').fill(threshold)
+    open_tab(page, "Points, redemption and messages")
+    page.get_by_label("Expiry days").filter(visible=True).fill(expiry_days)  # not the hidden template row

@@ -42,14 +42,12 @@ from console.tests.browser.steps import (
     success_message,
     switch_on,
     target_segment,
-    try_cart,
+    try_live_cart,
 )
 from notifications.models import Delivery
 from segments.models import Segment
 
 pytestmark = pytest.mark.browser
-
-CART = "SKU-SHOE, 2, 500.00, Shoes\nSKU-SHIRT, 1, 300.00, Shirts"
 
 
 def customer(email: str, city: str):
@@ -125,12 +123,13 @@ def test_a_marketer_builds_a_segment_and_launches_a_simulated_campaign_for_it(pa
     ashas = CouponCode.objects.get(campaign=campaign, assigned_to__email="asha@example.com").code
     assert bodies["asha@example.com"] == f"Hi Asha, {ashas} takes 10% off."  # her own code
 
-    # Live, a member's cart with her code gets 10 % off the shoes; a customer outside the
-    # segment gets nothing, and the page says why.
-    result = try_cart(page, "Pune shoes 10", codes=ashas, lines=CART, customer="asha@example.com")
-    expect(result.locator("#total-discount")).to_have_text("100.00")
-    expect(result).to_contain_text("SKU-SHOE: 100.00")
+    # Live, on "Test a cart" (every live campaign together): a member's cart with her code gets
+    # 10 % off the shoes; a customer outside the segment with a free code gets nothing, and why.
+    cart = [("Runner", 2), ("Tee", 1)]
+    result = try_live_cart(page, products=cart, customer="asha@example.com", codes=ashas)
+    expect(result.get_by_test_id("cart-total-discount")).to_have_text("100.00")
+    expect(result.get_by_test_id("cart-applied")).to_contain_text("SKU-SHOE: 100.00")
     snapshot(page, "segment-campaign-test-cart")
-    free = CouponCode.objects.filter(campaign=campaign, assigned_to=None).values_list("code", flat=True).first()
-    result = try_cart(page, "Pune shoes 10", codes=free, lines=CART, customer="priya@example.com")
-    expect(result.locator("#total-discount")).to_have_text("0.00")
+    result = try_live_cart(page, products=cart, customer="priya@example.com", sample_code_of="Pune shoes 10")
+    expect(result.get_by_test_id("cart-total-discount")).to_have_text("0.00")
+    expect(result.get_by_test_id("cart-refusal")).to_contain_text("segment")
