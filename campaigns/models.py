@@ -335,3 +335,19 @@ class Redemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} · {self.campaign_id}"
+
+
+class RefusalCount(models.Model):
+    """How many cart evaluations refused a campaign for a reason on a day (``settings.TIME_ZONE``):
+    the rollup of the live counters of ``campaigns.refusals`` (no cart is stored)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="refusal_counts")
+    day = models.DateField()
+    reason = models.CharField(max_length=32)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "day", "reason"], name="campaigns_refusal_once")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day} {self.reason}: {self.count}"
