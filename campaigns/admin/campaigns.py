@@ -17,6 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline
 
 from campaigns.admin.actions import CampaignActions
+from campaigns.admin.reports import CampaignReportPages
 from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
@@ -79,7 +80,7 @@ class DiscountRuleInline(StackedInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
+class CampaignAdmin(CampaignReportPages, CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
     form = CampaignForm
     inlines = [DiscountRuleInline]
     list_display = (

@@ -17,6 +17,7 @@ from campaigns.models import Campaign, CampaignStatus
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
 from lms.admin import ArchivingActions, ServiceSavedAdmin
 from lms.errors import Invalid
+from loyalty.admin.reports import ProgramReportPages
 from loyalty.forms import (
     MAX_RULES,
     MAX_TIERS,
@@ -179,7 +180,7 @@ class TierInline(ProgramPartInline, TabularInline):
 
 
 @admin.register(LoyaltyProgram)
-class LoyaltyProgramAdmin(ArchivingActions, ServiceSavedAdmin, ModelAdmin):
+class LoyaltyProgramAdmin(ProgramReportPages, ArchivingActions, ServiceSavedAdmin, ModelAdmin):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
     list_display = (
