@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from campaigns.engine import types as t
 from campaigns.models import CampaignKind, RedemptionStatus, RefusalCount
 from campaigns.refusals import refusals_count
 from campaigns.reports import (
@@ -18,7 +19,6 @@ from campaigns.reports import (
     revenue_split,
     top_campaigns,
 )
-from campaigns.engine import types as t
 from campaigns.tests.factories import CampaignFactory, CouponCodeFactory, redemption_make
 from commerce.models import OrderStatus
 from commerce.tests.factories import OrderFactory, ProductFactory
@@ -83,7 +83,10 @@ def test_top_campaigns_rank_by_redemptions_or_cost(world):
     by_cost = top_campaigns(span=span, by="cost")
     by_count = top_campaigns(span=span, by="redemptions")
 
-    assert [(r.name, r.redemptions, r.cost) for r in by_cost] == [("Autumn", 1, D("300.00")), ("Spring", 1, D("100.00"))]
+    assert [(r.name, r.redemptions, r.cost) for r in by_cost] == [
+        ("Autumn", 1, D("300.00")),
+        ("Spring", 1, D("100.00")),
+    ]
     assert [r.name for r in by_count] == ["Autumn", "Spring"]  # a tie on count goes to the costlier
 
 

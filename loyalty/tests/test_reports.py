@@ -43,7 +43,9 @@ def program():
     ingest("RAVI-1", "200.00", days_ago=2, who=RAVI)  # Ravi: 200 + 50 bonus
     ingest("RAVI-2", "80.00", days_ago=1, who=RAVI)  # Ravi: 80, refunded below
     asha = LoyaltyAccount.objects.get(program=program, customer__email=ASHA["email"])
-    points_redeem(customer_id=asha.customer_id, program_id=program.pk, points=100, order_id="SPEND")  # expires 150 first
+    points_redeem(
+        customer_id=asha.customer_id, program_id=program.pk, points=100, order_id="SPEND"
+    )  # expires 150 first
     order_status_change(external_id="RAVI-2", status="REFUNDED")
     return program
 
