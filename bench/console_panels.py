@@ -58,7 +58,7 @@ BUILD = [
     """INSERT INTO campaigns_redemption (order_id, code, amount, shipping_amount, lines, status, redeemed_at,
          campaign_id, customer_id, order_redemption_id)
        SELECT r.order_id, '', r.total_discount, 0, '[]', r.status, r.evaluated_at,
-         (SELECT min(id) FROM campaigns_campaign WHERE name LIKE 'Bench %%') + r.id %% %(campaigns)s,
+         (SELECT min(id) FROM campaigns_campaign WHERE name LIKE 'Bench %%' AND kind = 'DISCOUNT_COUPON') + r.id %% %(campaigns)s,
          r.customer_id, r.id
        FROM campaigns_orderredemption r""",
     """INSERT INTO loyalty_loyaltyaccount (balance, lifetime_earned, streak_days, created_at, updated_at,
@@ -99,7 +99,7 @@ BUILD = [
        SELECT c.id, current_date - d, r, (c.id + d) %% 500
        FROM campaigns_campaign c, generate_series(0, 364) d,
          unnest(ARRAY['min_cart','geo','segment','usage_limit','no_matching_items']) r
-       WHERE c.name LIKE 'Bench %%'""",
+       WHERE c.name LIKE 'Bench %%' AND c.kind = 'DISCOUNT_COUPON'""",
     "ANALYZE",
 ]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, Sum, Value
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
 from campaigns.engine.types import REASONS
@@ -42,7 +42,7 @@ def _sum(expression, **filters) -> Coalesce:
     return Coalesce(Sum(expression, filter=condition, output_field=MONEY), Value(ZERO), output_field=MONEY)
 
 
-def _standing() -> "Redemption.objects":
+def _standing() -> QuerySet[Redemption]:
     return Redemption.objects.filter(status=RedemptionStatus.REDEEMED)
 
 
