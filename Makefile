@@ -42,7 +42,8 @@ api-key: $(VENV)/.run-installed
 	@$(RUN_ENV) $(PY) manage.py create_api_key demo-$$(date +%Y%m%d-%H%M%S)
 
 ## test: lint, the import contract (.importlinter), the migration check, the schema check and the
-## whole suite on PostgreSQL + Redis
+## whole suite on PostgreSQL + Redis, with the console's browser tests in the distribution's
+## Chromium (scripts/chromium.sh installs it when missing; pytest -m "not browser" skips them)
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -50,6 +51,7 @@ test: $(VENV)/.dev-installed
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/services.sh
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml
+	scripts/chromium.sh
 	$(TEST_ENV) $(PY) -m pytest
 
 ## worker / beat: the production processes, for a local try with REDIS_URL set

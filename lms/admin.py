@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 
 from lms.errors import DomainError
+from lms.forms import console_styled
 
 # Below this many rows an exact count is cheap enough.
 ESTIMATE_ABOVE = 100_000
@@ -178,6 +179,8 @@ class ArchivingActions:
 
     def _action_page(self, request, template: str, title: str, rows: list[Model], **context) -> TemplateResponse:
         """An action's page of its own (``template`` extends ``admin/lms/action_base.html``)."""
+        if context.get("form") is not None:
+            console_styled(context["form"])
         return TemplateResponse(
             request,
             template,

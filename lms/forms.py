@@ -8,8 +8,31 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.forms.models import InlineForeignKeyField, construct_instance
+from unfold import widgets as unfold_widgets
 
 from lms.errors import DomainError
+
+_WIDGET_CLASSES: tuple[tuple[type, list[str]], ...] = (
+    (forms.CheckboxSelectMultiple, []),
+    (forms.RadioSelect, []),
+    (forms.CheckboxInput, unfold_widgets.CHECKBOX_CLASSES),
+    (forms.Textarea, unfold_widgets.TEXTAREA_CLASSES),
+    (forms.Select, unfold_widgets.SELECT_CLASSES),
+    (forms.DateTimeInput, unfold_widgets.DATETIME_CLASSES),
+    (forms.widgets.Input, unfold_widgets.INPUT_CLASSES),
+)
+
+
+def console_styled(form: forms.BaseForm) -> forms.BaseForm:
+    """A plain form on a console page of our own (an action's page, the cart test) drawn like
+    the console's model forms: the theme styles its inputs by class, not by element."""
+    for field in form.fields.values():
+        for widget_type, classes in _WIDGET_CLASSES:
+            if isinstance(field.widget, widget_type):
+                present = field.widget.attrs.get("class", "")
+                field.widget.attrs["class"] = " ".join([present, *classes]).strip()
+                break
+    return form
 
 
 def error_paths(error: DomainError) -> list[tuple[str, str]]:

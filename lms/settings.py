@@ -225,6 +225,10 @@ CELERY_BEAT_SCHEDULE = {
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The console is the only page with a sign-in form. Unfold's login page drops the admin's hidden
+# "next" field, so signing in at /admin/login/ itself would land on Django's default
+# /accounts/profile/ (a 404).
+LOGIN_REDIRECT_URL = "admin:index"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -444,6 +448,7 @@ UNFOLD = {
     "SITE_SYMBOL": "loyalty",
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
+    "STYLES": ["/" + STATIC_URL + "console/console.css"],
     "SIDEBAR": {"show_search": True, "show_all_applications": False, "navigation": "console.navigation.sidebar"},
 }
 

@@ -95,3 +95,11 @@ def test_syncing_the_groups_again_adds_what_is_missing_and_keeps_what_was_grante
 
     codenames = set(marketer.permissions.values_list("codename", flat=True))
     assert {"add_campaign", "add_product"} <= codenames
+
+
+def test_signing_in_at_the_login_page_itself_lands_on_the_console(client, marketer):
+    # Unfold's login form has no hidden "next" field: without it Django sends to /accounts/profile/.
+    response = client.post(reverse("admin:login"), {"username": "mira@example.com", "password": "Staff-Password-1"})
+    assert response.status_code == 302
+    assert response.url == reverse("admin:index")
+    assert client.get(response.url).status_code == 200

@@ -17,6 +17,7 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from lms.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, names_shown
 from lms.errors import DomainError
+from lms.forms import console_styled
 from loyalty.admin.programs import rupees
 from loyalty.engine import points_value
 from loyalty.forms import PointsAdjustForm
@@ -202,7 +203,7 @@ class LoyaltyAccountAdmin(ReadOnlyAdminMixin, ModelAdmin):
                 "subtitle": None,
                 "opts": self.opts,
                 "accounts": accounts,
-                "form": form,
+                "form": console_styled(form),
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
                 **context,
             },
