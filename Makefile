@@ -32,6 +32,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.run-installed
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo --if-empty
+	$(RUN_ENV) $(PY) manage.py seed_demo_segments --if-empty
 	$(RUN_ENV) $(PY) manage.py seed_demo_campaigns --if-empty
 	$(RUN_ENV) $(PY) manage.py seed_demo_loyalty --if-empty
 	$(RUN_ENV) $(PY) manage.py dev_bootstrap --port $(PORT)

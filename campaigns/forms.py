@@ -18,12 +18,21 @@ from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
 from accounts.models import User
-from campaigns.engine.rules import tiered_types_text
 from campaigns.evaluation import CartRequest
+from campaigns.form_parts import (
+    CAMPAIGN_HELP,
+    RULE_HELP,
+    campaign_words,
+    help_texts,
+    rule_type_fields,
+    tiers_field,
+)
 from campaigns.models import WEEKDAYS, Campaign, CampaignKind, Channel, DiscountRule
 from campaigns.services.campaigns import campaign_check
 from campaigns.services.rules import RULE_FIELDS, TARGET_RELATIONS
+from commerce.selectors import known_places
 from lms.errors import DomainError
+from lms.form_fields import show_fields_by_type
 from lms.forms import (
     MONEY_DIGITS,
     CommaSeparatedField,
@@ -54,7 +63,6 @@ FORM_FIELD_FOR_PATH = {
 }
 RULE_PATH = re.compile(r"^rules\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
 CENT = Decimal("0.01")
-MAX_TIERS = 20
 
 # The API serializers' bounds (campaigns/api/serializers.py), so both faces refuse the same input.
 CAMPAIGN_BOUNDS = {
@@ -105,6 +113,10 @@ class CampaignForm(PlacesForm, ServiceCheckedModelForm):
                 (CampaignKind.FREE_SHIPPING, CampaignKind.FREE_SHIPPING.label),
             ]
         bound_fields(self, CAMPAIGN_BOUNDS)
+        help_texts(self, CAMPAIGN_HELP)
+        if "description" in self.fields:  # a short box: the page stays short
+            self.fields["description"].widget.attrs["rows"] = 2
+        self.offer_places(known_places())
 
     # --- What the services get ---------------------------------------------------------------
 
@@ -133,12 +145,10 @@ class CampaignForm(PlacesForm, ServiceCheckedModelForm):
 
 
 class RuleForm(ServiceCheckedModelForm):
-    tiers = forms.JSONField(
-        required=False,
-        initial=list,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "style": "font-family: monospace"}),
-        help_text=f'{tiered_types_text(" or ")}: [{{"threshold": 3, "value": 5}}, ...].',
-    )
+    """One rule row: the fields of its rule type (``rule_type_fields``); the others, hidden on
+    the page, are left out of what is saved."""
+
+    tiers = tiers_field()
 
     class Meta:
         model = DiscountRule
@@ -147,23 +157,19 @@ class RuleForm(ServiceCheckedModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         bound_fields(self, RULE_BOUNDS)
+        help_texts(self, RULE_HELP)
+        if "rule_type" in self.fields:
+            show_fields_by_type(self.fields["rule_type"], rule_type_fields())
 
-    def clean_tiers(self) -> list[dict[str, str]]:
-        tiers = self.cleaned_data.get("tiers")
-        if tiers in (None, ""):
-            return []
-        if not isinstance(tiers, list) or len(tiers) > MAX_TIERS:
-            raise ValidationError(
-                f'Give a list of at most {MAX_TIERS} tiers, such as [{{"threshold": 3, "value": 5}}].'
-            )
-        cleaned = []
-        for index, tier in enumerate(tiers):
-            if not isinstance(tier, dict) or set(tier) != {"threshold", "value"}:
-                raise ValidationError(f'tiers[{index}]: a tier is {{"threshold": ..., "value": ...}}.')
-            cleaned.append(
-                {key: str(_tier_number(tier[key], f"tiers[{index}].{key}")) for key in ("threshold", "value")}
-            )
-        return cleaned
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        taken = rule_type_fields().get(data.get("rule_type"))
+        if taken is not None:
+            for name in {name for names in rule_type_fields().values() for name in names} - set(taken):
+                if name in data:
+                    data[name] = [] if name == "tiers" or name in TARGET_FIELDS.values() else None
+                self.errors.pop(name, None)  # a field the type does not take: nothing to fix there
+        return data
 
     def rule(self) -> dict[str, Any]:
         """The service's rule dict (``campaign_create(rules=[...])``)."""
@@ -173,18 +179,6 @@ class RuleForm(ServiceCheckedModelForm):
         for key, name in TARGET_FIELDS.items():
             rule[key] = sorted(target.pk for target in data.get(name) or ())
         return rule
-
-
-def _tier_number(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValidationError(f"{path}: give a number.")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValidationError(f"{path}: {value!r} is not a number.")
-    if not number.is_finite() or number < CENT or number >= 10**10 or number != number.quantize(CENT):
-        raise ValidationError(f"{path}: a positive amount with at most 2 decimal places.")
-    return number
 
 
 class RuleFormSet(BaseInlineFormSet):
@@ -212,7 +206,7 @@ class RuleFormSet(BaseInlineFormSet):
         except DomainError as error:
             unplaced = self._place(error, campaign_form, rows)
             if unplaced:
-                raise ValidationError(unplaced)
+                raise ValidationError([campaign_words(text) for text in unplaced])
             return
         campaign_form.checked_rules = rules
 
@@ -228,10 +222,13 @@ class RuleFormSet(BaseInlineFormSet):
                 own.append(message)
             elif match and int(match["index"]) < len(rows):
                 form = rows[int(match["index"])]
-                error_on_field(form, match["field"] or "", message, rest=match["rest"] or "", names=FORM_FIELD_FOR_PATH)
+                error_on_field(
+                    form, match["field"] or "", message, rest=match["rest"] or "", names=FORM_FIELD_FOR_PATH,
+                    words=campaign_words,
+                )  # fmt: skip
             else:
                 on_campaign = True
-                error_on_field(campaign_form, path, message, names=FORM_FIELD_FOR_PATH)
+                error_on_field(campaign_form, path, message, names=FORM_FIELD_FOR_PATH, words=campaign_words)
         if on_campaign:
             own.append("Nothing was saved: see the errors on the campaign's fields above.")
         return own

@@ -339,6 +339,43 @@ class Redemption(models.Model):
         return f"{self.order_id} · {self.campaign_id}"
 
 
+class SimulationStatus(models.TextChoices):
+    PENDING = "PENDING", "Waiting to run"
+    RUNNING = "RUNNING", "Running"
+    DONE = "DONE", "Done"
+    FAILED = "FAILED", "Failed"
+
+
+class SimulationRun(models.Model):
+    """One replay of a campaign or program over the last ``days`` of orders
+    (``campaigns.simulation``): its progress while it runs, its figures when done."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="simulations")
+    days = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=8, choices=SimulationStatus.choices, default=SimulationStatus.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0-100.")
+    orders_total = models.PositiveIntegerField(default=0, help_text="Orders in the window when the run started.")
+    result = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["campaign", "-created_at"], name="campaigns_simulation_latest")]
+        constraints = [
+            models.CheckConstraint(condition=Q(days__gte=1, days__lte=365), name="campaigns_simulation_days"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="campaigns_simulation_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} over {self.days} days ({self.status})"
+
+
 class RefusalCount(models.Model):
     """How many cart evaluations refused a campaign for a reason on a day (``settings.TIME_ZONE``):
     the rollup of the live counters of ``campaigns.refusals`` (no cart is stored)."""

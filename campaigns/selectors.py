@@ -3,6 +3,9 @@ cart) and the codes given to customers. Cart evaluation itself is ``campaigns.ev
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Q
 
 from accounts.models import User
 from campaigns import engine
@@ -10,6 +13,7 @@ from campaigns.engine import types as t
 from campaigns.evaluation import CartRequest, snapshot_get
 from campaigns.evaluation.facts import cart_location, customer_facts
 from campaigns.models import CouponCode
+from commerce.models import Product
 from lms.db import one_of
 
 
@@ -45,3 +49,32 @@ def customer_offers(*, customer: User | None, at: dt.datetime) -> tuple[t.Offer,
         at=at, location=cart_location(request), codes=tuple(codes), **customer_facts(request, candidates)
     )
     return engine.offers(context=context, campaigns=candidates)
+
+
+PRODUCTS_FOUND = 10
+
+
+def products_search(term: str, *, limit: int = PRODUCTS_FOUND) -> list[dict[str, Any]]:
+    """Active products whose sku starts with ``term`` or whose name contains it (ignoring case),
+    exact sku first, then by name: the test-cart page's product picker. One query."""
+    term = term.strip()
+    if not term:
+        return []
+    found = (
+        Product.objects.filter(Q(sku__istartswith=term) | Q(name__icontains=term), active=True)
+        .order_by("name", "sku")
+        .values("sku", "name", "price")[: limit + 1]
+    )
+    rows = sorted(found, key=lambda row: row["sku"].casefold() != term.casefold())  # an exact sku first
+    return rows[:limit]
+
+
+def sample_code(campaign_id: int) -> str | None:
+    """An unused code of the campaign given to nobody (never a used one, nor another's): the
+    test-cart page's "fill a sample code". One query."""
+    return (
+        CouponCode.objects.filter(campaign_id=campaign_id, assigned_to__isnull=True, uses=0)
+        .order_by("id")
+        .values_list("code", flat=True)
+        .first()
+    )

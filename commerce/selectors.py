@@ -1,9 +1,11 @@
 """Catalogue reads: categories (a tree) and brands by id, name or path."""
 
+from django.core.cache import cache
 from django.db.models import Value
 from django.db.models.functions import Lower
 
-from commerce.models import Brand, Category
+from accounts.models import User
+from commerce.models import Brand, Category, Order
 from commerce.services.catalogue import category_path_parse
 
 
@@ -52,3 +54,39 @@ def category_ancestors(category_id: int | None, parents: dict[int, int | None]) 
         found.add(category_id)
         category_id = parents.get(category_id)
     return frozenset(found)
+
+
+# --- Places the data holds (the console's state and city choices) --------------------------------
+
+KNOWN_PLACES_KEY = "console:known-places"
+KNOWN_PLACES_SECONDS = 600  # a new city shows in the console's choices within ten minutes
+KNOWN_PLACES_MOST = 5000  # per kind: a bound on the page's choices, far above India's cities
+
+
+def known_places() -> dict[str, list[str]]:
+    """The states and cities customers' profiles and orders' shipping addresses name, one
+    spelling per name (case aside), sorted; remembered for ``KNOWN_PLACES_SECONDS`` since
+    reading the orders takes a scan of the table."""
+    return cache.get_or_set(KNOWN_PLACES_KEY, _known_places_read, KNOWN_PLACES_SECONDS)
+
+
+def _known_places_read() -> dict[str, list[str]]:
+    places = {}
+    for kind, customer_column, order_column in (
+        ("states", "state", "shipping_state"),
+        ("cities", "city", "shipping_city"),
+    ):
+        values = (
+            User.objects.exclude(**{customer_column: ""})
+            .order_by()
+            .values_list(customer_column, flat=True)
+            .distinct()
+            .union(
+                Order.objects.exclude(**{order_column: ""}).order_by().values_list(order_column, flat=True).distinct()
+            )
+        )
+        spelled: dict[str, str] = {}
+        for value in values[:KNOWN_PLACES_MOST]:
+            spelled.setdefault(value.strip().casefold(), value.strip())
+        places[kind] = sorted(spelled.values(), key=str.casefold)
+    return places

@@ -38,3 +38,6 @@ class SessionTokenAdmin(SuperuserOnlyAdmin, OutstandingTokenAdmin, ModelAdmin):
 @admin.register(BlacklistedToken)
 class RevokedTokenAdmin(SuperuserOnlyAdmin, BlacklistedTokenAdmin, ModelAdmin):
     pass
+
+
+from console import customers  # noqa: E402,F401 - registers the customer and staff pages

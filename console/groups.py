@@ -30,7 +30,7 @@ MARKETER_MODELS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("notifications", "delivery", VIEW),
     ("notifications", "preference", VIEW),
     ("notifications", "pushdevice", VIEW),
-    ("accounts", "user", VIEW),
+    ("accounts", "user", ("view", "change")),  # change: a customer's profile and consents
     ("commerce", "category", VIEW),
     ("commerce", "brand", VIEW),
     ("commerce", "product", VIEW),

@@ -1,5 +1,7 @@
 from django.db import models
 
+from accounts.models import User
+
 
 class Report(models.Model):
     """No table: the holder of the console's report permissions (a permission needs a
@@ -16,3 +18,13 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return "Reports"
+
+
+class StaffUser(User):
+    """Staff, ADMIN and superuser accounts: the System section's "Staff" list (the Customers
+    list shows customers only)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "staff account"
+        verbose_name_plural = "staff accounts"

@@ -57,6 +57,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ),
 )
 SYSTEM: tuple[tuple[str, str, str], ...] = (
+    ("Staff", "badge", "console.staffuser"),
     ("Groups", "groups", "auth.group"),
     ("API keys", "key", "rest_framework_api_key.apikey"),
     ("Login events", "login", "accounts.loginevent"),

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 
 from lms.errors import DomainError
+from lms.form_fields import COUNTRY_NAMES
 from lms.forms import console_styled
 
 # Below this many rows an exact count is cheap enough.
@@ -259,3 +260,94 @@ class ArchivingActions:
             )
             return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
         return super().response_delete(request, obj_display, obj_id)
+
+
+# --- A refused form's errors, listed at the top --------------------------------------------------
+
+
+class ErrorSummaryAdmin:
+    """A change form that was refused lists every error at the top of the page, named by the
+    field's label (and the row of an inline), besides showing each on its field: a long form's
+    errors may sit in a tab or a row out of sight."""
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        adminform = context.get("adminform")
+        if request.method == "POST" and adminform is not None and adminform.form.is_bound:
+            lines = _error_lines(adminform.form, "")
+            for inline in context.get("inline_admin_formsets") or ():
+                formset = inline.formset
+                lines += [f"{formset.model._meta.verbose_name_plural}: {e}" for e in formset.non_form_errors()]
+                for number, form in enumerate(formset.forms, start=1):
+                    lines += _error_lines(form, f"{formset.model._meta.verbose_name} {number}, ")
+            if lines:
+                context["error_summary"] = lines
+                self.message_user(request, "Nothing was saved. " + " · ".join(lines), messages.ERROR)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _error_lines(form, prefix: str) -> list[str]:
+    lines = []
+    for name, errors in form.errors.items():
+        label = "" if name == "__all__" or name not in form.fields else f"{form.fields[name].label or name}: "
+        lines += [f"{prefix}{label}{error}" for error in errors]
+    return lines
+
+
+def without_fields(fieldsets, names: frozenset[str]) -> list:
+    """The fieldsets less the fields ``names`` (inside grouped lines too); a fieldset left
+    empty is dropped (an add page leaves out what exists only once the row does)."""
+    kept = []
+    for title, options in fieldsets:
+        lines = []
+        for line in options["fields"]:
+            if isinstance(line, list | tuple):
+                line = tuple(name for name in line if name not in names)
+                if len(line) == 1:
+                    line = line[0]
+            if line and line not in names:
+                lines.append(line)
+        if lines:
+            kept.append((title, {**options, "fields": tuple(lines)}))
+    return kept
+
+
+# --- Read-only pages show places in words ---------------------------------------------------------
+
+
+def _places_text(codes: list[str] | None, names: dict[str, str], anywhere: str) -> str:
+    return ", ".join(names.get(code, code) for code in codes or ()) or anywhere
+
+
+class PlacesShownAdmin:
+    """A page the user may only view (an Analyst's, an archived row's) shows the countries by
+    name ("India", not ``["IN"]``) and the states and cities as a list, not the stored JSON."""
+
+    places_shown = {"countries": "countries_shown", "states": "states_shown", "cities": "cities_shown"}
+
+    def places_in_words(self, request, obj, fieldsets):
+        """``fieldsets`` as the page shows them: for a page the user may only view, the places
+        fields' read-only displays instead (the admin's ``get_fieldsets`` answers this)."""
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        renamed = []
+        for title, options in fieldsets:
+            lines = [
+                tuple(self.places_shown.get(n, n) for n in line)
+                if isinstance(line, list | tuple)
+                else self.places_shown.get(line, line)
+                for line in options["fields"]
+            ]
+            renamed.append((title, {**options, "fields": tuple(lines)}))
+        return renamed
+
+    @admin.display(description="Countries")
+    def countries_shown(self, obj) -> str:
+        return _places_text(obj.countries, COUNTRY_NAMES, "Anywhere")
+
+    @admin.display(description="States")
+    def states_shown(self, obj) -> str:
+        return _places_text(obj.states, {}, "Any state")
+
+    @admin.display(description="Cities")
+    def cities_shown(self, obj) -> str:
+        return _places_text(obj.cities, {}, "Any city")

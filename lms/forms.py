@@ -1,6 +1,7 @@
 """Console forms' shared plumbing: forms whose checks are a service's, a service's refusal put
 on the fields its paths name, and the field builders more than one app's console uses."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from django.forms.models import InlineForeignKeyField, construct_instance
 from unfold import widgets as unfold_widgets
 
 from lms.errors import DomainError
+from lms.form_fields import PlacesForm  # noqa: F401  (the apps' forms mix it in from here)
 
 _WIDGET_CLASSES: tuple[tuple[type, list[str]], ...] = (
     (forms.CheckboxSelectMultiple, []),
@@ -67,16 +69,25 @@ class ServiceCheckedModelForm(forms.ModelForm):
             self._update_errors(error)
 
 
-def error_on_field(form: forms.BaseForm, field: str, message: str, *, rest: str = "", names: dict[str, str]) -> None:
+def error_on_field(
+    form: forms.BaseForm,
+    field: str,
+    message: str,
+    *,
+    rest: str = "",
+    names: dict[str, str],
+    words: Callable[[str], str] = str,
+) -> None:
     """Put a service's message for ``field`` (a path's head; ``rest`` what follows it, such as
     ``[1].value``) on the form's field of that name (``names`` maps the service's name to the
-    form's where they differ); on the form as a whole, named, when it has no such field."""
+    form's where they differ); on the form as a whole, named, when it has no such field.
+    ``words`` turns the text into the marketer's words (``lms.form_fields.words_for``)."""
     text = f"{field}{rest}: {message}" if rest else message
     name = names.get(field, field)
     if name in form.fields:
-        form.add_error(name, text)
+        form.add_error(name, words(text))
     else:
-        form.add_error(None, f"{field}: {text}" if field else text)
+        form.add_error(None, words(f"{field}: {text}" if field else text))
 
 
 # --- Field builders ------------------------------------------------------------------------------
@@ -148,22 +159,6 @@ def weekdays_field(codes: tuple[str, ...]) -> forms.MultipleChoiceField:
 def channels_field(choices, **kwargs) -> forms.MultipleChoiceField:
     """Tick boxes for the channels a message goes on."""
     return forms.MultipleChoiceField(choices=choices, widget=forms.CheckboxSelectMultiple, required=False, **kwargs)
-
-
-class PlacesForm(forms.Form):
-    """Where a row applies, as comma-separated lists (mixed into a ModelForm over the row)."""
-
-    countries = CommaSeparatedField(
-        required=False,
-        widget=forms.TextInput(attrs={"size": 60}),
-        help_text="Comma-separated, such as IN, AE; empty = anywhere.",
-    )
-    states = CommaSeparatedField(
-        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any state."
-    )
-    cities = CommaSeparatedField(
-        required=False, widget=forms.TextInput(attrs={"size": 60}), help_text="Comma-separated; empty = any city."
-    )
 
 
 def picked_ids(form: forms.BaseForm, name: str) -> list[int] | None:

@@ -259,6 +259,10 @@ CAMPAIGNS_EXCLUSIVE_POLICY = env.str("CAMPAIGNS_EXCLUSIVE_POLICY", default="prio
 if CAMPAIGNS_EXCLUSIVE_POLICY not in ("priority", "best"):
     raise ImproperlyConfigured(f"CAMPAIGNS_EXCLUSIVE_POLICY is {CAMPAIGNS_EXCLUSIVE_POLICY!r}: use priority or best.")
 
+# A simulation (POST campaigns/{id}/simulate) over at most this many orders answers inline;
+# a larger window runs as a Celery task the caller polls.
+SIMULATION_INLINE_MAX_ORDERS = env.int("SIMULATION_INLINE_MAX_ORDERS", default=5000)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     # The seed service's session lasted one day.

@@ -66,5 +66,5 @@ def _race(count: int, target: Callable[[int], Any]) -> list[Any]:
 
 def list_cells(page: str, column: str) -> list[str]:
     """The text of a console list's cells in one column (``list_display`` name), top to bottom."""
-    cells = re.findall(rf'<td class="field-{re.escape(column)}[" ][^>]*>(.*?)</td>', page, flags=re.S)
+    cells = re.findall(rf'<t[dh] class="field-{re.escape(column)}[" ][^>]*>(.*?)</t[dh]>', page, flags=re.S)
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]

@@ -21,6 +21,34 @@ class LoyaltyConfig(AppConfig):
         points_providers.register(self.name, provider)  # use_points in cart/evaluate and redemptions
         segment_fields.register()  # loyalty criteria in the segments catalogue
         self._messages_register()
+        self._simulation_register()
+        self._program_history_record()
+
+    @staticmethod
+    def _simulation_register() -> None:
+        """A program's "Simulate" replays it with loyalty's earning code."""
+        from campaigns.models import CampaignKind
+        from campaigns.simulation.runs import replays
+        from loyalty.simulation import program_replay
+
+        replays.register(CampaignKind.LOYALTY_PROGRAM, program_replay)
+
+    @staticmethod
+    def _program_history_record() -> None:
+        """A program is saved as the LoyaltyProgram proxy, whose model signals are its own:
+        simple_history listens on Campaign, so the proxy's saves and deletes are passed on to it
+        (the program's changes land in its campaign row's history, with who made them)."""
+        from django.db.models.signals import post_delete, post_save, pre_delete
+
+        from campaigns.models import Campaign
+        from loyalty.models import LoyaltyProgram
+
+        for name, signal in (("post_save", post_save), ("pre_delete", pre_delete), ("post_delete", post_delete)):
+
+            def forward(sender, signal=signal, **kwargs) -> None:
+                signal.send(sender=Campaign, **kwargs)
+
+            signal.connect(forward, sender=LoyaltyProgram, weak=False, dispatch_uid=f"program-history-{name}")
 
     @staticmethod
     def _messages_register() -> None:

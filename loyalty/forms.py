@@ -13,7 +13,6 @@ import copy
 import re
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -22,9 +21,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import BaseInlineFormSet
 
 from campaigns.models import WEEKDAYS, Campaign, Channel
+from commerce.selectors import known_places
 from lms import forms as lms_forms
 from lms.errors import DomainError
+from lms.form_fields import show_fields_by_type
 from lms.forms import ServiceCheckedModelForm, error_on_field, error_paths
+from loyalty.form_parts import RULE_HELP, earning_rule_fields, program_words, streak_steps_field
 from loyalty.models import EarningRule, LoyaltyProgram, ProgramSettings, Tier
 from loyalty.services.messages import ALLOWED, DEFAULTS, MAX_EXPIRING_DAYS
 from loyalty.services.programs import (
@@ -44,7 +46,7 @@ FORM_FIELD_FOR_PATH = {
 }
 ROW_PATH = re.compile(r"^(?P<part>rules|tiers)\[(?P<index>\d+)\](?:\.(?P<field>\w+)(?P<rest>.*))?$")
 MAX_POINTS = 1_000_000_000
-MAX_RULES, MAX_TIERS, MAX_STEPS = 50, 20, 20
+MAX_RULES, MAX_TIERS = 50, 20
 TIER_KEYS = ("name", "threshold", "multiplier", "benefits")
 
 # The API serializers' bounds (loyalty/api/serializers.py), so both faces refuse the same input.
@@ -96,6 +98,9 @@ class ProgramForm(lms_forms.PlacesForm, ServiceCheckedModelForm):
         # The part formsets, validated after this form, find it through the instance.
         self.instance.console_form = self
         lms_forms.bound_fields(self, PROGRAM_BOUNDS)
+        self.offer_places(known_places())
+        if "description" in self.fields:  # a short box: the page stays short
+            self.fields["description"].widget.attrs["rows"] = 2
         self.parts: dict[str, ProgramPartFormSet] = {}
         self.checked: CheckedProgram | None = None
 
@@ -155,15 +160,19 @@ class ProgramForm(lms_forms.PlacesForm, ServiceCheckedModelForm):
 
         settings_form = self.parts["settings"].forms[0] if self.parts["settings"].forms else None
         for path, message in error_paths(error):
+            message = program_words(message)
             match = ROW_PATH.match(path)
             rows = self.parts[match["part"]].rows() if match else []
             if path in ("rules", "tiers"):  # the part as a whole, such as "no rules"
                 on_part(self.parts[path], message)
             elif match and int(match["index"]) >= len(rows):  # not a row on the page
-                on_part(self.parts[match["part"]], f"{path}: {message}")
+                on_part(self.parts[match["part"]], program_words(f"{path}: {message}"))
             elif match:
                 form = rows[int(match["index"])]
-                error_on_field(form, match["field"] or "", message, rest=match["rest"] or "", names=FORM_FIELD_FOR_PATH)
+                error_on_field(
+                    form, match["field"] or "", message, rest=match["rest"] or "", names=FORM_FIELD_FOR_PATH,
+                    words=program_words,
+                )  # fmt: skip
                 elsewhere = elsewhere or self.parts[match["part"]] is not checking
             elif settings_form is not None and path in settings_form.fields:
                 settings_form.add_error(path, message)
@@ -268,12 +277,10 @@ class SettingsForm(ServiceCheckedModelForm):
 
 
 class RuleForm(ServiceCheckedModelForm):
-    streak_steps = forms.JSONField(
-        required=False,
-        initial=list,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 28, "style": "font-family: monospace"}),
-        help_text='DAILY_LOGIN_STREAK: [{"days": 7, "multiplier": 2}, ...]',
-    )
+    """One earning rule row: the fields of its type (``earning_rule_fields``); the others,
+    hidden on the page, are left out of what is saved."""
+
+    streak_steps = streak_steps_field()
 
     class Meta:
         model = EarningRule
@@ -282,25 +289,20 @@ class RuleForm(ServiceCheckedModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _at_most(self, RULE_MAX)
+        for name, text in RULE_HELP.items():
+            self.fields[name].help_text = text
+        show_fields_by_type(self.fields["rule_type"], earning_rule_fields())
 
-    def clean_streak_steps(self) -> list[dict[str, Any]]:
-        steps = self.cleaned_data.get("streak_steps")
-        if steps in (None, ""):
-            return []
-        if not isinstance(steps, list) or len(steps) > MAX_STEPS:
-            raise ValidationError(
-                f'Give a list of at most {MAX_STEPS} steps, such as [{{"days": 7, "multiplier": 2}}].'
-            )
-        cleaned = []
-        for index, step in enumerate(steps):
-            if not isinstance(step, dict) or set(step) != {"days", "multiplier"}:
-                raise ValidationError(f'streak_steps[{index}]: a step is {{"days": ..., "multiplier": ...}}.')
-            days = step["days"]
-            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
-                raise ValidationError(f"streak_steps[{index}].days: a whole number of days from 1 to 3650.")
-            # As text: the row is JSON (the service reads the multiplier as a Decimal again).
-            cleaned.append({"days": days, "multiplier": str(_multiplier(step["multiplier"], f"streak_steps[{index}]"))})
-        return cleaned
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        by_type = earning_rule_fields()
+        taken = by_type.get(data.get("rule_type"))
+        if taken is not None:
+            for name in {name for names in by_type.values() for name in names} - set(taken):
+                if name in data:
+                    data[name] = [] if name in ("streak_steps", "categories") else None
+                self.errors.pop(name, None)  # a field the type does not take: nothing to fix there
+        return data
 
     def value(self) -> dict[str, Any]:
         """The service's rule dict (``program_create(rules=[...])``)."""
@@ -309,18 +311,6 @@ class RuleForm(ServiceCheckedModelForm):
         rule["streak_steps"] = data.get("streak_steps") or []
         rule["category_ids"] = sorted(category.pk for category in data.get("categories") or ())
         return rule
-
-
-def _multiplier(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValidationError(f"{path}.multiplier: give a number.")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValidationError(f"{path}.multiplier: {value!r} is not a number.")
-    if not number.is_finite() or abs(number) >= 10**4 or number != number.quantize(Decimal("0.01")):
-        raise ValidationError(f"{path}.multiplier: a number below 10,000 with at most 2 decimal places.")
-    return number
 
 
 class TierForm(ServiceCheckedModelForm):

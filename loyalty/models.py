@@ -44,6 +44,11 @@ class LoyaltyProgram(Campaign):
         super().save(*args, **kwargs)
 
 
+# The console's history page finds a model's history through its options; a proxy's are its own,
+# and its history is its campaign row's.
+LoyaltyProgram._meta.simple_history_manager_attribute = Campaign._meta.simple_history_manager_attribute
+
+
 class Rounding(models.TextChoices):
     DOWN = "DOWN", "Down (never more than earned)"
     NEAREST = "NEAREST", "Nearest (half up)"
@@ -204,6 +209,8 @@ class Tier(models.Model):
     threshold = models.DecimalField(max_digits=14, decimal_places=2)
     multiplier = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1.00"))
     benefits = models.TextField(blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["program", "threshold"]

@@ -45,7 +45,8 @@ def _count(name: str):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ("key", "source_type", "source_id", "purpose", "status", "recipients", *COUNTS, "created_at")
+    list_display = ("title", "sent_by", "purpose", "status", "recipients", *COUNTS, "created_at")
+    list_display_links = ("title",)
     list_filter = ("status", "purpose", "source_type")
     search_fields = ("=key", "=source_id")
     date_hierarchy = "created_at"
@@ -58,6 +59,13 @@ class MessageAdmin(ReadOnlyAdmin):
 
     def get_changelist(self, request, **kwargs):
         return MessageChangeList
+
+    @admin.display(description="sent by", ordering="source_type")
+    def sent_by(self, message: Message) -> str:
+        """What wrote the message, in words ("Campaign 11: announce"); the key stays searchable."""
+        what = message.source_type.replace("_", " ").capitalize() or "Message"
+        suffix = message.key.rsplit(":", 1)[-1] if message.key.count(":") >= 2 else ""
+        return f"{what} {message.source_id}" + (f": {suffix}" if suffix else "")
 
     @admin.action(description="Cancel: no more recipients; unsent deliveries skipped", permissions=["change"])
     def cancel(self, request, queryset) -> None:

@@ -17,6 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 
 from lms.admin import ServiceSavedAdmin
+from lms.admin_history import ReadableHistoryAdmin
 from lms.errors import DomainError
 from notifications.content import RenderError, render
 from notifications.models import DELIVERED, Channel, Delivery, DeliveryStatus
@@ -111,7 +112,7 @@ def _count(statuses) -> Subquery:
 
 
 @admin.register(Promotion)
-class PromotionAdmin(ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
+class PromotionAdmin(ServiceSavedAdmin, ReadableHistoryAdmin, SimpleHistoryAdmin, ModelAdmin):
     form = PromotionForm
     list_display = ("title", "status", "audience", "starts_at", "ends_at", "send_at", "archived", "deliveries")
     list_filter = ("status", "archived", "audience")

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from simple_history.models import HistoricalRecords
 
 
 class Segment(models.Model):
@@ -34,6 +35,10 @@ class Segment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who changed the name, description or criteria, and when (refreshes are not edits).
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "member_count", "status", "last_refreshed_at", "refresh_error"]
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

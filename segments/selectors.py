@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role, User
-from commerce.models import Product
+from commerce.models import Brand, Category, Product
 from segments.criteria import PRODUCT, USER, criteria_compile, criteria_validate
 from segments.models import CustomerMembership, ProductMembership, Segment
 
@@ -34,6 +34,23 @@ def segment_members(segment: Segment) -> QuerySet:
         return User.objects.filter(Exists(memberships)).order_by("pk")
     memberships = ProductMembership.objects.filter(segment=segment, product=OuterRef("pk"))
     return Product.objects.filter(Exists(memberships)).order_by("pk")
+
+
+# A members list's and export's columns (key, heading) for each kind.
+MEMBER_COLUMNS = {
+    USER: (("id", "Id"), ("email", "Email"), ("first_name", "First name"), ("last_name", "Last name"),
+           ("external_id", "External id")),
+    PRODUCT: (("id", "Id"), ("sku", "SKU"), ("name", "Name")),
+}  # fmt: skip
+
+
+def member_columns(kind: str) -> tuple[tuple[str, str], ...]:
+    return MEMBER_COLUMNS[kind]
+
+
+def segment_member_rows(segment: Segment) -> QuerySet:
+    """The materialised members as rows of ``member_columns`` (dicts), ordered by id."""
+    return segment_members(segment).values(*(key for key, _ in MEMBER_COLUMNS[segment.kind]))
 
 
 def segment_contains(segment: Segment | int, customer: User | int) -> bool:
@@ -73,3 +90,18 @@ def segments_audience(spec: dict[str, Any], after: int, limit: int) -> list[int]
         .distinct()
     )
     return list(members[:limit])
+
+
+CHOICES_SHOWN = 1000
+
+
+def criteria_choices() -> dict[str, list[dict[str, Any]]]:
+    """The categories and brands a criteria builder picks from by name (two queries)."""
+    categories = Category.objects.order_by("parent__name", "name").values("id", "name", "parent__name")
+    return {
+        "categories": [
+            {"id": row["id"], "name": f"{row['parent__name']} › {row['name']}" if row["parent__name"] else row["name"]}
+            for row in categories[:CHOICES_SHOWN]
+        ],
+        "brands": list(Brand.objects.order_by("name").values("id", "name")[:CHOICES_SHOWN]),
+    }

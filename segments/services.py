@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User, normalize_email
+from accounts.models import Role, User, normalize_email
 from commerce.models import Product
 from commerce.services.catalogue import catalogue_invalidate
 from lms.errors import Conflict, Invalid
@@ -18,10 +18,26 @@ from segments.criteria import CriteriaError, criteria_json, criteria_validate
 from segments.models import CustomerMembership, ProductMembership, Segment
 from segments.selectors import segment_queryset
 
+
+@dataclass(frozen=True)
+class SegmentUse:
+    """One thing that targets a segment: what it is ("campaign", "program", "promotion"), its
+    id and name, and the console page that edits it (an admin URL name taking the id)."""
+
+    what: str
+    pk: int
+    name: str
+    admin_url_name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.pk} {self.name!r}"
+
+
 # Higher apps (campaigns, loyalty, promotions) register a function answering what targets a
-# segment ("campaign 12 'Diwali'"), from their AppConfig.ready(), so a segment in use is never
-# deleted from under them. Keyed by the function's dotted name: registering it again is a no-op.
-SegmentUsage = Callable[[Segment], list[str]]
+# segment (``SegmentUse`` items, or plain text such as "campaign 12 'Diwali'"), from their
+# AppConfig.ready(), so a segment in use is never deleted from under them and the console can
+# link to them. Keyed by the function's dotted name: registering it again is a no-op.
+SegmentUsage = Callable[[Segment], list["SegmentUse | str"]]
 usages: Registry[SegmentUsage] = Registry("segment usages")
 
 
@@ -37,7 +53,7 @@ def unregister_segment_usage(usage: SegmentUsage) -> None:
     usages.unregister(_usage_key(usage))
 
 
-def segment_usages(segment: Segment) -> list[str]:
+def segment_usages(segment: Segment) -> list["SegmentUse | str"]:
     """What targets the segment, in the order of the registered functions' names."""
     return [name for _, usage in usages.items() for name in usage(segment)]
 
@@ -83,9 +99,11 @@ def segment_create(
     if members and type == Segment.Type.DYNAMIC:
         raise Invalid("members_not_allowed", "A dynamic segment's members come from its criteria.", path="members")
     try:
-        segment = Segment.objects.create(
+        segment = Segment(
             name=name, description=description, kind=kind, type=type, criteria=criteria, created_by=created_by
         )
+        segment._change_reason = "Created"  # the history's "change reason" column
+        segment.save(force_insert=True)
     except IntegrityError:
         raise Conflict("segment_name_taken", f"A segment named {name!r} exists.")
     segment.unknown_members = []
@@ -100,6 +118,8 @@ def segment_create(
 def segment_update(*, segment: Segment, **changes: Any) -> Segment:
     """Change name, description or criteria; new criteria are refreshed on commit."""
     segment = Segment.objects.select_for_update().get(pk=segment.pk)
+    if not changes:  # nothing to write: no history row for a save that changed nothing
+        return segment
     if "name" in changes and _name_taken(changes["name"], exclude=segment.pk):
         raise Conflict("segment_name_taken", f"A segment named {changes['name']!r} exists.")
     if "criteria" in changes:
@@ -111,6 +131,7 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
     if "criteria" in changes:
         segment.status = Segment.Status.PENDING
         _refresh_later(segment)
+    segment._change_reason = "Changed " + ", ".join(changes)
     try:
         with transaction.atomic():
             segment.save()
@@ -122,7 +143,7 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
 @transaction.atomic
 def segment_delete(*, segment: Segment) -> None:
     """Delete a segment nothing targets; 409 naming what does."""
-    users = segment_usages(segment)
+    users = [str(use) for use in segment_usages(segment)]
     if users:
         raise Conflict(
             "segment_in_use", f"The segment is targeted by {', '.join(users)}; detach it first.", targeted_by=users
@@ -143,9 +164,10 @@ def _static_members_replace(segment: Segment, members: list[str]) -> list[str]:
     if segment.kind == Segment.Kind.USER:
         emails = [normalize_email(key) for key in keys if "@" in key]
         ids = [key for key in keys if "@" not in key]
-        found = User.objects.filter(Q(email__in=emails) | Q(external_id__in=ids)).values_list(
-            "pk", "email", "external_id"
-        )
+        # Only accounts a segment may hold: a staff or ADMIN address is reported as unknown.
+        found = User.objects.filter(
+            Q(email__in=emails) | Q(external_id__in=ids), is_staff=False, is_superuser=False, role=Role.USER
+        ).values_list("pk", "email", "external_id")
         pks = {pk for pk, _, _ in found}
         known = {email for _, email, _ in found} | {external for _, _, external in found if external}
         unknown = [key for key in keys if (normalize_email(key) if "@" in key else key) not in known]
@@ -196,7 +218,12 @@ def segment_refresh(*, segment_id: int, at=None) -> Segment:
                 count = _materialise(segment, now)
             segment.member_count, segment.status = count, Segment.Status.READY
             segment.last_refreshed_at, segment.refresh_error = now, ""
-            segment.save(update_fields=["member_count", "status", "last_refreshed_at", "refresh_error", "updated_at"])
+            # An UPDATE, not save(): a refresh is not an edit, so it leaves no history row.
+            segment.updated_at = timezone.now()
+            Segment.objects.filter(pk=segment.pk).update(
+                member_count=count, status=segment.status, last_refreshed_at=now, refresh_error="",
+                updated_at=segment.updated_at,
+            )  # fmt: skip
             return segment
     except Segment.DoesNotExist:
         raise

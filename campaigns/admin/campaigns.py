@@ -17,13 +17,17 @@ from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline
 
 from campaigns.admin.actions import CampaignActions
+from campaigns.admin.cart_test import CartTestPages
 from campaigns.admin.reports import CampaignReportPages
 from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
 from campaigns.services.campaigns import campaign_create, campaign_update
-from lms.admin import ServiceSavedAdmin
+from campaigns.simulation.console import SimulationAdminMixin
+from lms.admin import ErrorSummaryAdmin, PlacesShownAdmin, ServiceSavedAdmin, without_fields
+from lms.admin_history import PartHistory, ReadableHistoryAdmin
 from lms.errors import DomainError
+from lms.form_fields import TYPE_FIELDS_SCRIPT
 
 ZERO = Decimal("0.00")
 
@@ -56,6 +60,9 @@ class DiscountRuleInline(StackedInline):
     )
     autocomplete_fields = ("categories", "brands", "products")
 
+    class Media:
+        js = (TYPE_FIELDS_SCRIPT,)  # a row shows the fields of its rule type
+
     def get_extra(self, request, obj=None, **kwargs) -> int:
         return 1 if obj is None or obj.pk is None else 0
 
@@ -80,7 +87,18 @@ class DiscountRuleInline(StackedInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignReportPages, CampaignActions, ServiceSavedAdmin, SimpleHistoryAdmin, ModelAdmin):
+class CampaignAdmin(
+    CampaignReportPages,
+    CartTestPages,
+    SimulationAdminMixin,
+    CampaignActions,
+    ErrorSummaryAdmin,
+    PlacesShownAdmin,
+    ServiceSavedAdmin,
+    ReadableHistoryAdmin,
+    SimpleHistoryAdmin,
+    ModelAdmin,
+):
     form = CampaignForm
     inlines = [DiscountRuleInline]
     list_display = (
@@ -101,47 +119,28 @@ class CampaignAdmin(CampaignReportPages, CampaignActions, ServiceSavedAdmin, Sim
     date_hierarchy = "starts_at"
     autocomplete_fields = ("segments",)
     readonly_fields = ("usage", "codes_link", "archived", "archived_at", "created_by", "created_at", "updated_at")
+    # Tabs (unfold): a marketer sees one part of the campaign at a time; the rules follow them.
     fieldsets = (
-        ("Basics", {"fields": ("name", "description", "kind", "status", "priority", "archived", "archived_at")}),
-        ("Schedule", {"fields": ("starts_at", "ends_at", "timezone", "weekdays", ("daily_start", "daily_end"))}),
-        ("Audience & geography", {"fields": ("audience", "segments", "countries", "states", "cities")}),
-        (
-            "Redemption & limits",
-            {
-                "fields": (
-                    "redemption_type",
-                    "code_type",
-                    "code",
-                    "codes_link",
-                    "currency",
-                    ("min_cart_value", "max_discount"),
-                    "validity",
-                    ("usage_limit", "customer_limit"),
-                    ("period_limit", "period"),
-                    "budget",
-                    "usage",
-                )
-            },
-        ),
-        ("Stacking", {"fields": ("exclusive", "stackable")}),
-        (
-            "Notification",
-            {
-                "fields": (
-                    "notify_title",
-                    "notify_body",
-                    "notify_image_url",
-                    ("notify_cta_text", "notify_cta_url"),
-                    "notify_channels",
-                )
-            },
-        ),
-        ("Record", {"fields": ("created_by", "created_at", "updated_at")}),
-    )
+        ("Basics", {"classes": ["tab"], "fields": (("name", "kind"), "description", ("status", "priority"),
+                                                  ("archived", "archived_at"))}),
+        ("Schedule", {"classes": ["tab"], "fields": (("starts_at", "ends_at"), ("timezone", "weekdays"),
+                                                    ("daily_start", "daily_end"))}),
+        ("Audience & places", {"classes": ["tab"], "fields": (("audience", "segments"), "countries",
+                                                             ("states", "cities"))}),
+        ("Redemption & limits", {"classes": ["tab"], "fields": (
+            ("redemption_type", "code_type", "code"), "codes_link", ("currency", "min_cart_value", "max_discount"),
+            ("validity", "usage_limit", "customer_limit"), ("period_limit", "period", "budget"), "usage",
+            ("exclusive", "stackable"),
+        )}),
+        ("Notification", {"classes": ["tab"], "fields": (("notify_title", "notify_channels"), "notify_body",
+                                                        "notify_image_url", ("notify_cta_text", "notify_cta_url"))}),
+        ("Record", {"classes": ["tab"], "fields": ("created_by", ("created_at", "updated_at"))}),
+    )  # fmt: skip
     # Shown once the campaign exists.
     existing_only = frozenset(
         {"archived", "archived_at", "codes_link", "usage", "created_by", "created_at", "updated_at"}
     )
+    history_parts = (PartHistory("rule", DiscountRule, lambda pk: DiscountRule.history.filter(campaign_id=pk)),)
     actions = [
         "activate",
         "deactivate",
@@ -168,13 +167,8 @@ class CampaignAdmin(CampaignReportPages, CampaignActions, ServiceSavedAdmin, Sim
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None:
-            return self.fieldsets
-        fieldsets = []
-        for title, options in self.fieldsets:
-            fields = tuple(field for field in options["fields"] if field not in self.existing_only)
-            if fields:
-                fieldsets.append((title, {**options, "fields": fields}))
-        return fieldsets
+            return self.places_in_words(request, obj, self.fieldsets)
+        return without_fields(self.fieldsets, self.existing_only)
 
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "kind") if obj is not None else self.readonly_fields

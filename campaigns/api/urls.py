@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from campaigns.api import announcements, codes, offers, views
+from campaigns.api import announcements, codes, offers, simulation, views
 
 router = SimpleRouter()
 router.trailing_slash = "/?"
@@ -18,5 +18,6 @@ urlpatterns = [
     *codes.urlpatterns,
     *offers.urlpatterns,
     *announcements.urlpatterns,
+    *simulation.urlpatterns,
     *router.urls,
 ]

@@ -18,12 +18,13 @@ from campaigns.points import POINTS_REASONS, PointsRequest, points_apply
 
 
 def cart_evaluate(
-    request: CartRequest, *, only: Campaign | None = None, versions: Versions | None = None
+    request: CartRequest, *, only: Campaign | None = None, versions: Versions | None = None, explain: bool = False
 ) -> Evaluation:
     """What applies to this cart for this customer at ``request.at``: the engine's Result.
     ``only`` judges that one campaign alone, whatever its status (the console's test form).
     ``versions``: the snapshots' versions when the caller already read them (the cart
-    throttles do, in the round trip that counts the call)."""
+    throttles do, in the round trip that counts the call). ``explain`` reports every automatic
+    campaign's reason too (the console's test pages; what applies is the same)."""
     now = dt.datetime.now(dt.UTC)
     versions = versions or versions_read()
     snapshot = snapshot_get(now, versions.campaigns)
@@ -45,7 +46,7 @@ def cart_evaluate(
         cart=cart,
         context=context,
         campaigns=candidates,
-        explain=only is not None,
+        explain=explain or only is not None,
         exclusive_policy=settings.CAMPAIGNS_EXCLUSIVE_POLICY,
     )
     quote = None

@@ -35,6 +35,7 @@ from campaigns.services.rules import invalid, rule_check, rule_dicts, rules_repl
 from lms.errors import Conflict
 from lms.registry import Registry
 from segments.models import Segment
+from segments.services import SegmentUse
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,31}$")
 
@@ -335,9 +336,15 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None = None) ->
     return copy
 
 
-def segment_usage(segment: Segment) -> list[str]:
-    """What targets a segment (registered into segments so it is never deleted from under us)."""
+def segment_usage(segment: Segment) -> list[SegmentUse]:
+    """What targets a segment (registered into segments so it is never deleted from under us,
+    and listed with links on the segment's console page); programs are campaigns too."""
     audience = Q(segments=segment)
     targeted = Q(pk__in=DiscountRule.objects.filter(product_segments=segment).values("campaign_id"))
     campaigns = Campaign.objects.filter(audience | targeted, archived=False).distinct()
-    return [f"campaign {c.pk} {c.name!r}" for c in campaigns.only("pk", "name").order_by("pk")[:20]]
+    return [
+        SegmentUse("program", c.pk, c.name, "admin:loyalty_loyaltyprogram_change")
+        if c.kind == CampaignKind.LOYALTY_PROGRAM
+        else SegmentUse("campaign", c.pk, c.name, "admin:campaigns_campaign_change")
+        for c in campaigns.only("pk", "name", "kind").order_by("pk")[:20]
+    ]

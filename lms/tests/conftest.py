@@ -17,7 +17,7 @@ from accounts.models import User
 from accounts.services import session_start
 from accounts.tests.factories import UserFactory
 from campaigns.demo import demo_campaigns_seed
-from campaigns.models import Campaign
+from campaigns.models import Campaign, SimulationRun, SimulationStatus
 from commerce import demo
 from commerce.models import Order, Product
 from loyalty.demo import demo_loyalty_seed
@@ -131,6 +131,8 @@ def api_world(db) -> World:
     )  # fmt: skip
     mail = Delivery.objects.create(message=message, recipient=customer, channel="EMAIL", status=DeliveryStatus.SENT)
 
+    simulation = SimulationRun.objects.create(campaign_id=discounts[0], days=7, status=SimulationStatus.PENDING)
+
     def each(name: str, values: list[str]) -> list[dict[str, str]]:
         return [{name: value} for value in values]
 
@@ -140,6 +142,8 @@ def api_world(db) -> World:
         "/api/v1/campaigns/{id}/status/": each("id", ids),
         "/api/v1/campaigns/{id}/codes/assign/": each("id", [str(pk) for pk in discounts]),
         "/api/v1/campaigns/{id}/codes/distribute/": each("id", [str(pk) for pk in discounts]),
+        "/api/v1/campaigns/{id}/simulate/": each("id", [str(pk) for pk in discounts]),
+        "/api/v1/simulations/{id}/": each("id", [str(simulation.pk)]),
         "/api/v1/campaigns/discounts/{id}/codes/": each("id", [str(pk) for pk in discounts]),
         "/api/v1/campaigns/discounts/{id}/codes/export/": each("id", [str(pk) for pk in discounts]),
         "/api/v1/campaigns/discounts/{id}/codes/import/": each("id", [str(pk) for pk in discounts]),
@@ -149,6 +153,7 @@ def api_world(db) -> World:
         "/api/v1/loyalty/accounts/{customer}/transactions/": each("customer", customers),
         "/api/v1/loyalty/programs/{id}/": each("id", programs),
         "/api/v1/loyalty/programs/{id}/status/": each("id", programs),
+        "/api/v1/loyalty/programs/{id}/simulate/": each("id", programs),
         "/api/v1/redemptions/{order_id}/": each("order_id", order_ids),
         "/api/v1/redemptions/{order_id}/void/": each("order_id", order_ids),
         "/api/v1/promotions/{id}/": each("id", promotion_ids),
@@ -169,6 +174,7 @@ def api_world(db) -> World:
         "segment": segment_ids[0],
         "promotion": promotion_ids[0],
         "program": programs[0],
+        "simulation": str(simulation.pk),
         "customer": customers[0],
         "order": order_ids[0],
         "sku": skus[0],

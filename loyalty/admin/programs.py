@@ -7,16 +7,21 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, URLField
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.services.campaigns import campaign_delete, campaign_status_set
-from lms.admin import ArchivingActions, ServiceSavedAdmin
+from campaigns.simulation.console import SimulationAdminMixin
+from lms.admin import ArchivingActions, ErrorSummaryAdmin, PlacesShownAdmin, ServiceSavedAdmin, without_fields
+from lms.admin_history import PartHistory, ReadableHistoryAdmin
 from lms.errors import Invalid
+from lms.form_fields import TYPE_FIELDS_SCRIPT
 from loyalty.admin.reports import ProgramReportPages
 from loyalty.forms import (
     MAX_RULES,
@@ -148,6 +153,7 @@ class SettingsInline(ProgramPartInline, StackedInline):
     min_num = max_num = 1
     extra = 0
     can_delete = False
+    tab = True  # a tab of its own at the top (unfold): the program's page stays short
 
 
 class EarningRuleInline(ProgramPartInline, TabularInline):
@@ -160,6 +166,9 @@ class EarningRuleInline(ProgramPartInline, TabularInline):
     )  # fmt: skip
     autocomplete_fields = ("categories",)
     max_num = MAX_RULES
+
+    class Media:
+        js = (TYPE_FIELDS_SCRIPT,)  # a row shows the fields of its rule type
 
     def get_extra(self, request, obj=None, **kwargs) -> int:
         return 1 if obj is None or obj.pk is None else 0
@@ -180,7 +189,17 @@ class TierInline(ProgramPartInline, TabularInline):
 
 
 @admin.register(LoyaltyProgram)
-class LoyaltyProgramAdmin(ProgramReportPages, ArchivingActions, ServiceSavedAdmin, ModelAdmin):
+class LoyaltyProgramAdmin(
+    ProgramReportPages,
+    SimulationAdminMixin,
+    ArchivingActions,
+    ErrorSummaryAdmin,
+    PlacesShownAdmin,
+    ServiceSavedAdmin,
+    ReadableHistoryAdmin,
+    SimpleHistoryAdmin,
+    ModelAdmin,
+):
     form = ProgramForm
     inlines = [SettingsInline, EarningRuleInline, TierInline]
     list_display = (
@@ -200,28 +219,27 @@ class LoyaltyProgramAdmin(ProgramReportPages, ArchivingActions, ServiceSavedAdmi
         "created_at",
         "updated_at",
     )
+    # Tabs (unfold): one part of the program at a time; settings, earning rules and tiers follow.
     fieldsets = (
-        ("Basics", {"fields": ("name", "description", "status", "priority", "currency", "archived", "archived_at")}),
-        ("Schedule", {"fields": ("starts_at", "ends_at", "timezone", "weekdays", ("daily_start", "daily_end"))}),
-        ("Audience & geography", {"fields": ("audience", "segments", "countries", "states", "cities")}),
-        (
-            "Notification",
-            {
-                "fields": (
-                    "notify_title",
-                    "notify_body",
-                    "notify_image_url",
-                    ("notify_cta_text", "notify_cta_url"),
-                    "notify_channels",
-                )
-            },
-        ),
-        ("Members", {"fields": ("liability", "accounts_link")}),
-        ("Record", {"fields": ("created_by", "created_at", "updated_at")}),
-    )
+        ("Basics", {"classes": ["tab"], "fields": ("name", "description", ("status", "priority", "currency"),
+                                                  ("archived", "archived_at"))}),
+        ("Schedule", {"classes": ["tab"], "fields": (("starts_at", "ends_at"), ("timezone", "weekdays"),
+                                                    ("daily_start", "daily_end"))}),
+        ("Audience & places", {"classes": ["tab"], "fields": (("audience", "segments"), "countries",
+                                                             ("states", "cities"))}),
+        ("Notification", {"classes": ["tab"], "fields": (("notify_title", "notify_channels"), "notify_body",
+                                                        "notify_image_url", ("notify_cta_text", "notify_cta_url"))}),
+        ("Members", {"classes": ["tab"], "fields": ("liability", "accounts_link")}),
+        ("Record", {"classes": ["tab"], "fields": ("created_by", ("created_at", "updated_at"))}),
+    )  # fmt: skip
     # Shown once the program exists.
     existing_only = frozenset(
         {"archived", "archived_at", "liability", "accounts_link", "created_by", "created_at", "updated_at"}
+    )
+    history_parts = (
+        PartHistory("settings", ProgramSettings, lambda pk: ProgramSettings.history.filter(program_id=pk)),
+        PartHistory("earning rule", EarningRule, lambda pk: EarningRule.history.filter(program_id=pk)),
+        PartHistory("tier", Tier, lambda pk: Tier.history.filter(program_id=pk)),
     )
     actions = ["activate", "deactivate", "delete_or_archive"]
     # Deleting goes through campaign_delete (ArchivingActions): a program with members is archived.
@@ -245,13 +263,8 @@ class LoyaltyProgramAdmin(ProgramReportPages, ArchivingActions, ServiceSavedAdmi
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None:
-            return self.fieldsets
-        fieldsets = []
-        for title, options in self.fieldsets:
-            fields = tuple(field for field in options["fields"] if field not in self.existing_only)
-            if fields:
-                fieldsets.append((title, {**options, "fields": fields}))
-        return fieldsets
+            return self.places_in_words(request, obj, self.fieldsets)
+        return without_fields(self.fieldsets, self.existing_only)
 
     def get_changeform_initial_data(self, request) -> dict[str, Any]:
         return {
@@ -347,3 +360,13 @@ class LoyaltyProgramAdmin(ProgramReportPages, ArchivingActions, ServiceSavedAdmi
         fields = [str(form.fields[name].label or name) for name in form.changed_data]
         fields += [formset.part for formset in formsets if formset.has_changed()]
         return [{"changed": {"fields": fields}}] if fields else []
+
+    # --- History: shown, never reverted (a revert would write around the services) --------------
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)

@@ -294,8 +294,8 @@ def logins_award(logins: Sequence[Login]) -> None:
     eligible = []
     for login, candidates in sorted(plans, key=lambda plan: plan[0].occurred_at):
         customer = customers.get(login.customer_id)
-        if customer is None:
-            continue
+        if customer is None or not customer.is_plain_customer:
+            continue  # staff and administrators sign in too; they are not loyalty members
         where = Where(customer.country or "", customer.state or "", customer.city or "")
         for program in candidates:
             if takes(program, customer_id=customer.pk, where=where, has_earlier_order=customer.pk in with_orders,

@@ -40,7 +40,6 @@ RULE = {
     "bonus_points": "",
     "bonus_percent": "",
     "base_points": "",
-    "streak_steps": "[]",
     "max_multiplier": "",
 }
 TIER = {"name": "", "threshold": "", "multiplier": "1.00", "benefits": ""}
@@ -55,6 +54,9 @@ def _rows(prefix: str, rows: list[dict], defaults: dict, initial: int, program_i
     }
     for index, row in enumerate(rows):
         row = {**defaults, "id": "", "program": program_id or "", **row}
+        for number, (days, multiplier) in enumerate(row.pop("streak_steps", [])):  # the step rows' inputs
+            data.update({f"{prefix}-{index}-streak_steps-{number}-days": days})
+            data.update({f"{prefix}-{index}-streak_steps-{number}-multiplier": multiplier})
         data.update({f"{prefix}-{index}-{name}": value for name, value in row.items()})
     return data
 
@@ -131,11 +133,12 @@ def member(program, points: int, email: str | None = None) -> LoyaltyAccount:
 
 def test_the_add_form_creates_a_program_with_settings_rules_and_tiers_through_the_service(console, root):
     shoes = CategoryFactory(name="Shoes")
+    UserFactory(city="Pune")  # the city choices are the data's
     data = program_data(
         [
             {"points_per_rupee": "2"},
             {"rule_type": "CATEGORY_POINTS", "points_per_rupee": "5", "categories": [shoes.pk]},
-            {"rule_type": "DAILY_LOGIN_STREAK", "base_points": "10", "streak_steps": '[{"days": 7, "multiplier": 2}]'},
+            {"rule_type": "DAILY_LOGIN_STREAK", "base_points": "10", "streak_steps": [("7", "2")]},
         ],
         [{"name": "Silver", "threshold": "0"}, {"name": "Gold", "threshold": "5000", "multiplier": "1.5"}],
         weekdays=["SAT", "MON"],
@@ -253,7 +256,7 @@ def _part_errors(response, inline: int) -> list[str]:
             {},
             {},
             ("rule", 1, "categories"),
-            "A CATEGORY_POINTS rule names at least one category.",
+            "A “Category points per rupee” rule names at least one category.",
         ),
         (
             [{"points_per_rupee": "1"}, {"points_per_rupee": "2"}],
@@ -261,23 +264,23 @@ def _part_errors(response, inline: int) -> list[str]:
             {},
             {},
             ("rule", 1, "rule_type"),
-            "A program has one POINTS_PER_RUPEE rule (rules[0]).",
+            "A program has one “Points per rupee spent” rule (Rule 1).",
         ),
         (
-            [{"rule_type": "DAILY_LOGIN_STREAK", "base_points": "5", "streak_steps": '[{"days": 7}]'}],
+            [{"rule_type": "DAILY_LOGIN_STREAK", "base_points": "5", "streak_steps": [("7", "")]}],
             [],
             {},
             {},
             ("rule", 0, "streak_steps"),
-            'a step is {"days": ..., "multiplier": ...}',
+            "Step 1: give the points ×.",
         ),
         (
-            [{"rule_type": "DAILY_LOGIN_STREAK", "base_points": "5", "streak_steps": '[{"days": 1, "multiplier": 2}]'}],
+            [{"rule_type": "DAILY_LOGIN_STREAK", "base_points": "5", "streak_steps": [("1", "2")]}],
             [],
             {},
             {},
             ("rule", 0, "streak_steps"),
-            "streak_steps[0].days: A step starts at a streak of 2 days or more.",
+            "Streak step 1, days: A step starts at a streak of 2 days or more.",
         ),
         ([{"points_per_rupee": "1"}], [], {}, {"timezone": "Mars/Olympus"}, ("program", "timezone"), "IANA"),
         (
@@ -532,7 +535,9 @@ def test_the_history_page_shows_who_changed_what(console):
     response = console.get(reverse("admin:loyalty_loyaltyprogram_history", args=[program.pk]))
 
     page = response.content.decode()
-    assert response.status_code == 200 and "root@example.com" in page and "Changed Name" in page
+    assert response.status_code == 200 and "root@example.com" in page
+    assert "Before" in page and "After" in page  # the name's change, old and new
+    assert "Change reason" not in page and "None" not in page
 
 
 # --- Accounts -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from commerce.tests.factories import CategoryFactory, ProductFactory
+from lms.errors import Conflict
 from lms.testing import assert_error
 from loyalty.models import LoyaltyAccount, PointsTransaction
 from loyalty.services.ledger import points_adjust, points_redeem
@@ -308,6 +309,29 @@ def test_a_sign_in_awards_the_days_login_points_once(api_client):
     assert login_awards(program) == [(today.isoformat(), 10, 1)]
     account = account_of(program)
     assert (account.balance, account.streak_days, account.streak_last_day) == (10, 1, today)
+
+
+@pytest.mark.parametrize("access", [{"is_staff": True}, {"role": "ADMIN"}, {"is_superuser": True, "role": "ADMIN"}])
+def test_a_console_account_signing_in_is_not_enrolled_and_earns_nothing(api_client, access):
+    # Staff and administrators are not loyalty members: their sign-ins open no account.
+    program = program_make(rules=[STREAK])
+    UserFactory(email="staff@example.com", **access)
+
+    response = api_client.post(SIGNIN, {"email": "staff@example.com", "password": DEFAULT_PASSWORD}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert not LoyaltyAccount.objects.filter(program=program).exists()
+
+
+def test_points_are_never_adjusted_onto_a_console_account():
+    program = program_make()
+    staff = UserFactory(email="staff@example.com", is_staff=True)
+
+    with pytest.raises(Conflict) as refused:
+        points_adjust(customer=staff, program_id=program.pk, points=100, reason="goodwill", by=None)
+
+    assert refused.value.code == "customer_protected"
+    assert not LoyaltyAccount.objects.filter(program=program).exists()
 
 
 def test_the_seed_sign_in_route_awards_too(api_client):

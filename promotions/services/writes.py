@@ -25,6 +25,7 @@ from promotions.services.checks import (
     promotion_content_check,
 )
 from segments.models import Segment
+from segments.services import SegmentUse
 
 logger = logging.getLogger("promotions.services")
 
@@ -271,10 +272,13 @@ def promotions_settle() -> int:
     return settled
 
 
-def segment_usage(segment: Segment) -> list[str]:
+def segment_usage(segment: Segment) -> list[SegmentUse]:
     """Registered into segments: a segment a promotion targets is never deleted from under it."""
     promotions = Promotion.objects.filter(segments=segment, archived=False).exclude(status=PromotionStatus.CANCELLED)
-    return [f"promotion {p.pk} {p.title!r}" for p in promotions.only("pk", "title")[:20]]
+    return [
+        SegmentUse("promotion", p.pk, p.title, "admin:promotions_promotion_change")
+        for p in promotions.only("pk", "title")[:20]
+    ]
 
 
 def campaign_in_promotions(campaign: Campaign) -> bool:

@@ -45,6 +45,22 @@ def test_create_static_segment_from_emails_in_any_case_and_external_ids(admin_cl
 
 
 @pytest.mark.django_db
+def test_staff_and_administrators_are_never_members_of_a_static_segment(admin_client):
+    meera = CustomerFactory(email="meera@example.com")
+    CustomerFactory(email="staff@example.com", is_staff=True)
+    CustomerFactory(email="boss@example.com", role="ADMIN")
+    CustomerFactory(email="root@example.com", is_superuser=True, is_staff=True, role="ADMIN")
+    members = ["meera@example.com", "staff@example.com", "boss@example.com", "root@example.com"]
+
+    response = admin_client.post(URL, {"name": "Mixed", "type": "STATIC", "members": members}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["member_count"] == 1
+    assert response.json()["unknown_members"] == ["staff@example.com", "boss@example.com", "root@example.com"]
+    assert customer_ids(Segment.objects.get(pk=response.json()["id"])) == {meera.pk}
+
+
+@pytest.mark.django_db
 def test_a_customer_named_by_email_and_external_id_is_a_member_once(admin_client):
     both = CustomerFactory(email="both@example.com", external_id="C-7")
 

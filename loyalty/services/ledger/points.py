@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from campaigns.models import Campaign
 from commerce.models import Order
+from commerce.services.customers import customer_plain
 from lms.errors import Conflict, Invalid, NotFound
 from loyalty import engine as e
 from loyalty.models import LoyaltyAccount, LoyaltyProgram, PointsTransaction, Source, TierBasis, TransactionKind
@@ -162,6 +163,7 @@ def points_adjust(
     """An admin's or the integration's correction, with its reason: a credit is a new lot
     (expiring by the program's rule), a debit is taken oldest first and never below zero.
     With an ``idempotency_key`` a retry answers the first adjustment instead of adding another."""
+    customer_plain(customer)  # staff and administrators are not loyalty members (409 customer_protected)
     program = program_get(program_id)
     if points == 0:
         raise Invalid("points_zero", "Adjust by a number of points other than zero.", path="points")

@@ -7,13 +7,13 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0004_program_messages'),
+        ('campaigns', '0005_refusal_counts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='pointstransaction',
-            index=models.Index(fields=['occurred_at'], name='loyalty_tx_occurred'),
+            model_name='redemption',
+            index=models.Index(condition=models.Q(('status', 'REDEEMED')), fields=['redeemed_at'], name='campaigns_redemption_when'),
         ),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0003_rule_product_segments'),
+        ('campaigns', '0004_simulation_run'),
     ]
 
     operations = [

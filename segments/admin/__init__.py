@@ -1,70 +1,33 @@
-"""The console's segments: criteria validated as they are typed in, a live preview count,
-a refresh action, and CSV upload for static lists. Saving goes through the services."""
+"""The console's segments: criteria built in a builder (or typed as JSON) with a live count,
+members listed and exported, what targets a segment, history, a refresh action, and CSV
+upload for static lists. Saving goes through the services."""
 
-import csv
-import io
-
-from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 from unfold.admin import ModelAdmin
 
 from lms.errors import DomainError
 from lms.outbox import outbox_enqueue
 from segments import services
+from segments.admin.builder import criteria_in_words
+from segments.admin.forms import SegmentForm
+from segments.admin.pages import SegmentPagesMixin
 from segments.models import Segment
-from segments.selectors import segment_preview
-
-CRITERIA_EXAMPLE = (
-    '{"all": [{"field": "total_spend", "op": "gte", "value": 5000, "window_days": 90}, '
-    '{"field": "country", "op": "eq", "value": "IN"}]}'
-)
 
 
-class SegmentForm(forms.ModelForm):
-    criteria = forms.JSONField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 12, "cols": 100, "style": "font-family: monospace"}),
-        help_text=f"Dynamic segments. Example: {CRITERIA_EXAMPLE}. Fields and operators: /api/v1/segments/criteria/.",
-    )
-    members_file = forms.FileField(
-        required=False,
-        label="Members CSV",
-        help_text="Static segments: one customer email or external id (or product sku) per row, first column; "
-        "replaces the list.",
-    )
+class SegmentHistoryHelper(HistoricalRecordContextHelper):
+    """The history page shows a change of criteria in words, not as a truncated dict."""
 
-    class Meta:
-        model = Segment
-        fields = ["name", "description", "kind", "type", "criteria"]
-
-    def clean(self):
-        data = super().clean()
-        kind, type_ = data.get("kind") or self.instance.kind, data.get("type") or self.instance.type
-        if type_ == Segment.Type.DYNAMIC:
-            if data.get("criteria") in (None, ""):
-                self.add_error("criteria", "A dynamic segment needs criteria.")
-            else:
-                try:
-                    data["criteria"] = services.criteria_check(kind=kind, criteria=data["criteria"])
-                except DomainError as error:
-                    self.add_error("criteria", error.message)
-        elif data.get("criteria") not in (None, ""):
-            self.add_error("criteria", "A static segment has members, not criteria.")
-        else:
-            data["criteria"] = None
-        if data.get("members_file"):
-            try:
-                text = data["members_file"].read().decode("utf-8-sig")
-            except UnicodeDecodeError:
-                self.add_error("members_file", "The file is not UTF-8 text.")
-            else:
-                data["members"] = [row[0] for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
-        return data
+    def stringify_delta_change_values(self, change, old, new):
+        if change.field != "criteria":
+            return super().stringify_delta_change_values(change, old, new)
+        kind = self.record.kind
+        return tuple(criteria_in_words(kind, value) if value else "-" for value in (old, new))
 
 
 @admin.register(Segment)
-class SegmentAdmin(ModelAdmin):
+class SegmentAdmin(SegmentPagesMixin, SimpleHistoryAdmin, ModelAdmin):
     form = SegmentForm
     list_display = ("name", "kind", "type", "status", "member_count", "last_refreshed_at", "updated_at")
     list_filter = ("kind", "type", "status")
@@ -74,14 +37,16 @@ class SegmentAdmin(ModelAdmin):
         "status",
         "last_refreshed_at",
         "refresh_error",
-        "preview",
+        "members_link",
+        "used_by",
+        "criteria_summary",
         "created_at",
         "updated_at",
     )
     fieldsets = (
         (None, {"fields": ("name", "description", "kind", "type")}),
-        ("Who is in it", {"fields": ("criteria", "preview", "members_file")}),
-        ("Membership", {"fields": ("member_count", "status", "last_refreshed_at", "refresh_error")}),
+        ("Who is in it", {"fields": ("criteria", "members_file")}),
+        ("Membership", {"fields": ("members_link", "status", "last_refreshed_at", "refresh_error", "used_by")}),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
     actions = ["refresh_now"]
@@ -90,16 +55,25 @@ class SegmentAdmin(ModelAdmin):
         # Kind and type fix what the membership means: set once.
         return (*self.readonly_fields, "kind", "type") if obj else self.readonly_fields
 
-    @admin.display(description="preview")
-    def preview(self, obj: Segment) -> str:
-        if obj.pk is None or obj.type != Segment.Type.DYNAMIC or not obj.criteria:
-            return "-"
-        try:
-            result = segment_preview(obj.kind, obj.criteria)
-        except Exception as exc:  # a preview must never break the page
-            return f"Preview unavailable: {exc}"
-        sample = ", ".join(str(member.get("email") or member.get("sku")) for member in result["sample"][:5])
-        return format_html("<b>{}</b> would match now{}", result["count"], f" (e.g. {sample})" if sample else "")
+    def get_fieldsets(self, request, obj: Segment | None = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:  # kind and type are chosen: both ways of saying who is in it are offered
+            return [fieldset for fieldset in fieldsets if fieldset[0] in (None, "Who is in it")]
+        # Kind and type are set once: a dynamic segment has criteria (in words when read only),
+        # a static one its upload (none when read only).
+        if self.has_change_permission(request, obj):
+            shown = ("criteria",) if obj.type == Segment.Type.DYNAMIC else ("members_file",)
+        else:
+            shown = ("criteria_summary",) if obj.type == Segment.Type.DYNAMIC else ()
+        who = [("Who is in it", {"fields": shown})] if shown else []
+        return [(None, fieldsets[0][1]), *who, *fieldsets[2:]]
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return SegmentHistoryHelper(self.model, historical_record)
+
+    @admin.display(description="Criteria")
+    def criteria_summary(self, obj: Segment) -> str:
+        return criteria_in_words(obj.kind, obj.criteria) if obj.criteria else "-"
 
     def save_model(self, request, obj: Segment, form, change: bool) -> None:
         data = form.cleaned_data

@@ -7,13 +7,13 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0004_refusal_counts'),
+        ('loyalty', '0005_tier_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='redemption',
-            index=models.Index(condition=models.Q(('status', 'REDEEMED')), fields=['redeemed_at'], name='campaigns_redemption_when'),
+            model_name='pointstransaction',
+            index=models.Index(fields=['occurred_at'], name='loyalty_tx_occurred'),
         ),
     ]
