@@ -49,7 +49,7 @@ def test_reporting_users_see_every_panel_with_its_figures(request, who):
     for panel in PANELS:
         assert f'data-testid="{panel}"' in page
     assert _testid(page, "redemptions-1d") == "Today 2 ₹80.00"
-    assert _testid(page, "revenue-with") == "With a campaign 2 ₹800.00 ₹400.00"
+    assert _testid(page, "revenue-with") == "With a campaign Orders 2 Revenue ₹800.00 Average order ₹400.00"
     assert _testid(page, "live-campaigns") == "2"
     assert "Big spenders" in page and "1,234" in page
     assert 'data-testid="console-sections"' in page
@@ -100,7 +100,7 @@ def test_an_old_range_leaves_out_todays_orders_but_the_windows_stay_on_today(mar
 
     page = marketer_console.get(f"{INDEX}?start={old:%Y-%m-%d}&end={old:%Y-%m-%d}").content.decode()
 
-    assert _testid(page, "revenue-with") == "With a campaign 0 ₹0.00 –"
+    assert _testid(page, "revenue-with") == "With a campaign Orders 0 Revenue ₹0.00 Average order –"
     assert _testid(page, "redemptions-1d") == "Today 1 ₹40.00"
 
 
