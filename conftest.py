@@ -30,7 +30,11 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
-def pytest_collection_modifyitems(config, items):
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    # At the session's start, not at collection: under pytest-xdist the controller collects
+    # nothing, and a worker's refusal would surface as a crash without this message. Before
+    # xdist starts its workers (tryfirst).
     from django.db import connection
 
     if connection.vendor != "postgresql":
