@@ -6,9 +6,16 @@ PORT   ?= 8000
 
 # make test runs against PostgreSQL and Redis at their default local addresses. Redis db 15
 # holds the test cache and db 14 the test broker, so a developer's db 0 is never flushed.
+# pytest runs in PYTEST_WORKERS processes (pytest-xdist; 0: serial, in one process). Each
+# worker has its own test database (test_lms_gw0, test_lms_gw1, ...) and its own Redis
+# databases: worker gwN takes the given numbers less 2N (gw0 15/14, gw1 13/12), see
+# lms/tests/xdist_workers.py. Two: one per core of the 2-core development machine (what
+# -n auto picks there). --dist loadgroup keeps the tests marked xdist_group("subprocesses")
+# (the Celery kill test, make run's) on one worker, one after another.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lms
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 TEST_BROKER_URL   ?= redis://127.0.0.1:6379/14
+PYTEST_WORKERS    ?= 2
 # DEBUG=true: the settings refuse to start without a SECRET_KEY when DEBUG is off (production),
 # and the tests speak plain http (no https redirect, no secure-only cookies).
 TEST_ENV := env DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
@@ -53,7 +60,7 @@ test: $(VENV)/.dev-installed
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml
 	scripts/chromium.sh
-	$(TEST_ENV) $(PY) -m pytest
+	$(TEST_ENV) $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## worker / beat: the production processes, for a local try with REDIS_URL set
 worker: $(VENV)/.run-installed

@@ -6,6 +6,7 @@ tests would prove nothing.
 """
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -20,7 +21,20 @@ from lms.celery import app as celery_app
 from notifications.tests.servers import HttpReceiver, SmtpReceiver
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_configure(config):
+    # Scrypt costs ~0.1 s of CPU per hash by design, and most tests make users with passwords
+    # (UserFactory, the fixtures below): a third of the suite's time went to it. Tests hash
+    # with MD5 (fast, never for production); the production hashers stay listed after it, so
+    # their hashes still verify, and the tests of scrypt itself put it back
+    # (accounts/tests/test_sessions.py).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    # At the session's start, not at collection: under pytest-xdist the controller collects
+    # nothing, and a worker's refusal would surface as a crash without this message. Before
+    # xdist starts its workers (tryfirst).
     from django.db import connection
 
     if connection.vendor != "postgresql":

@@ -331,6 +331,8 @@ class Redemption(models.Model):
         indexes = [
             models.Index(fields=["customer", "campaign", "redeemed_at"], name="campaigns_redemption_usage"),
             models.Index(fields=["campaign", "-redeemed_at"], name="campaigns_redemption_of"),
+            # The dashboard's windows and daily series over every campaign.
+            models.Index(fields=["redeemed_at"], condition=Q(status="REDEEMED"), name="campaigns_redemption_when"),
         ]
 
     def __str__(self) -> str:
@@ -372,3 +374,19 @@ class SimulationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} over {self.days} days ({self.status})"
+
+
+class RefusalCount(models.Model):
+    """How many cart evaluations refused a campaign for a reason on a day (``settings.TIME_ZONE``):
+    the rollup of the live counters of ``campaigns.refusals`` (no cart is stored)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="refusal_counts")
+    day = models.DateField()
+    reason = models.CharField(max_length=32)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "day", "reason"], name="campaigns_refusal_once")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.day} {self.reason}: {self.count}"

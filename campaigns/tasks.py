@@ -7,3 +7,10 @@ def simulation_run_task(run_id: int) -> None:
     from campaigns.simulation.runs import simulation_execute
 
     simulation_execute(run_id=run_id)
+
+
+def refusals_rollup_task() -> int:
+    """Every few minutes: the live refusal counters into the table (idempotent)."""
+    from campaigns.refusals import refusals_rollup
+
+    return refusals_rollup()

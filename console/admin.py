@@ -12,6 +12,10 @@ from unfold.admin import ModelAdmin
 
 from lms.admin import SuperuserOnlyAdmin
 
+# The landing page (console/dashboard.py fills it). Named here: an app template called
+# admin/index.html would lose to unfold's, which comes first in INSTALLED_APPS.
+admin.site.index_template = "console/index.html"
+
 for model in (Group, APIKey, OutstandingToken, BlacklistedToken):
     admin.site.unregister(model)
 

@@ -153,6 +153,30 @@ class RedisCache(DjangoRedisCache):
 
         self._counting("counters_give_back", run)
 
+    def hash_add(self, key: str, amounts: dict[str, int], timeout: int) -> None:
+        """See :func:`hash_add`: one pipeline, one round trip."""
+
+        def run() -> None:
+            name = self.make_and_validate_key(key)
+            pipe = self._cache.get_client(write=True).pipeline(transaction=False)
+            for field, amount in amounts.items():
+                pipe.hincrby(name, field, amount)
+            pipe.expire(name, timeout, nx=True)
+            pipe.execute()
+
+        self._counting("hash_add", run)
+
+    def hash_read(self, keys: Sequence[str]) -> list[dict[str, int]]:
+        """See :func:`hash_read`: one pipeline, one round trip."""
+
+        def run() -> list[dict[str, int]]:
+            pipe = self._cache.get_client().pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(self.make_and_validate_key(key))
+            return [{field.decode(): int(value) for field, value in found.items()} for found in pipe.execute()]
+
+        return self._counting("hash_read", run)
+
     def _soft(self, operation: str, call: Callable[[], Any], fallback: Any) -> Any:
         try:
             if self.pause.active():
@@ -230,3 +254,26 @@ def counters_give_back(keys: Sequence[str], amount: int) -> None:
             cache.decr(key, amount)
         except ValueError:  # the window ended meanwhile and its counter expired
             pass
+
+
+def hash_add(key: str, amounts: dict[str, int], timeout: int) -> None:
+    """Add each ``field: amount`` to the hash ``key`` (a new hash expires after ``timeout``
+    seconds): one round trip on Redis; raises :class:`CacheUnavailable` when it is down."""
+    if not amounts:
+        return
+    if hasattr(cache, "hash_add"):
+        cache.hash_add(key, amounts, timeout)
+        return
+    found = cache.get(key) or {}  # the local-memory cache of `make run`: one process, good enough
+    for field, amount in amounts.items():
+        found[field] = found.get(field, 0) + amount
+    cache.set(key, found, timeout=timeout)
+
+
+def hash_read(keys: Sequence[str]) -> list[dict[str, int]]:
+    """Each hash of ``keys`` as ``{field: count}`` (empty when missing): one round trip on
+    Redis; raises :class:`CacheUnavailable` when it is down."""
+    if hasattr(cache, "hash_read"):
+        return cache.hash_read(keys)
+    found = cache.get_many(list(keys))
+    return [dict(found.get(key) or {}) for key in keys]

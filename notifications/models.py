@@ -132,6 +132,8 @@ class Delivery(models.Model):
             # The frequency cap: a recipient's marketing sends in the last day.
             models.Index(fields=["recipient", "sent_at"], name="notifications_recent_sends"),
             models.Index(fields=["message", "status"], name="notifications_msg_status"),
+            # The dashboard's delivery rates over a range of days.
+            models.Index(fields=["created_at"], name="notifications_delivery_time"),
         ]
 
     def __str__(self) -> str:

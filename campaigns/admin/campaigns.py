@@ -18,6 +18,7 @@ from unfold.admin import ModelAdmin, StackedInline
 
 from campaigns.admin.actions import CampaignActions
 from campaigns.admin.cart_test import CartTestPages
+from campaigns.admin.reports import CampaignReportPages
 from campaigns.evaluation import cart_evaluate
 from campaigns.forms import CampaignForm, CampaignTestForm, RuleForm, RuleFormSet
 from campaigns.models import Campaign, CampaignCounter, CampaignKind, CodeType, CouponCode, DiscountRule
@@ -87,6 +88,7 @@ class DiscountRuleInline(StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(
+    CampaignReportPages,
     CartTestPages,
     SimulationAdminMixin,
     CampaignActions,

@@ -27,6 +27,7 @@ from campaigns.api.throttling import (
 from campaigns.evaluation import CartRequest, cart_evaluate, pinned_at, result_json
 from campaigns.models import Campaign, CampaignKind, DiscountRule, OrderRedemption
 from campaigns.points import PointsRequest
+from campaigns.refusals import refusals_count
 from campaigns.services import campaigns as services
 from campaigns.services.redemptions import redemption_create, redemption_void
 from campaigns.services.rules import TARGET_RELATIONS
@@ -211,6 +212,7 @@ class CartEvaluateView(CartView):
             budget.settle(0)  # no answer about the codes was given
             raise
         budget.settle(unknown_codes(evaluation.result.rejected))
+        refusals_count(evaluation.result.rejected, at=timezone.now())
         return Response(result_json(evaluation.result, evaluation.points))
 
 

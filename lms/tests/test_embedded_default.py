@@ -21,6 +21,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+# Under pytest-xdist these tests run on one worker, one after another (make test: --dist
+# loadgroup): each starts several processes (a prefork Celery worker, runserver and
+# manage.py), and the kill test's waits should not also compete with the other's.
+pytestmark = pytest.mark.xdist_group("subprocesses")
+
 REPO_ROOT = Path(settings.BASE_DIR)
 START_TIMEOUT = 20  # seconds for runserver to answer
 

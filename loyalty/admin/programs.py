@@ -22,6 +22,7 @@ from lms.admin import ArchivingActions, ErrorSummaryAdmin, PlacesShownAdmin, Ser
 from lms.admin_history import PartHistory, ReadableHistoryAdmin
 from lms.errors import Invalid
 from lms.form_fields import TYPE_FIELDS_SCRIPT
+from loyalty.admin.reports import ProgramReportPages
 from loyalty.forms import (
     MAX_RULES,
     MAX_TIERS,
@@ -189,6 +190,7 @@ class TierInline(ProgramPartInline, TabularInline):
 
 @admin.register(LoyaltyProgram)
 class LoyaltyProgramAdmin(
+    ProgramReportPages,
     SimulationAdminMixin,
     ArchivingActions,
     ErrorSummaryAdmin,

@@ -141,3 +141,39 @@ def test_an_analyst_sees_the_program_read_only_and_cannot_save(analyst_console):
     assert page.status_code == 200 and 'name="_save"' not in html and 'name="earning_rules-0-rule_type"' not in html
     assert "India" in html
     assert post.status_code == 403 and Campaign.objects.get().name == "Keep"
+
+
+def _drawn(page: str, prefix: str) -> dict:
+    """What a browser would post of the inputs named ``prefix...`` as the page drew them."""
+    from html import unescape
+
+    data: dict = {}
+    for match in re.finditer(rf'<input([^>]*)name="({prefix}[^"]*)"([^>]*)>', page):
+        attrs = match.group(1) + match.group(3)
+        kind = re.search(r'type="(\w+)"', attrs)
+        value = re.search(r'value="([^"]*)"', attrs)
+        if kind and kind.group(1) in ("checkbox", "radio"):
+            if "checked" in attrs:
+                data.setdefault(match.group(2), []).append(unescape(value.group(1)) if value else "on")
+            continue
+        data[match.group(2)] = unescape(value.group(1)) if value else ""
+    for name, body in re.findall(rf'<textarea[^>]*name="({prefix}[^"]*)"[^>]*>(.*?)</textarea>', page, re.S):
+        data[name] = unescape(body.strip("\n"))
+    for name, options in re.findall(rf'<select[^>]*name="({prefix}[^"]*)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.findall(r'<option value="([^"]*)"[^>]*selected', options)
+        data[name] = chosen[0] if chosen else (re.findall(r'<option value="([^"]*)"', options) or [""])[0]
+    return data
+
+
+def test_a_program_saved_with_its_settings_left_at_their_defaults_is_created(console):
+    # A browser posts the settings row exactly as the add page drew it; Django's formset took the
+    # untouched new row for no row and refused the page ("Please submit at least 1 form").
+    drawn = _drawn(console.get(ADD).content.decode(), "loyalty_settings-")
+    data = {key: value for key, value in program_data([{"points_per_rupee": "1"}], name="Defaults club").items()}
+    data = {key: value for key, value in data.items() if not key.startswith("loyalty_settings-")}
+    data.update(drawn)
+
+    response = console.post(ADD, data)
+
+    assert response.status_code == 302, response.context["errors"] if response.context else response
+    assert Campaign.objects.filter(name="Defaults club").exists()

@@ -25,6 +25,11 @@ from notifications.services.dispatch import deliveries_sweep
 from notifications.services.messages import message_send
 from notifications.tests.servers import SmtpReceiver
 
+# Under pytest-xdist these tests run on one worker, one after another (make test: --dist
+# loadgroup): each starts several processes (a prefork Celery worker, runserver and
+# manage.py), and the kill test's waits should not also compete with the other's.
+pytestmark = pytest.mark.xdist_group("subprocesses")
+
 BASE_DIR = Path(settings.BASE_DIR)
 CUSTOMERS = 2000
 FANOUT_BATCH = 100
