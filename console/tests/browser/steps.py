@@ -240,6 +240,17 @@ def switch_on(page: Page, campaign: str) -> None:
     run_list_action(page, campaign, "Switch on the selected campaigns")
 
 
+def open_program(page: Page, name: str) -> None:
+    page.goto("/admin/loyalty/loyaltyprogram/")
+    list_row(page, name).get_by_role("link", name=name).click()
+    page.wait_for_load_state()
+
+
+def switch_program_on(page: Page, program: str) -> None:
+    page.goto("/admin/loyalty/loyaltyprogram/")
+    run_list_action(page, program, "Switch on the selected loyalty programs")
+
+
 # --- Loyalty programs -----------------------------------------------------------------------------
 
 
@@ -258,3 +269,21 @@ def fill_program(page: Page, *, name: str, points_per_rupee: str, tier: str, thr
     page.locator('[name="loyalty_tiers-0-threshold"]').fill(threshold)
     open_tab(page, "Points, redemption and messages")
     page.get_by_label("Expiry days").filter(visible=True).fill(expiry_days)  # not the hidden template row
+
+
+# --- Measuring: the dashboard and the reports -----------------------------------------------------
+
+
+def figures_row(page: Page, testid: str) -> Locator:
+    """The figures of one row of a dashboard or report panel, e.g. ``redemptions-1d``: a table
+    row's cells, or the values of a list of "name: value" lines (``orders-with``)."""
+    # markup: a list's line is <dd><span>name</span><span>value</span></dd>.
+    return page.get_by_test_id(testid).locator("td, dd > span:last-child")
+
+
+def open_report(page: Page, kind: str) -> Locator:
+    """From a campaign's or program's page, its "Report" (``kind``: campaign or program)."""
+    page.get_by_test_id("report-link").click()
+    report = page.get_by_test_id(f"{kind}-report")
+    expect(report).to_be_visible()
+    return report

@@ -20,10 +20,25 @@ from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
 from commerce.tests.factories import OrderFactory, ProductFactory
-from console.tests.browser.steps import fill_program, list_row, login, save_form, simulate, snapshot, success_message
+from console.tests.browser.steps import (
+    figures_row,
+    fill_program,
+    list_row,
+    login,
+    open_program,
+    open_report,
+    save_form,
+    simulate,
+    snapshot,
+    success_message,
+    switch_program_on,
+)
+from console.tests.browser.storefront import shop_order
 from loyalty.models import LoyaltyProgram
 
 pytestmark = pytest.mark.browser
+
+PRODUCT_SKU = "SKU-RUNNER"
 
 
 def a_week_of_orders() -> None:
@@ -36,7 +51,9 @@ def a_week_of_orders() -> None:
     )
 
 
-def test_a_marketer_creates_a_program_with_an_earning_rule_and_a_tier_and_simulates_it(page, marketer):
+def test_a_marketer_creates_a_program_with_an_earning_rule_and_a_tier_and_simulates_it(
+    page, marketer, integration_client
+):
     a_week_of_orders()
     login(page, marketer)
     fill_program(page, name="Shoe club", points_per_rupee="2", tier="Gold", threshold="1000", expiry_days="365")
@@ -52,7 +69,7 @@ def test_a_marketer_creates_a_program_with_an_earning_rule_and_a_tier_and_simula
     assert program.loyalty_settings.expiry_days == 365
 
     # Simulated while still switched off (see the table above).
-    list_row(page, "Shoe club").get_by_role("link", name="Shoe club").click()
+    open_program(page, "Shoe club")
     result = simulate(page, days=7)
     expect(result.get_by_test_id("simulate-points")).to_have_text("2,000")
     expect(result.get_by_test_id("simulate-points-value")).to_have_text("₹200.00")
@@ -61,3 +78,19 @@ def test_a_marketer_creates_a_program_with_an_earning_rule_and_a_tier_and_simula
     expect(result.get_by_test_id("simulate-orders")).to_have_text("3 of 4 orders")
     expect(result.get_by_test_id("simulate-refused")).to_contain_text("another currency")
     snapshot(page, "program-simulation")
+
+    # Switched on, the program earns on the shop's next order (the real API): ₹500 at 2 points
+    # a rupee is 1,000 points, which its report shows.
+    switch_program_on(page, "Shoe club")
+    expect(list_row(page, "Shoe club")).to_contain_text("Active")
+    shop_order(integration_client, order_id="WEB-2", email="asha@example.com", lines=[(PRODUCT_SKU, 1, "500.00")])
+    open_program(page, "Shoe club")
+    report = open_report(page, "program")
+    expect(figures_row(page, "points-earned")).to_have_text(["1,000"])
+    expect(figures_row(page, "program-members")).to_have_text(["1"])
+    expect(figures_row(page, "program-outstanding")).to_have_text(["1,000"])
+    expect(figures_row(page, "program-liability")).to_have_text(["₹100.00"])
+    expect(report.get_by_test_id("rule-row")).to_contain_text("1,000")
+    expect(report.get_by_test_id("tier-row")).to_contain_text("Gold")  # 1,000 points reach Gold
+    expect(figures_row(page, "tier-row")).to_have_text(["1"])
+    snapshot(page, "program-report")

@@ -30,11 +30,14 @@ from console.tests.browser.steps import (
     assign_codes,
     builder_condition,
     builder_count,
+    figures_row,
     fill_category_campaign,
     generate_codes,
     list_row,
     login,
     open_campaign,
+    open_from_sidebar,
+    open_report,
     save_form,
     simulate,
     snapshot,
@@ -44,6 +47,7 @@ from console.tests.browser.steps import (
     target_segment,
     try_live_cart,
 )
+from console.tests.browser.storefront import shop_checkout
 from notifications.models import Delivery
 from segments.models import Segment
 
@@ -68,7 +72,7 @@ def shoppers_with_a_week_of_orders() -> None:
     OrderFactory(customer=priya, placed_at=days_ago(2), lines=[(shoe, 1)])
 
 
-def test_a_marketer_builds_a_segment_and_launches_a_simulated_campaign_for_it(page, marketer):
+def test_a_marketer_builds_a_segment_and_launches_a_simulated_campaign_for_it(page, marketer, integration_client):
     shoppers_with_a_week_of_orders()
     login(page, marketer)
 
@@ -133,3 +137,28 @@ def test_a_marketer_builds_a_segment_and_launches_a_simulated_campaign_for_it(pa
     result = try_live_cart(page, products=cart, customer="priya@example.com", sample_code_of="Pune shoes 10")
     expect(result.get_by_test_id("cart-total-discount")).to_have_text("0.00")
     expect(result.get_by_test_id("cart-refusal")).to_contain_text("segment")
+
+    # Measured: the shop checks Asha's cart out with her code (the real API), and the dashboard
+    # and the campaign's report count it: 1 redemption, ₹100 off a ₹1,200 order.
+    bought = [("SKU-SHOE", 2, "500.00"), ("SKU-SHIRT", 1, "300.00")]
+    discount = shop_checkout(
+        integration_client, order_id="WEB-1", email="asha@example.com", lines=bought, codes=[ashas]
+    )
+    assert discount == Decimal("100.00")
+    open_from_sidebar(page, "Dashboard")
+    expect(figures_row(page, "redemptions-1d")).to_have_text(["1", "₹100.00"])
+    expect(figures_row(page, "revenue-with")).to_have_text(["1", "₹1,200.00", "₹1,200.00"])
+    expect(figures_row(page, "revenue-without")).to_have_text(["4", "₹2,600.00", "₹650.00"])  # the week's orders
+    expect(page.get_by_test_id("panel-top-redemptions")).to_contain_text("Pune shoes 10")
+    expect(figures_row(page, "messages-in-app")).to_have_text(["2", "100 %", "0 %", "0 %"])  # the announcement
+    expect(page.get_by_test_id("panel-segments")).to_contain_text("Pune buyers")
+    snapshot(page, "dashboard")
+    open_campaign(page, "Pune shoes 10")
+    report = open_report(page, "campaign")
+    expect(report.get_by_test_id("report-redemptions")).to_have_text("1")
+    expect(report.get_by_test_id("report-discount")).to_have_text("100.00")
+    expect(report.get_by_test_id("report-customers")).to_have_text("1")
+    expect(report.get_by_test_id("codes-used")).to_have_text("1")
+    expect(report.get_by_test_id("codes-unused")).to_have_text("2")
+    expect(figures_row(page, "orders-with")).to_have_text(["1", "₹1,200.00", "₹1,200.00"])
+    snapshot(page, "campaign-report")
