@@ -96,6 +96,10 @@ def test_a_marketer_builds_a_segment_and_launches_a_simulated_campaign_for_it(pa
 
     # The campaign, aimed at the segment.
     fill_category_campaign(page, name="Pune shoes 10", category="Shoes", percent="10")
+    # A category rule's row shows its fields, not the other types' (markup: the first row's ids).
+    expect(page.locator("#id_rules-0-value")).to_be_visible()
+    expect(page.locator("#id_rules-0-buy_quantity")).to_be_hidden()
+    expect(page.get_by_test_id("id_rules-0-tiers-rows")).to_be_hidden()
     target_segment(page, "Pune buyers")
     save_form(page)
     success_message(page, "was added successfully")
