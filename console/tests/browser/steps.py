@@ -75,9 +75,61 @@ def pick_autocomplete(page: Page, field_id: str, text: str) -> None:
     page.locator(".select2-results__option").filter(has_text=text).click()
 
 
+def open_tab(page: Page, title: str) -> None:
+    """Show one tab of a tabbed change form: a page tab ("Points, redemption and messages") or a
+    tab of its fieldsets ("Schedule"); the fields of the others stay in the form."""
+    # markup: unfold's tabs are links in a <nav> of the page's #content (the sidebar is outside it).
+    page.locator("#content nav a").filter(has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")).click()
+
+
 def save_form(page: Page) -> None:
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_load_state()
+
+
+# --- Segments -------------------------------------------------------------------------------------
+
+
+def builder_condition(page: Page, *, field: str, operator: str, value: str, window: str | None = None) -> None:
+    """Add a condition to the criteria builder's top group: ``field`` by its code (the options'
+    values), ``operator`` by its words ("is at least"), then the value and the window in days."""
+    builder = page.get_by_test_id("criteria-builder")
+    # The top group's own button is its last: a nested group's buttons come before it.
+    builder.get_by_test_id("criteria-group").first.get_by_test_id("criteria-add-condition").last.click()
+    # Each change of field or operator redraws the rows: the new row is found again each time.
+    row = lambda: builder.get_by_test_id("criteria-condition").last  # noqa: E731
+    row().get_by_test_id("criteria-field").select_option(value=field)
+    row().get_by_test_id("criteria-operator").select_option(label=operator)
+    row().get_by_test_id("criteria-value").fill(value)
+    if window is not None:
+        row().get_by_test_id("criteria-window").fill(window)
+
+
+def builder_count(page: Page) -> Locator:
+    """The builder's live member count (asked of the server a moment after each change)."""
+    return page.get_by_test_id("criteria-builder").get_by_test_id("criteria-preview-count")
+
+
+def start_segment(page: Page, *, name: str) -> None:
+    """A new dynamic customer segment's form (its criteria built next with ``builder_condition``)."""
+    page.goto("/admin/segments/segment/add/")
+    page.get_by_label(NAME).fill(name)
+    page.get_by_label("Kind").select_option(label="Customers")
+    page.get_by_label("Type").select_option(label="Dynamic (criteria)")
+
+
+# --- Simulation -----------------------------------------------------------------------------------
+
+
+def simulate(page: Page, *, days: int) -> Locator:
+    """From a campaign's or program's page: "Simulate" over the last ``days``; answers the result
+    block (a small window is replayed while the page waits)."""
+    page.get_by_test_id("simulate-button").click()
+    page.get_by_test_id("simulate-days").fill(str(days))
+    page.get_by_test_id("simulate-run").click()
+    result = page.get_by_test_id("simulate-result")
+    expect(result).to_be_visible()
+    return result
 
 
 # --- Campaigns ------------------------------------------------------------------------------------
@@ -89,17 +141,27 @@ def fill_category_campaign(page: Page, *, name: str, category: str, percent: str
     page.goto("/admin/campaigns/campaign/add/")
     page.get_by_label(NAME).fill(name)
     page.get_by_label("Status").select_option(label="Inactive")
+    open_tab(page, "Schedule")
     page.get_by_label("Timezone").fill("UTC")
+    open_tab(page, "Redemption & limits")
     page.get_by_label("Redemption type").select_option(label="With a coupon code")
     page.get_by_label("Code type").select_option(label="Unique single-use codes")
-    # markup: the first rule row's fields, by id (the rule rows have no labels of their own yet).
+    # markup: the first rule row's fields, by id (the hidden template row has the same labels).
     page.locator("#id_rules-0-rule_type").select_option(label="Category")
     page.locator("#id_rules-0-discount_type").select_option(label="Percentage")
     page.locator("#id_rules-0-value").fill(percent)
     pick_autocomplete(page, "rules-0-categories", category)
+    open_tab(page, "Notification")
     page.get_by_label("Notify title").fill("{{ campaign_name }} is on")
     page.get_by_label("Notify body").fill("Hi {{ first_name }}, {{ code }} takes " + percent + "% off.")
     page.get_by_label("In-app").first.check()
+
+
+def target_segment(page: Page, segment: str) -> None:
+    """On the campaign form: the audience is a segment, picked by name."""
+    open_tab(page, "Audience & places")
+    page.get_by_label("Audience").select_option(label="Segments (dynamic or static)")
+    pick_autocomplete(page, "segments", segment)
 
 
 def generate_codes(page: Page, campaign: str, *, count: int, prefix: str) -> list[str]:
@@ -113,16 +175,29 @@ def generate_codes(page: Page, campaign: str, *, count: int, prefix: str) -> lis
     return re.findall(rf"{re.escape(prefix)}\w+", message)
 
 
+def assign_codes(page: Page, campaign: str, *, segment: str) -> str:
+    """The list's "Assign codes to a segment" action: each member gets their own free code;
+    answers the message that counts them."""
+    page.goto("/admin/campaigns/campaign/")
+    run_list_action(page, campaign, "Assign codes to a segment (each member their own code)…")
+    page.get_by_label("Segment").select_option(label=segment)
+    page.get_by_role("button", name="Assign codes").click()
+    return success_message(page, f"{campaign} to {segment}:")
+
+
 def open_campaign(page: Page, name: str) -> None:
     page.goto("/admin/campaigns/campaign/")
     list_row(page, name).get_by_role("link", name=name).click()
     page.wait_for_load_state()
 
 
-def try_cart(page: Page, campaign: str, *, codes: str, lines: str) -> Locator:
-    """The campaign's "Test this campaign" page with a cart; answers the result block."""
+def try_cart(page: Page, campaign: str, *, codes: str, lines: str, customer: str = "") -> Locator:
+    """The campaign's "Test this campaign" page with a cart (a guest's, or ``customer``'s by
+    email); answers the result block."""
     open_campaign(page, campaign)
     page.get_by_role("link", name="Test this campaign").click()
+    if customer:
+        page.get_by_label("Customer").fill(customer)
     page.get_by_label("Codes").fill(codes)
     page.get_by_label("Lines").fill(lines)
     page.get_by_role("button", name="Evaluate").click()
@@ -131,9 +206,49 @@ def try_cart(page: Page, campaign: str, *, codes: str, lines: str) -> Locator:
     return result
 
 
+def try_live_cart(
+    page: Page, *, products: list[tuple[str, int]], customer: str = "", codes: str = "", sample_code_of: str = ""
+) -> Locator:
+    """The list's "Test a cart" page (every live campaign together): products picked by name
+    from the suggestions with their quantities, a customer by email, codes typed or a sample
+    code of ``sample_code_of`` filled; answers the result block."""
+    page.goto("/admin/campaigns/campaign/")
+    page.get_by_test_id("cart-test-open").click()
+    for row, (name, quantity) in zip(page.get_by_test_id("cart-line").all(), products, strict=False):
+        search = row.get_by_test_id("cart-product-search")
+        search.press_sequentially(name[:4])
+        # markup: the suggestions are the <datalist>'s options (value: the sku); picking one
+        # puts its sku in the box, which fills the catalogue's price.
+        suggestion = page.locator("#cart-products option").filter(has_text=name).first
+        search.fill(suggestion.get_attribute("value"))
+        expect(row.locator("[data-price]")).not_to_have_value("")
+        row.locator('input[name$="-quantity"]').fill(str(quantity))
+    page.get_by_label("Customer").fill(customer)
+    if codes:
+        page.get_by_test_id("cart-codes").fill(codes)
+    if sample_code_of:
+        page.get_by_test_id("cart-sample-code").filter(has_text=sample_code_of).click()
+        expect(page.get_by_test_id("cart-sample-message")).to_contain_text("Filled")
+    page.get_by_test_id("cart-run").click()
+    result = page.get_by_test_id("cart-result")
+    expect(result).to_be_visible()
+    return result
+
+
 def switch_on(page: Page, campaign: str) -> None:
     page.goto("/admin/campaigns/campaign/")
     run_list_action(page, campaign, "Switch on the selected campaigns")
+
+
+def open_program(page: Page, name: str) -> None:
+    page.goto("/admin/loyalty/loyaltyprogram/")
+    list_row(page, name).get_by_role("link", name=name).click()
+    page.wait_for_load_state()
+
+
+def switch_program_on(page: Page, program: str) -> None:
+    page.goto("/admin/loyalty/loyaltyprogram/")
+    run_list_action(page, program, "Switch on the selected loyalty programs")
 
 
 # --- Loyalty programs -----------------------------------------------------------------------------
@@ -145,11 +260,30 @@ def fill_program(page: Page, *, name: str, points_per_rupee: str, tier: str, thr
     page.goto("/admin/loyalty/loyaltyprogram/add/")
     page.get_by_label(NAME).fill(name)
     page.get_by_label("Status").select_option(label="Inactive")
+    open_tab(page, "Schedule")
     page.get_by_label("Timezone").fill("UTC")
-    # Today the settings row must differ from its defaults, else "Please submit at least 1 form."
-    page.get_by_label("Expiry days").filter(visible=True).fill(expiry_days)  # not the hidden template row
     # markup: the tabular inlines' inputs, by name (their columns have headers, not labels).
     page.locator('[name="earning_rules-0-rule_type"]').select_option(label="Points per rupee spent")
     page.locator('[name="earning_rules-0-points_per_rupee"]').fill(points_per_rupee)
     page.locator('[name="loyalty_tiers-0-name"]').fill(tier)
     page.locator('[name="loyalty_tiers-0-threshold"]').fill(threshold)
+    open_tab(page, "Points, redemption and messages")
+    page.get_by_label("Expiry days").filter(visible=True).fill(expiry_days)  # not the hidden template row
+
+
+# --- Measuring: the dashboard and the reports -----------------------------------------------------
+
+
+def figures_row(page: Page, testid: str) -> Locator:
+    """The figures of one row of a dashboard or report panel, e.g. ``redemptions-1d``: a table
+    row's cells, or the values of a list of "name: value" lines (``orders-with``)."""
+    # markup: a list's line is <dd><span>name</span><span>value</span></dd>.
+    return page.get_by_test_id(testid).locator("td, dd > span:last-child")
+
+
+def open_report(page: Page, kind: str) -> Locator:
+    """From a campaign's or program's page, its "Report" (``kind``: campaign or program)."""
+    page.get_by_test_id("report-link").click()
+    report = page.get_by_test_id(f"{kind}-report")
+    expect(report).to_be_visible()
+    return report

@@ -1,4 +1,4 @@
-"""An Analyst in the browser: reads everything a marketer sees and can change nothing."""
+"""An Analyst in the browser: reads everything a marketer sees and can change (or simulate) nothing."""
 
 import pytest
 from playwright.sync_api import expect
@@ -32,6 +32,9 @@ def test_the_analyst_reads_a_campaign_segment_and_program_and_may_change_none(pa
     expect(page.get_by_role("textbox", name=NAME)).to_have_count(0)  # shown as text, not a field
 
     snapshot(page, "analyst-campaign")
+    page.get_by_test_id("simulate-button").click()  # may look, may not run one
+    expect(page.get_by_test_id("simulate-view-only")).to_be_visible()
+    expect(page.get_by_test_id("simulate-run")).to_have_count(0)
     refused = page.goto("/admin/campaigns/campaign/add/")
     assert refused.status == 403
 

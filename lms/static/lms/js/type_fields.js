@@ -5,7 +5,8 @@
   "use strict";
 
   function rowOf(select) {
-    return select.closest(".inline-related, tr.form-row, tr");
+    // Django's stacked inline is .inline-related, unfold's a .form-group; tabular ones a <tr>.
+    return select.closest(".inline-related, .form-group, tr");
   }
 
   function wrapperOf(input, row) {
