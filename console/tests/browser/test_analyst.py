@@ -9,7 +9,7 @@ from console.tests.browser.steps import NAME, list_row, login, open_campaign, op
 from loyalty.tests.factories import program_make
 from segments.tests.factories import SegmentFactory
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker, one Chromium
 
 
 def test_the_analyst_reads_a_campaign_segment_and_program_and_may_change_none(page, analyst):

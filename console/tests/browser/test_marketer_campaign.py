@@ -21,7 +21,7 @@ from console.tests.browser.steps import (
 )
 from notifications.models import Delivery
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker, one Chromium
 
 CART = "SKU-SHOE, 2, 500.00, Shoes\nSKU-SHIRT, 1, 300.00, Shirts"
 

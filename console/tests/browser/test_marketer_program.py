@@ -36,7 +36,7 @@ from console.tests.browser.steps import (
 from console.tests.browser.storefront import shop_order
 from loyalty.models import LoyaltyProgram
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker, one Chromium
 
 PRODUCT_SKU = "SKU-RUNNER"
 

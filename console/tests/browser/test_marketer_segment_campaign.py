@@ -51,7 +51,7 @@ from console.tests.browser.storefront import shop_checkout
 from notifications.models import Delivery
 from segments.models import Segment
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker, one Chromium
 
 
 def customer(email: str, city: str):
