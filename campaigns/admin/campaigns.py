@@ -28,6 +28,7 @@ from lms.admin import ErrorSummaryAdmin, PlacesShownAdmin, ServiceSavedAdmin, wi
 from lms.admin_history import PartHistory, ReadableHistoryAdmin
 from lms.errors import DomainError
 from lms.form_fields import TYPE_FIELDS_SCRIPT
+from lms.forms import console_styled
 
 ZERO = Decimal("0.00")
 
@@ -294,7 +295,7 @@ class CampaignAdmin(
             "subtitle": None,
             "opts": self.opts,
             "original": campaign,
-            "form": form,
+            "form": console_styled(form),
             "result": result,
             "customer": form.customer_user,
             "media": self.media + form.media,
