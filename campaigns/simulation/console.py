@@ -24,6 +24,7 @@ from unfold.widgets import UnfoldAdminIntegerFieldWidget
 from campaigns.models import SimulationRun, SimulationStatus
 from campaigns.simulation.runs import MAX_DAYS, MIN_DAYS, simulation_latest, simulation_start
 from lms.errors import DomainError
+from lms.reports import COLOURS
 
 REASON_WORDS = {
     "no_matching_items": "No item the campaign discounts",
@@ -75,6 +76,8 @@ def chart_data(result: dict[str, Any]) -> str:
         if out_on:  # one big point on the running total, the day the budget runs out
             marks = [float(row["cumulative_cost"]) if row["day"] == out_on else None for row in rows]
             datasets.append({"label": "Budget runs out", "data": marks, "pointRadius": 8, "showLine": False})
+    for n, dataset in enumerate(datasets):  # the same colours as the reports' charts and the legend
+        dataset["borderColor"] = dataset["backgroundColor"] = COLOURS[n % len(COLOURS)]
     return json.dumps({"labels": labels, "datasets": datasets})
 
 
