@@ -112,7 +112,11 @@ class SimulationAdminMixin:
             self.message_user(request, f"No {self.opts.verbose_name} with id {object_id}.", messages.WARNING)
             return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
         may_run = self.has_change_permission(request, obj) and not obj.archived
-        form = SimulateForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST":
+            form = SimulateForm(request.POST)
+        else:  # the field offers the last run's window again
+            last = simulation_latest(obj)
+            form = SimulateForm(initial={"days": last.days} if last is not None else None)
         if request.method == "POST":
             if not may_run:
                 raise PermissionDenied

@@ -3,6 +3,7 @@ figures and chart; an Analyst sees the last result but cannot start one; bad inp
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -50,6 +51,7 @@ def test_a_marketer_runs_a_simulation_and_sees_its_figures_and_chart(marketer_co
     assert response.status_code == 302
     html = marketer_console.get(page(campaign.pk)).content.decode()
     assert 'data-testid="simulate-result"' in html
+    assert re.search(r'<input[^>]*name="days"[^>]*value="7"', html)  # the field offers the last window again
     assert 'data-testid="simulate-cost">₹50.00<' in html  # 10 % of 500; the 80.00 would pass the 60.00 budget
     assert 'data-testid="simulate-redemptions">1<' in html
     assert 'data-testid="simulate-share">50.0 %<' in html
