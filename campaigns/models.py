@@ -298,7 +298,12 @@ class OrderRedemption(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-created_at"], name="campaigns_checkout_customer")]
+        indexes = [
+            models.Index(fields=["customer", "-created_at"], name="campaigns_checkout_customer"),
+            # "Orders with a campaign" in the reports: the standing checkouts' order ids, read
+            # from the index alone (a fraction of the table's width and rows).
+            models.Index(fields=["order_id"], condition=Q(status="REDEEMED"), name="campaigns_checkout_standing"),
+        ]
 
     def __str__(self) -> str:
         return self.order_id
