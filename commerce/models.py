@@ -151,6 +151,8 @@ class Order(models.Model):
                 condition=Q(status__in=COUNTED_STATUSES),
                 name="commerce_order_counted_when",
             ),
+            # "Orders changed since" (campaigns.revenue_days): ingestion, status changes, refunds.
+            models.Index(fields=["updated_at"], name="commerce_order_changed"),
         ]
         constraints = [
             models.CheckConstraint(
