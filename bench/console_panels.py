@@ -11,7 +11,8 @@ set-based SQL (generate_series), ``--customers`` customers; ``--orders`` orders 
 redemption of one of 50 campaigns for 1 order in 5; one loyalty program with an account per
 customer, an EARN ledger row per order and REDEEM / EXPIRE rows for some; a delivery per
 4 orders; 20 customer segments; refusal counts for every campaign, day and five reasons.
-Then it times each panel (best of ``--runs``, default 3; a first run warms the cache) and
+Then it runs the daily revenue rollup (``campaigns.revenue_days``) from scratch and once
+more, timing both, and times each panel (best of ``--runs``, default 3; a first run warms the cache) and
 prints milliseconds and the ratio to the count. The issue's aim: every panel under 1 s.
 """
 
@@ -145,6 +146,19 @@ def best(call, runs: int) -> float:
     return min(times)
 
 
+def rollup_time(*, incremental: bool) -> float:
+    """Seconds for ``revenue_days_rollup``: from an empty table (every closed day), or a rerun
+    (what the beat does every few minutes: the days changed since)."""
+    from campaigns.models import RevenueDay
+    from campaigns.revenue_days import revenue_days_rollup
+
+    if not incremental:
+        RevenueDay.objects.all().delete()
+    began = time.perf_counter()
+    revenue_days_rollup()
+    return time.perf_counter() - began
+
+
 def panels() -> list[tuple[str, object]]:
     from campaigns import reports as c
     from campaigns.models import Campaign
@@ -216,6 +230,9 @@ def main() -> None:
     print("data: " + ", ".join(f"{name} {n:,}" for name, n in sizes.items()))
     for name, value in machine().items():
         print(f"{name}: {value}")
+    rollup_first = rollup_time(incremental=False)
+    rollup_next = rollup_time(incremental=True)
+    print(f"revenue rollup: first run (every closed day) {rollup_first:.1f} s, next run {rollup_next * 1000:.0f} ms")
     baseline = best(count_orders, args.runs)
     print(f"\n{'panel':40} {'ms':>9} {'x count(*)':>11}")
     print(f"{'baseline: SELECT count(*) FROM orders':40} {baseline * 1000:9.1f} {1:11.2f}")

@@ -207,6 +207,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The cart refusals counted in Redis into campaigns' RefusalCount (idempotent: rows are set).
     "campaigns-refusals-rollup": {"task": "campaigns.tasks.refusals_rollup_task", "schedule": 300.0},
+    # Revenue with vs without a campaign per closed day, recomputed where orders or checkouts changed.
+    "campaigns-revenue-rollup": {"task": "campaigns.tasks.revenue_days_rollup_task", "schedule": 300.0},
     "loyalty-points-expire": {"task": "loyalty.tasks.points_expire_task", "schedule": crontab(hour=2, minute=30)},
     "loyalty-tiers-reevaluate": {"task": "loyalty.tasks.tiers_reevaluate_task", "schedule": crontab(hour=4, minute=0)},
     # Scheduled promotions go out within a minute of their send_at; sent ones are settled to SENT.

@@ -337,8 +337,11 @@ class PointsTransaction(models.Model):
             # Open lots by expiry: expire_points and "expiring in the next 30 days".
             models.Index(fields=["expires_at"], condition=Q(remaining__gt=0), name="loyalty_tx_open_lots"),
             models.Index(fields=["reference"], name="loyalty_tx_reference"),
-            # The reports' points issued/redeemed/expired over a range of days.
-            models.Index(fields=["occurred_at"], name="loyalty_tx_occurred"),
+            # The reports' points issued/redeemed/expired (per program, per rule) over a range of
+            # days: what they sum and group by rides in the index, so the scan never reads the table.
+            models.Index(
+                fields=["occurred_at"], include=["kind", "points", "account", "rule"], name="loyalty_tx_occurred_flow"
+            ),
             # Pending lots of an account: the spendable balance leaves them out.
             models.Index(fields=["account"], condition=Q(held=True, remaining__gt=0), name="loyalty_tx_held_lots"),
         ]
