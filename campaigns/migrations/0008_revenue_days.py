@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 from django.conf import settings
-from django.contrib.postgres.operations import AddIndexConcurrently
+from lms.migration_operations import AddIndexOnline
 from django.db import migrations, models
 
 
@@ -31,11 +31,11 @@ class Migration(migrations.Migration):
                 'ordering': ['day'],
             },
         ),
-        AddIndexConcurrently(
+        AddIndexOnline(
             model_name='orderredemption',
             index=models.Index(fields=['created_at'], name='campaigns_checkout_created'),
         ),
-        AddIndexConcurrently(
+        AddIndexOnline(
             model_name='orderredemption',
             index=models.Index(condition=models.Q(('voided_at__isnull', False)), fields=['voided_at'], name='campaigns_checkout_voided'),
         ),
