@@ -8,6 +8,8 @@ from collections.abc import Callable
 from django.http import HttpRequest
 from django.urls import reverse_lazy
 
+from lms.admin import superuser
+
 # (section, [(title, material-symbols icon, "app_label.model_name")]).
 SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     (
@@ -75,10 +77,6 @@ def may_open(label: str) -> Callable[[HttpRequest], bool]:
         return user.has_perm(f"{app_label}.view_{model_name}") or user.has_perm(f"{app_label}.change_{model_name}")
 
     return check
-
-
-def superuser(request: HttpRequest) -> bool:
-    return request.user.is_active and request.user.is_superuser
 
 
 def _item(title: str, icon: str, label: str, permission: Callable[[HttpRequest], bool]) -> dict:

@@ -56,24 +56,29 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def superuser(request) -> bool:
+    """An active superuser: who alone opens the console's System section."""
+    return request.user.is_active and request.user.is_superuser
+
+
 class SuperuserOnlyAdmin:
     """The console's System section (sign-in codes, tokens, login events, API keys, groups):
     superusers only, whatever permissions a staff account was given."""
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_active and request.user.is_superuser
+        return superuser(request)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser and super().has_view_permission(request, obj)
+        return superuser(request) and super().has_view_permission(request, obj)
 
     def has_add_permission(self, request, *args) -> bool:
-        return request.user.is_active and request.user.is_superuser and super().has_add_permission(request, *args)
+        return superuser(request) and super().has_add_permission(request, *args)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser and super().has_change_permission(request, obj)
+        return superuser(request) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_superuser and super().has_delete_permission(request, obj)
+        return superuser(request) and super().has_delete_permission(request, obj)
 
 
 NAMES_SHOWN = 10

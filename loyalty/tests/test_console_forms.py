@@ -169,7 +169,7 @@ def test_a_program_saved_with_its_settings_left_at_their_defaults_is_created(con
     # A browser posts the settings row exactly as the add page drew it; Django's formset took the
     # untouched new row for no row and refused the page ("Please submit at least 1 form").
     drawn = _drawn(console.get(ADD).content.decode(), "loyalty_settings-")
-    data = {key: value for key, value in program_data([{"points_per_rupee": "1"}], name="Defaults club").items()}
+    data = program_data([{"points_per_rupee": "1"}], name="Defaults club")
     data = {key: value for key, value in data.items() if not key.startswith("loyalty_settings-")}
     data.update(drawn)
 
