@@ -23,7 +23,7 @@ TEST_ENV := env DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CE
 # make run is development: DEBUG on (tracebacks, the public development SECRET_KEY, http).
 RUN_ENV := env DEBUG=true
 
-.PHONY: run api-key test check worker beat clean
+.PHONY: run prod api-key test check worker beat clean
 
 $(VENV)/.run-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ run: $(VENV)/.run-installed
 	$(RUN_ENV) $(PY) manage.py seed_demo_loyalty --if-empty
 	$(RUN_ENV) $(PY) manage.py dev_bootstrap --port $(PORT)
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+## prod: the production shape on this machine (Procfile: gunicorn, a Celery worker per queue, beat)
+## on PostgreSQL + Redis with the production settings and the demo data, through honcho
+PROD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lms_prod
+PROD_REDIS_URL    ?= redis://127.0.0.1:6379/0
+prod: $(VENV)/.run-installed
+	TEST_DATABASE_URL=$(PROD_DATABASE_URL) scripts/services.sh
+	scripts/prod.sh
 
 ## api-key: print a new integration API key for make run's database (KEY=$$(make -s api-key))
 api-key: $(VENV)/.run-installed
