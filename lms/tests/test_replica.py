@@ -59,6 +59,8 @@ def _remove_alias() -> None:
 def replica_database(django_db_setup, django_db_blocker):
     """A second database with the test database's tables and no rows, as the replica alias."""
     primary = connections[DEFAULT_DB_ALIAS].settings_dict
+    # Named after the test database, never after a developer's own (this drops what it names).
+    assert primary["NAME"].startswith("test_"), primary["NAME"]
     name = f"{primary['NAME']}_replica"
     env = _pg_env(primary)
     with django_db_blocker.unblock():

@@ -40,6 +40,8 @@ def _run(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProce
 def drill(django_db_setup, tmp_path_factory):
     """(source url, target name, environment): the demo data seeded into the source."""
     conf = connections[DEFAULT_DB_ALIAS].settings_dict
+    # Named after the test database, never after a developer's own (this drops what it names).
+    assert conf["NAME"].startswith("test_"), conf["NAME"]
     source, target = f"{conf['NAME']}_drill_src", f"{conf['NAME']}_drill"
     env = {
         **os.environ,
