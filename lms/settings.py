@@ -6,6 +6,7 @@ installed. ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` switch on the product
 Every setting read here is listed in the README.
 """
 
+from copy import deepcopy
 from datetime import timedelta
 from pathlib import Path
 
@@ -146,6 +147,30 @@ else:
         )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Read replica (scaling: lms/db_router.py, docs/SCALING.md) -------------------------------
+
+# A streaming replica of DATABASE_URL's database. Only reads inside ``replica_reads()`` go to
+# it (segment refresh's evaluation, the console's reports and dashboard, CSV exports); every
+# other read and every write stays on the primary. Empty: no replica, all on the primary.
+REPLICA_URL = env.str("REPLICA_URL", default="")
+# After the replica fails to answer, read from the primary this long before trying it again.
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=30)
+if REPLICA_URL:
+    # The primary's connect timeout and pool, per process (the URL's own options win).
+    DATABASES["replica"] = {
+        **{key: value for key, value in DATABASES["default"].items() if key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS")},
+        **env.db_url_config(REPLICA_URL),
+    }
+    DATABASES["replica"]["OPTIONS"] = {
+        **deepcopy(DATABASES["default"].get("OPTIONS", {})),
+        **DATABASES["replica"].get("OPTIONS", {}),
+    }
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("REPLICA_URL must name the same kind of database as DATABASE_URL.")
+    # The test suite has no replica: its reads in scope go to the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["lms.db_router.ReplicaRouter"]
 
 # --- Cache, broker, Celery ------------------------------------------------------------------
 
