@@ -43,7 +43,8 @@ if [ ! -s "$STATE/admin-password" ]; then
 fi
 
 export DEBUG=false
-export SECRET_KEY="$(cat "$STATE/secret-key")"
+SECRET_KEY="$(cat "$STATE/secret-key")"
+export SECRET_KEY
 export DATABASE_URL="${PROD_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/lms_prod}"
 export REDIS_URL="${PROD_REDIS_URL:-redis://127.0.0.1:6379/0}"
 # Its own db: clearing the cache flushes its whole db, and queued tasks must survive that.
