@@ -96,7 +96,7 @@ cat <<EOF
             curl --cacert $STATE/tls/cert.pem -H "Authorization: Api-Key \$KEY" $BASE_URL/api/v1/commerce/products/
   Ready   : $BASE_URL/readyz     API docs: $BASE_URL/api/
   Reload  : kill -HUP \$(cat $STATE/web.pid)   (new web workers on the new code; running requests finish)
-  Stop    : Ctrl-C (honcho stops every process; workers finish their running tasks first)
+  Stop    : Ctrl-C (honcho stops every process; requests and running tasks finish first)
   Mail (OTP codes, reset links) is printed in the worker_otp / worker_notifications log.
 
 EOF
