@@ -41,3 +41,13 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = "lms-web"
+# The master's pid, for `kill -HUP $(cat $WEB_PIDFILE)` (graceful reload) from scripts.
+pidfile = os.environ.get("WEB_PIDFILE") or None
+# TLS in gunicorn itself, for a node with no terminating proxy in front (make prod's local
+# certificate); behind a load balancer that terminates TLS leave both unset.
+certfile = os.environ.get("WEB_CERTFILE") or None
+keyfile = os.environ.get("WEB_KEYFILE") or None
+# gunicorn's control socket (gunicornc) defaults to one path per user: a second server on the
+# machine (tests, make prod beside make run) would take it over. Only at a path given.
+control_socket = os.environ.get("WEB_CONTROL_SOCKET") or "gunicorn.ctl"
+control_socket_disable = not os.environ.get("WEB_CONTROL_SOCKET")
