@@ -1,0 +1,512 @@
+"""THE MULTI-PROCESS TEST: two gunicorn servers (gunicorn.conf.py, DEBUG off) and two Celery
+workers on one PostgreSQL and one Redis, driven at once from client threads that alternate
+between the servers, as a storefront and a marketer would through the real API:
+
+- redemptions over-asking two limited campaigns: a shared code with a usage limit, and unique
+  codes (each with its own max uses) under a budget; some checkouts sent to both servers at
+  once with the same order id;
+- order ingestion for a loyalty program (points per rupee and a first-purchase bonus): new
+  customers with several orders racing each other, some orders sent to both servers at once
+  (one order per external id), then full refunds and partial refunds sent to both servers at
+  once with the same change id;
+- a promotion (EMAIL + IN_APP) to a static segment of a few hundred customers, sent through
+  the API while the rest runs, fanned out and delivered by both workers to a local SMTP server.
+
+Afterwards, read from the database once the workers have drained: campaign counters equal the
+redemption rows, no code past its max uses, no budget over-spent; one order per external id;
+every loyalty balance is its ledger's sum, nothing pending, and each account holds exactly what
+the rules give; one delivery per (message, recipient, channel), all SENT; each mail received
+once (Message-IDs unique) and both workers ran tasks; no answer was a 5xx.
+
+Both workers consume every queue (otp, notifications, default), unlike the Procfile's worker
+per queue: the point is two consumers racing on each queue, the fan-out's send tasks
+included. A run on the 2-core development machine (while other suites ran) sent 331 requests
+(166 and 165 per server: 281 2xx, 50 4xx, no 5xx) for 60 orders, 50 redemptions and 940
+deliveries in about 40 s; the figures of each run are printed (pytest -s).
+"""
+
+import secrets
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from rest_framework_api_key.models import APIKey
+
+from accounts.models import Role, User
+from campaigns.models import Campaign, CampaignCounter, CouponCode, OrderRedemption, Redemption, RedemptionStatus
+from commerce.models import Order, OrderLine
+from commerce.tests.factories import ProductFactory, order_body, order_line_body
+from lms.tests.processes import Client, Process, celery_worker, production_env, stop_all, wait_until, web_server
+from loyalty.models import LoyaltyAccount, PointsTransaction, TransactionKind
+from loyalty.services.earning import FIRST_PURCHASE_KEY
+from loyalty.services.upkeep import balances_check
+from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus
+from notifications.tests.servers import SmtpReceiver, free_port
+
+pytestmark = pytest.mark.xdist_group("subprocesses")
+
+AUDIENCE = 300  # customers the promotion goes to
+SHARED_LIMIT = 20  # uses of the shared code, in all
+SHARED_ATTEMPTS = 40
+UNIQUE_CODES = 10
+UNIQUE_MAX_USES = 4  # per code: 40 uses possible, the budget allows 30
+BUDGET = Decimal("3000.00")
+DISCOUNT = Decimal("100.00")  # 10% of every checkout's 1,000.00 cart
+UNIQUE_ATTEMPTS = 50
+REDEMPTION_PAIRS = 8  # of the attempts above, sent to both servers at once
+BUYERS_WITH_THREE = 10  # customers with three orders each, ingested at once
+BUYERS_WITH_ONE = 30
+ORDER_PAIRS = 15  # orders sent to both servers at once with the same body
+FULL_REFUNDS = 8  # of the single-order customers
+PARTIAL_REFUNDS = 6  # one unit of two, sent to both servers at once with one change id
+POINTS_PER_ORDER = 500  # 1 point per rupee of 2 x 250.00
+BONUS = 100
+CLIENT_THREADS = 8
+PASSWORD = "multi-process-admin-pw-1"
+
+
+class Traffic:
+    """Every answer the servers gave, per server: the figures of the run."""
+
+    def __init__(self, servers: list[Client]) -> None:
+        self.servers = servers
+        self.by_server: dict[int, Counter] = {s.port: Counter() for s in servers}
+        self.lock = threading.Lock()
+        self.turn = 0
+
+    def next_server(self) -> Client:
+        with self.lock:
+            self.turn += 1
+            return self.servers[self.turn % 2]
+
+    def call(self, server: Client, method: str, path: str, body=None, headers=None):
+        answer = server.call(method, path, body, headers)
+        with self.lock:
+            self.by_server[server.port][f"{answer.status // 100}xx"] += 1
+        assert answer.status < 500, (method, path, answer.status, answer.body)
+        return answer
+
+    def both(self, method: str, path: str, body, headers):
+        """The same request to both servers at the same moment: their two answers."""
+        barrier = threading.Barrier(2)
+        answers = [None, None]
+
+        def send(index: int) -> None:
+            barrier.wait(timeout=30)
+            answers[index] = self.call(self.servers[index], method, path, body, headers)
+
+        other = threading.Thread(target=lambda: _keep_error(answers, 1, send))
+        other.start()
+        _keep_error(answers, 0, send)
+        other.join(timeout=120)
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return answers
+
+    def totals(self) -> Counter:
+        return sum(self.by_server.values(), Counter())
+
+
+def _keep_error(answers: list, index: int, send) -> None:
+    try:
+        send(index)
+    except BaseException as exc:  # noqa: BLE001 - raised in the calling thread
+        answers[index] = exc
+
+
+@pytest.fixture
+def cluster(transactional_db, tmp_path):
+    """Two web servers and two workers (all queues each) and an SMTP receiver; all stopped in
+    teardown, before pytest-django empties the database."""
+    receiver = SmtpReceiver().start()
+    env = production_env(
+        secrets.token_urlsafe(48),
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(receiver.port),
+        NOTIFICATIONS_FANOUT_BATCH="50",
+        NOTIFICATIONS_SEND_TASK_SIZE="25",
+        NOTIFICATIONS_SEND_CHUNK="10",
+    )
+    ports = [free_port(), free_port()]
+    processes: list[Process] = []
+    try:
+        for i, port in enumerate(ports):
+            # Requests are logged by the application at INFO: only warnings, for readable logs.
+            web_env = {**env, "LOG_LEVEL": "WARNING"}
+            processes.append(web_server(f"web{i + 1}", port, web_env, tmp_path / f"web{i + 1}.log"))
+        for i in range(2):
+            name = f"worker{i + 1}"
+            processes.append(celery_worker(name, "otp,notifications,default", env, tmp_path / f"{name}.log"))
+        booting = time.monotonic()
+        servers = [Client(port) for port in ports]
+        wait_until(lambda: all(s.answers() for s in servers), 60, "the web servers did not answer", processes)
+        workers = processes[2:]
+        wait_until(lambda: all(" ready." in w.log() for w in workers), 60, "the workers were not ready", processes)
+        print(f"\nmulti-process: the servers and workers started in {time.monotonic() - booting:.1f} s")
+        yield servers, workers, receiver, processes
+    finally:
+        stop_all(processes)
+        receiver.stop()
+
+
+def _world() -> dict:
+    """What exists before the clients start: an ADMIN (a scrypt password: the servers run the
+    production hashers), the integration's key, the catalogue and the promotion's audience."""
+    User.objects.create(
+        email="mp-admin@example.com", role=Role.ADMIN, is_staff=True, password=make_password(PASSWORD, hasher="scrypt")
+    )
+    _, key = APIKey.objects.create_key(name="storefront")
+    for sku in ("MP-1", "MP-2", "MP-3"):
+        ProductFactory(sku=sku, price=Decimal("250.00"))
+    User.objects.bulk_create(
+        User(email=f"mp{i}@example.com", first_name=f"Mp{i}", role=Role.USER, password="!", marketing_email=True)
+        for i in range(AUDIENCE)
+    )
+    audience = list(User.objects.filter(email__startswith="mp", role=Role.USER).order_by("pk"))
+    return {"integration": {"Authorization": f"Api-Key {key}"}, "audience": audience}
+
+
+def _set_up_through_the_api(traffic: Traffic, world: dict) -> dict:
+    """The marketer's part, through the API as an ADMIN: the two campaigns and their codes, the
+    loyalty program, the audience segment and the promotion (a draft)."""
+    server = traffic.servers[0]
+    signed_in = traffic.call(
+        server, "POST", "/api/v1/auth/signin", {"email": "mp-admin@example.com", "password": PASSWORD}
+    )
+    assert signed_in.status == 200, signed_in.body
+    admin = {"Authorization": f"Bearer {signed_in.body['access']}"}
+    now = timezone.now()
+    window = {"starts_at": (now - timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=30)).isoformat()}
+    rules = [{"rule_type": "WHOLE_CART", "discount_type": "PERCENTAGE", "value": "10"}]
+
+    def create(path: str, body: dict, status: int = 201) -> dict:
+        answer = traffic.call(server, "POST", path, body, admin)
+        assert answer.status == status, (path, answer.body)
+        return answer.body
+
+    common = {**window, "status": "ACTIVE", "redemption_type": "COUPON_CODE", "timezone": "UTC", "rules": rules}
+    shared = create(
+        "/api/v1/campaigns/discounts/", {**common, "name": "Shared", "code": "MPSHARED", "usage_limit": SHARED_LIMIT}
+    )
+    unique = create(
+        "/api/v1/campaigns/discounts/", {**common, "name": "Unique", "code_type": "UNIQUE", "budget": str(BUDGET)}
+    )
+    codes = [f"MPU{chr(ord('A') + i)}QRST" for i in range(UNIQUE_CODES)]
+    imported = create(
+        f"/api/v1/campaigns/discounts/{unique['id']}/codes/import", {"codes": codes, "max_uses": UNIQUE_MAX_USES}, 200
+    )
+    assert imported["created"] == UNIQUE_CODES, imported
+    program = {
+        "name": "Rewards",
+        "starts_at": (now - timedelta(days=30)).isoformat(),
+        "status": "ACTIVE",
+        "timezone": "UTC",
+        "rules": [
+            {"rule_type": "POINTS_PER_RUPEE", "points_per_rupee": "1"},
+            {"rule_type": "FIRST_PURCHASE_BONUS", "bonus_points": BONUS},
+        ],
+    }
+    create("/api/v1/loyalty/programs/", program)
+    members = [person.email for person in world["audience"]]
+    segment = create("/api/v1/segments/", {"name": "Audience", "kind": "USER", "type": "STATIC", "members": members})
+    promotion = create(
+        "/api/v1/promotions/",
+        {
+            "title": "Hello {{ first_name }}",
+            "description": "This week only, {{ first_name }}.",
+            "cta_text": "Shop",
+            "cta_url": "https://shop.example.com/week",
+            "audience": "SEGMENTS",
+            "segment_ids": [segment["id"]],
+            "channels": ["EMAIL", "IN_APP"],
+        },
+    )
+    return {
+        "admin": admin,
+        "shared": shared["id"],
+        "unique": unique["id"],
+        "codes": codes,
+        "promotion": promotion["id"],
+    }
+
+
+def _cart() -> list[dict]:
+    return [{"sku": "MP-1", "quantity": 4, "unit_price": "250.00"}]
+
+
+def _redemption_jobs(traffic: Traffic, world: dict, made: dict, outcomes: dict) -> list:
+    """One job per checkout: the shared code over-asked, then the unique codes over their budget."""
+    people = world["audience"]
+    attempts = [("MPSHARED", f"R-S-{i}", people[i]) for i in range(SHARED_ATTEMPTS)]
+    attempts += [
+        (made["codes"][j % UNIQUE_CODES], f"R-U-{j}", people[SHARED_ATTEMPTS + j]) for j in range(UNIQUE_ATTEMPTS)
+    ]
+    paired = {order_id for i, (_, order_id, _) in enumerate(attempts) if i % 11 == 0}
+    paired = set(sorted(paired)[:REDEMPTION_PAIRS])
+
+    def job(code: str, order_id: str, person: User):
+        def run() -> None:
+            body = {"order_id": order_id, "customer": {"id": person.pk}, "codes": [code], "lines": _cart()}
+            if order_id in paired:
+                answers = traffic.both("POST", "/api/v1/redemptions/", body, world["integration"])
+            else:
+                answers = [
+                    traffic.call(traffic.next_server(), "POST", "/api/v1/redemptions/", body, world["integration"])
+                ]
+            outcomes[order_id] = answers
+
+        return run
+
+    return [job(*attempt) for attempt in attempts]
+
+
+def _buyers() -> list[tuple[dict, int]]:
+    """(customer reference, number of orders): new customers, created by their first order."""
+    buyers = [({"external_id": f"C-MP-{b}", "email": f"buyer{b}@example.com"}, 3) for b in range(BUYERS_WITH_THREE)]
+    offset = BUYERS_WITH_THREE
+    buyers += [
+        ({"external_id": f"C-MP-{b}", "email": f"buyer{b}@example.com"}, 1)
+        for b in range(offset, offset + BUYERS_WITH_ONE)
+    ]
+    return buyers
+
+
+def _sku(external_id: str) -> str:
+    return f"MP-{1 + int(external_id.rsplit('-', 1)[-1]) % 3}"
+
+
+def _order(customer: dict, external_id: str, placed_at) -> dict:
+    return order_body(
+        external_id,
+        customer=customer,
+        lines=[order_line_body(_sku(external_id), 2, "250.00")],
+        placed_at=placed_at.isoformat(),
+        status="PAID",
+    )
+
+
+def _order_jobs(traffic: Traffic, world: dict, outcomes: dict) -> list:
+    """One job per order; a customer's orders are next to each other in the list, so they are
+    ingested at once by different client threads (the first-purchase bonus races)."""
+    start = timezone.now() - timedelta(hours=1)
+    jobs = []
+    n = 0
+    for customer, count in _buyers():
+        for k in range(count):
+            external_id = f"O-{customer['external_id']}-{k}"
+            body = _order(customer, external_id, start + timedelta(seconds=n))
+            both = n % 4 == 0 and n // 4 < ORDER_PAIRS
+            n += 1
+
+            def run(body=body, both=both, external_id=external_id) -> None:
+                if both:
+                    answers = traffic.both("POST", "/api/v1/commerce/orders/", body, world["integration"])
+                else:
+                    answers = [
+                        traffic.call(
+                            traffic.next_server(), "POST", "/api/v1/commerce/orders/", body, world["integration"]
+                        )
+                    ]
+                outcomes[external_id] = answers
+
+            jobs.append(run)
+    return jobs
+
+
+def _refund_jobs(traffic: Traffic, world: dict, outcomes: dict) -> tuple[list, dict[str, int]]:
+    """Full refunds (one server) and partial ones (one unit of two, both servers at once with
+    one change id) of single-order customers' orders; and the points each customer should hold."""
+    expected = {}
+    jobs = []
+    for customer, count in _buyers():
+        expected[customer["external_id"]] = count * POINTS_PER_ORDER + BONUS
+    singles = [customer["external_id"] for customer, count in _buyers() if count == 1]
+    for index, customer_id in enumerate(singles[: FULL_REFUNDS + PARTIAL_REFUNDS]):
+        external_id = f"O-{customer_id}-0"
+        path = f"/api/v1/commerce/orders/{external_id}/"
+        if index < FULL_REFUNDS:
+            expected[customer_id] = 0
+
+            def run(path=path, external_id=external_id) -> None:
+                body = {"status": "REFUNDED", "reason": "returned"}
+                outcomes[external_id] = [traffic.call(traffic.next_server(), "PATCH", path, body, world["integration"])]
+
+        else:
+            # Half the units: half of each earning (the bonus too) is reversed.
+            expected[customer_id] = (POINTS_PER_ORDER + BONUS) // 2
+            n = int(customer_id.rsplit("-", 1)[-1])
+
+            def run(path=path, external_id=external_id, n=n) -> None:
+                lines = [{"sku": _sku(external_id), "quantity": 1}]
+                body = {"status": "REFUNDED", "refund_lines": lines, "change_id": f"rf-{n}"}
+                outcomes[external_id] = traffic.both("PATCH", path, body, world["integration"])
+
+        jobs.append(run)
+    return jobs, expected
+
+
+def _interleave(*lists: list) -> list:
+    out = []
+    for i in range(max(len(x) for x in lists)):
+        out += [x[i] for x in lists if i < len(x)]
+    return out
+
+
+def _run(jobs: list) -> None:
+    with ThreadPoolExecutor(max_workers=CLIENT_THREADS) as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            future.result(timeout=120)
+
+
+@pytest.mark.timeout(240)
+def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(cluster):
+    servers, workers, receiver, processes = cluster
+    started = time.monotonic()
+    traffic = Traffic(servers)
+    world = _world()
+    made = _set_up_through_the_api(traffic, world)
+    redeemed: dict[str, list] = {}
+    ingested: dict[str, list] = {}
+    refunded: dict[str, list] = {}
+
+    def send_promotion() -> None:
+        answer = traffic.call(
+            traffic.next_server(), "POST", f"/api/v1/promotions/{made['promotion']}/send", {}, made["admin"]
+        )
+        assert answer.status == 200, answer.body
+
+    # Phase 1: checkouts and orders at once, the promotion's fan-out running under them.
+    _run(
+        [
+            send_promotion,
+            *_interleave(_redemption_jobs(traffic, world, made, redeemed), _order_jobs(traffic, world, ingested)),
+        ]
+    )
+    # Phase 2: refunds, while the workers still send.
+    refund_jobs, expected_points = _refund_jobs(traffic, world, refunded)
+    _run(refund_jobs)
+
+    def drained() -> bool:
+        return (
+            not Message.objects.exclude(status=MessageStatus.DONE).exists()
+            and not Delivery.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]).exists()
+        )
+
+    wait_until(drained, 90, "the workers did not drain the deliveries", processes)
+    seconds = time.monotonic() - started
+
+    _assert_redemptions(made, redeemed)
+    _assert_orders(ingested, refunded)
+    _assert_ledger(expected_points)
+    mails = _assert_deliveries(made, receiver)
+    shares = [w.log().count(" succeeded in ") for w in workers]
+    assert all(shares), f"both workers ran tasks: {shares}"
+
+    totals = traffic.totals()
+    per_server = ", ".join(f"{sum(c.values())} ({dict(c)})" for c in traffic.by_server.values())
+    print(
+        f"\nmulti-process: {sum(totals.values())} requests, per server {per_server}; "
+        f"{Order.objects.count()} orders, {Redemption.objects.filter(status=RedemptionStatus.REDEEMED).count()} "
+        f"redemptions, {Delivery.objects.count()} deliveries, {mails} mails; tasks per worker {shares}; {seconds:.1f} s"
+    )
+
+
+def _assert_redemptions(made: dict, outcomes: dict) -> None:
+    shared = Campaign.objects.get(pk=made["shared"])
+    unique = Campaign.objects.get(pk=made["unique"])
+    for campaign in (shared, unique):
+        counter = CampaignCounter.objects.get(pk=campaign.pk)
+        rows = Redemption.objects.filter(campaign=campaign, status=RedemptionStatus.REDEEMED)
+        assert counter.uses == rows.count()
+        assert counter.discount_spent == (rows.aggregate(s=Sum("amount"))["s"] or Decimal("0.00"))
+        assert set(rows.values_list("amount", flat=True)) <= {DISCOUNT}
+    # Over-asked on purpose: each limit is reached, and not passed.
+    assert CampaignCounter.objects.get(pk=shared.pk).uses == SHARED_LIMIT
+    assert CampaignCounter.objects.get(pk=unique.pk).discount_spent == BUDGET
+    for code in CouponCode.objects.filter(campaign=unique):
+        assert code.uses <= code.max_uses == UNIQUE_MAX_USES
+        assert code.uses == Redemption.objects.filter(coupon_code=code, status=RedemptionStatus.REDEEMED).count()
+
+    allowed = {"usage_limit", "budget_exhausted", "code_used"}
+    created = 0
+    for order_id, answers in outcomes.items():
+        statuses = sorted(a.status for a in answers)
+        if len(answers) == 2 and statuses != [409, 409]:
+            # The same checkout on both servers at once: one redemption, the other its replay.
+            assert statuses == [200, 201], (order_id, [(a.status, a.body) for a in answers])
+            assert answers[0].body == answers[1].body
+        for answer in answers:
+            assert answer.status in (200, 201, 409), (order_id, answer.status, answer.body)
+            if answer.status == 409:
+                assert answer.body["code"] in allowed, answer.body
+        created += statuses.count(201)
+    standing = OrderRedemption.objects.filter(status=RedemptionStatus.REDEEMED)
+    assert created == standing.count() == Redemption.objects.filter(status=RedemptionStatus.REDEEMED).count()
+    assert set(standing.values_list("order_id", flat=True)) == {
+        order_id for order_id, answers in outcomes.items() if any(a.status == 201 for a in answers)
+    }
+
+
+def _assert_orders(ingested: dict, refunded: dict) -> None:
+    for external_id, answers in ingested.items():
+        assert [a.status for a in answers] == [201] * len(answers), (external_id, [a.body for a in answers])
+        # The same order on both servers at once: one stored it, the other answers its replay.
+        replays = [a.headers.get("idempotent-replayed") == "true" for a in answers]
+        assert replays.count(False) == 1, (external_id, replays)
+        assert len({a.body["id"] for a in answers}) == 1
+    orders = Order.objects.filter(external_id__startswith="O-C-MP-")
+    assert orders.count() == len(ingested) == BUYERS_WITH_THREE * 3 + BUYERS_WITH_ONE
+    assert not orders.values("external_id").annotate(n=Count("pk")).filter(n__gt=1).exists()
+    # Each new customer was created once, by whichever of its racing orders came first.
+    buyers = User.objects.filter(external_id__startswith="C-MP-")
+    assert buyers.count() == BUYERS_WITH_THREE + BUYERS_WITH_ONE
+    assert all(o.customer.external_id == o.external_id[2:].rsplit("-", 1)[0] for o in orders.select_related("customer"))
+    for external_id, answers in refunded.items():
+        assert [a.status for a in answers] == [200] * len(answers), (external_id, [a.body for a in answers])
+        # A partial refund on both servers at once with one change id: applied once, replayed once.
+        replays = [a.headers.get("idempotent-replayed") == "true" for a in answers]
+        assert replays.count(False) == 1, (external_id, replays)
+    partial = [external_id for external_id, answers in refunded.items() if len(answers) == 2]
+    assert len(partial) == PARTIAL_REFUNDS
+    assert orders.filter(status="REFUNDED").count() == FULL_REFUNDS
+    lines = OrderLine.objects.filter(order__external_id__in=partial)
+    assert list(lines.values_list("refunded_quantity", flat=True)) == [1] * PARTIAL_REFUNDS
+
+
+def _assert_ledger(expected: dict[str, int]) -> None:
+    assert balances_check(fix=False) == []
+    accounts = LoyaltyAccount.objects.select_related("customer").annotate(
+        ledger=Sum("transactions__points"),
+        bonuses=Count("transactions", filter=Q(transactions__idempotency_key=FIRST_PURCHASE_KEY)),
+        pending=Sum("transactions__remaining", filter=Q(transactions__held=True), default=0),
+    )
+    held = {a.customer.external_id: (a.balance, a.ledger, a.bonuses, a.pending) for a in accounts}
+    assert set(held) == set(expected)
+    for customer_id, points in expected.items():
+        balance, ledger, bonuses, pending = held[customer_id]
+        # One first-purchase bonus per customer, however many of its orders raced.
+        assert (balance, ledger, bonuses, pending) == (points, points, 1, 0), customer_id
+    earned = PointsTransaction.objects.filter(kind=TransactionKind.EARN)
+    assert earned.count() == BUYERS_WITH_THREE * 3 + BUYERS_WITH_ONE + BUYERS_WITH_THREE + BUYERS_WITH_ONE
+
+
+def _assert_deliveries(made: dict, receiver: SmtpReceiver) -> int:
+    assert not Delivery.objects.values("message", "recipient", "channel").annotate(n=Count("pk")).filter(n__gt=1)
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    promotion = Message.objects.get(source_type="promotion", source_id=str(made["promotion"]))
+    rows = Delivery.objects.filter(message=promotion)
+    assert rows.filter(channel=Channel.EMAIL).count() == rows.filter(channel=Channel.IN_APP).count() == AUDIENCE
+    sent_ids = set(rows.filter(channel=Channel.EMAIL).values_list("provider_message_id", flat=True))
+    received = Counter(mail["Message-ID"] for mail in receiver.messages)
+    assert set(received) == sent_ids, "every row's mail arrived, and nothing else"
+    assert set(received.values()) == {1}, "each mail once"
+    return sum(received.values())
