@@ -66,6 +66,8 @@ BUYERS_WITH_ONE = 30
 ORDER_PAIRS = 15  # orders sent to both servers at once with the same body
 FULL_REFUNDS = 8  # of the single-order customers
 PARTIAL_REFUNDS = 6  # one unit of two, sent to both servers at once with one change id
+VOIDS = 5  # shared-code checkouts voided on both servers at once
+POINTS_ASKED = 500  # each three-order customer spends this 4 times at once; its 1,600 points pay 3
 POINTS_PER_ORDER = 500  # 1 point per rupee of 2 x 250.00
 BONUS = 100
 CLIENT_THREADS = 8
@@ -95,17 +97,23 @@ class Traffic:
 
     def both(self, method: str, path: str, body, headers):
         """The same request to both servers at the same moment: their two answers."""
-        barrier = threading.Barrier(2)
-        answers = [None, None]
+        return self.at_once([(server, method, path, body, headers) for server in self.servers])
+
+    def at_once(self, calls: list[tuple]):
+        """Each (server, method, path, body, headers) from its own thread, released together."""
+        barrier = threading.Barrier(len(calls))
+        answers: list = [None] * len(calls)
 
         def send(index: int) -> None:
             barrier.wait(timeout=30)
-            answers[index] = self.call(self.servers[index], method, path, body, headers)
+            answers[index] = self.call(*calls[index])
 
-        other = threading.Thread(target=lambda: _keep_error(answers, 1, send))
-        other.start()
+        others = [threading.Thread(target=_keep_error, args=(answers, i, send)) for i in range(1, len(calls))]
+        for thread in others:
+            thread.start()
         _keep_error(answers, 0, send)
-        other.join(timeout=120)
+        for thread in others:
+            thread.join(timeout=120)
         for answer in answers:
             if isinstance(answer, BaseException):
                 raise answer
@@ -142,7 +150,9 @@ def cluster(transactional_db, tmp_path):
         for i, port in enumerate(ports):
             # Requests are logged by the application at INFO: only warnings, for readable logs.
             web_env = {**env, "LOG_LEVEL": "WARNING"}
-            processes.append(web_server(f"web{i + 1}", port, web_env, tmp_path / f"web{i + 1}.log"))
+            processes.append(
+                web_server(f"web{i + 1}", port, web_env, tmp_path / f"web{i + 1}.log", workers=2, threads=3)
+            )
         for i in range(2):
             name = f"worker{i + 1}"
             processes.append(celery_worker(name, "otp,notifications,default", env, tmp_path / f"{name}.log"))
@@ -215,7 +225,7 @@ def _set_up_through_the_api(traffic: Traffic, world: dict) -> dict:
             {"rule_type": "FIRST_PURCHASE_BONUS", "bonus_points": BONUS},
         ],
     }
-    create("/api/v1/loyalty/programs/", program)
+    program_id = create("/api/v1/loyalty/programs/", program)["id"]
     members = [person.email for person in world["audience"]]
     segment = create("/api/v1/segments/", {"name": "Audience", "kind": "USER", "type": "STATIC", "members": members})
     promotion = create(
@@ -236,6 +246,7 @@ def _set_up_through_the_api(traffic: Traffic, world: dict) -> dict:
         "unique": unique["id"],
         "codes": codes,
         "promotion": promotion["id"],
+        "program": program_id,
     }
 
 
@@ -294,7 +305,7 @@ def _order(customer: dict, external_id: str, placed_at) -> dict:
     )
 
 
-def _order_jobs(traffic: Traffic, world: dict, outcomes: dict) -> list:
+def _order_jobs(traffic: Traffic, world: dict, outcomes: dict, checkouts: dict) -> list:
     """One job per order; a customer's orders are next to each other in the list, so they are
     ingested at once by different client threads (the first-purchase bonus races)."""
     start = timezone.now() - timedelta(hours=1)
@@ -307,15 +318,26 @@ def _order_jobs(traffic: Traffic, world: dict, outcomes: dict) -> list:
             both = n % 4 == 0 and n // 4 < ORDER_PAIRS
             n += 1
 
-            def run(body=body, both=both, external_id=external_id) -> None:
+            # The checkout of a customer's second order reaches the other server as the order
+            # does: both may be the first to meet this new customer.
+            checkout = count == 3 and k == 1 and not both
+
+            def run(body=body, both=both, checkout=checkout, external_id=external_id) -> None:
+                ingest = ("POST", "/api/v1/commerce/orders/", body, world["integration"])
                 if both:
-                    answers = traffic.both("POST", "/api/v1/commerce/orders/", body, world["integration"])
+                    answers = traffic.both(*ingest)
+                elif checkout:
+                    redemption = {"order_id": external_id, "customer": body["customer"], "lines": _cart()}
+                    answers, paid = traffic.at_once(
+                        [
+                            (traffic.servers[0], *ingest),
+                            (traffic.servers[1], "POST", "/api/v1/redemptions/", redemption, world["integration"]),
+                        ]
+                    )
+                    answers = [answers]
+                    checkouts[external_id] = paid
                 else:
-                    answers = [
-                        traffic.call(
-                            traffic.next_server(), "POST", "/api/v1/commerce/orders/", body, world["integration"]
-                        )
-                    ]
+                    answers = [traffic.call(traffic.next_server(), *ingest)]
                 outcomes[external_id] = answers
 
             jobs.append(run)
@@ -354,6 +376,47 @@ def _refund_jobs(traffic: Traffic, world: dict, outcomes: dict) -> tuple[list, d
     return jobs, expected
 
 
+def _void_jobs(traffic: Traffic, world: dict, redeemed: dict, outcomes: dict) -> list:
+    """Voids of shared-code checkouts, each on both servers at once: the use comes back once."""
+    made = sorted(
+        order_id
+        for order_id, answers in redeemed.items()
+        if order_id.startswith("R-S-") and 201 in {a.status for a in answers}
+    )
+
+    def job(order_id: str):
+        def run() -> None:
+            path = f"/api/v1/redemptions/{order_id}/void"
+            outcomes[order_id] = traffic.both("POST", path, {"reason": "cancelled"}, world["integration"])
+
+        return run
+
+    return [job(order_id) for order_id in made[:VOIDS]]
+
+
+def _points_jobs(traffic: Traffic, world: dict, made: dict, outcomes: dict) -> list:
+    """Each three-order customer spends points four times at once, twice on each server."""
+    jobs = []
+    for customer, count in _buyers():
+        if count != 3:
+            continue
+        for k in range(4):
+            body = {
+                "program_id": made["program"],
+                "points": POINTS_ASKED,
+                "order_id": f"PR-{customer['external_id']}-{k}",
+                "customer": {"external_id": customer["external_id"]},
+            }
+
+            def run(body=body, server=traffic.servers[k % 2]) -> None:
+                outcomes[body["order_id"]] = traffic.call(
+                    server, "POST", "/api/v1/loyalty/redeem", body, world["integration"]
+                )
+
+            jobs.append(run)
+    return jobs
+
+
 def _interleave(*lists: list) -> list:
     out = []
     for i in range(max(len(x) for x in lists)):
@@ -376,6 +439,7 @@ def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(c
     made = _set_up_through_the_api(traffic, world)
     redeemed: dict[str, list] = {}
     ingested: dict[str, list] = {}
+    checkouts: dict[str, object] = {}
     refunded: dict[str, list] = {}
 
     def send_promotion() -> None:
@@ -388,12 +452,25 @@ def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(c
     _run(
         [
             send_promotion,
-            *_interleave(_redemption_jobs(traffic, world, made, redeemed), _order_jobs(traffic, world, ingested)),
+            *_interleave(
+                _redemption_jobs(traffic, world, made, redeemed), _order_jobs(traffic, world, ingested, checkouts)
+            ),
         ]
     )
-    # Phase 2: refunds, while the workers still send.
+    # Phase 2: refunds, voids and points spent, while the workers still send.
     refund_jobs, expected_points = _refund_jobs(traffic, world, refunded)
-    _run(refund_jobs)
+    voided: dict[str, list] = {}
+    spent: dict[str, object] = {}
+    _run(
+        _interleave(
+            refund_jobs, _void_jobs(traffic, world, redeemed, voided), _points_jobs(traffic, world, made, spent)
+        )
+    )
+    for customer, count in _buyers():
+        if count == 3:
+            expected_points[customer["external_id"]] -= 3 * POINTS_ASKED
+
+    _assert_switch_off_seen_everywhere(traffic, world, made)
 
     def drained() -> bool:
         return (
@@ -404,13 +481,14 @@ def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(c
     wait_until(drained, 90, "the workers did not drain the deliveries", processes)
     seconds = time.monotonic() - started
 
-    _assert_redemptions(made, redeemed)
-    _assert_orders(ingested, refunded)
-    _assert_ledger(expected_points)
+    _assert_redemptions(made, redeemed, voided)
+    _assert_orders(ingested, refunded, checkouts)
+    _assert_ledger(expected_points, spent)
     mails = _assert_deliveries(made, receiver)
     shares = [w.log().count(" succeeded in ") for w in workers]
     assert all(shares), f"both workers ran tasks: {shares}"
 
+    assert all(c["2xx"] for c in traffic.by_server.values()), traffic.by_server
     totals = traffic.totals()
     per_server = ", ".join(f"{sum(c.values())} ({dict(c)})" for c in traffic.by_server.values())
     print(
@@ -420,7 +498,22 @@ def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(c
     )
 
 
-def _assert_redemptions(made: dict, outcomes: dict) -> None:
+def _assert_switch_off_seen_everywhere(traffic: Traffic, world: dict, made: dict) -> None:
+    """Every web process holds its own snapshot of the live campaigns: one switched off through
+    one server is off on the very next cart at every process of both servers (no waiting)."""
+    admin = made["admin"]
+    path = f"/api/v1/campaigns/{made['shared']}/status/"
+    switched = traffic.call(traffic.servers[0], "PATCH", path, {"status": "INACTIVE"}, admin)
+    assert switched.status == 200, switched.body
+    cart = {"codes": ["MPSHARED"], "lines": _cart()}
+    for server in traffic.servers * 4:  # several calls each: each server's two processes answer
+        answer = traffic.call(server, "POST", "/api/v1/cart/evaluate", cart, world["integration"])
+        assert answer.status == 200, answer.body
+        assert answer.body["discounts"] == [], answer.body
+        assert [r["reason"] for r in answer.body["rejected"]] == ["inactive"], answer.body
+
+
+def _assert_redemptions(made: dict, outcomes: dict, voided: dict) -> None:
     shared = Campaign.objects.get(pk=made["shared"])
     unique = Campaign.objects.get(pk=made["unique"])
     for campaign in (shared, unique):
@@ -429,8 +522,13 @@ def _assert_redemptions(made: dict, outcomes: dict) -> None:
         assert counter.uses == rows.count()
         assert counter.discount_spent == (rows.aggregate(s=Sum("amount"))["s"] or Decimal("0.00"))
         assert set(rows.values_list("amount", flat=True)) <= {DISCOUNT}
-    # Over-asked on purpose: each limit is reached, and not passed.
-    assert CampaignCounter.objects.get(pk=shared.pk).uses == SHARED_LIMIT
+    # Over-asked on purpose: each limit is reached, and not passed (the voided uses came back once).
+    assert len(voided) == VOIDS
+    for order_id, answers in voided.items():
+        assert [a.status for a in answers] == [200, 200], (order_id, [a.body for a in answers])
+        assert {a.body["status"] for a in answers} == {"VOIDED"}
+    assert CampaignCounter.objects.get(pk=shared.pk).uses == SHARED_LIMIT - VOIDS
+    assert OrderRedemption.objects.filter(status=RedemptionStatus.VOIDED).count() == VOIDS
     assert CampaignCounter.objects.get(pk=unique.pk).discount_spent == BUDGET
     for code in CouponCode.objects.filter(campaign=unique):
         assert code.uses <= code.max_uses == UNIQUE_MAX_USES
@@ -449,14 +547,14 @@ def _assert_redemptions(made: dict, outcomes: dict) -> None:
             if answer.status == 409:
                 assert answer.body["code"] in allowed, answer.body
         created += statuses.count(201)
-    standing = OrderRedemption.objects.filter(status=RedemptionStatus.REDEEMED)
-    assert created == standing.count() == Redemption.objects.filter(status=RedemptionStatus.REDEEMED).count()
-    assert set(standing.values_list("order_id", flat=True)) == {
+    checkouts = OrderRedemption.objects.filter(order_id__startswith="R-")
+    assert created == checkouts.count() == Redemption.objects.count()
+    assert set(checkouts.values_list("order_id", flat=True)) == {
         order_id for order_id, answers in outcomes.items() if any(a.status == 201 for a in answers)
     }
 
 
-def _assert_orders(ingested: dict, refunded: dict) -> None:
+def _assert_orders(ingested: dict, refunded: dict, checkouts: dict) -> None:
     for external_id, answers in ingested.items():
         assert [a.status for a in answers] == [201] * len(answers), (external_id, [a.body for a in answers])
         # The same order on both servers at once: one stored it, the other answers its replay.
@@ -470,6 +568,11 @@ def _assert_orders(ingested: dict, refunded: dict) -> None:
     buyers = User.objects.filter(external_id__startswith="C-MP-")
     assert buyers.count() == BUYERS_WITH_THREE + BUYERS_WITH_ONE
     assert all(o.customer.external_id == o.external_id[2:].rsplit("-", 1)[0] for o in orders.select_related("customer"))
+    # A checkout without codes, racing its order's ingestion: stored, for the same customer.
+    assert checkouts and all(answer.status == 201 for answer in checkouts.values()), checkouts
+    for external_id in checkouts:
+        paid = OrderRedemption.objects.get(order_id=external_id)
+        assert paid.customer_id == Order.objects.get(external_id=external_id).customer_id
     for external_id, answers in refunded.items():
         assert [a.status for a in answers] == [200] * len(answers), (external_id, [a.body for a in answers])
         # A partial refund on both servers at once with one change id: applied once, replayed once.
@@ -482,8 +585,17 @@ def _assert_orders(ingested: dict, refunded: dict) -> None:
     assert list(lines.values_list("refunded_quantity", flat=True)) == [1] * PARTIAL_REFUNDS
 
 
-def _assert_ledger(expected: dict[str, int]) -> None:
+def _assert_ledger(expected: dict[str, int], spent: dict) -> None:
     assert balances_check(fix=False) == []
+    # Four spends at once on one account (both servers): three paid, the fourth refused.
+    per_customer = Counter()
+    for order_id, answer in spent.items():
+        assert answer.status in (201, 409), (order_id, answer.body)
+        if answer.status == 409:
+            assert answer.body["code"] == "insufficient_points", answer.body
+        per_customer[(order_id.rsplit("-", 1)[0], answer.status)] += 1
+    assert set(per_customer.values()) == {3, 1} and len(per_customer) == 2 * BUYERS_WITH_THREE, per_customer
+    assert all(per_customer[(key, 201)] == 3 for key, _ in per_customer)
     accounts = LoyaltyAccount.objects.select_related("customer").annotate(
         ledger=Sum("transactions__points"),
         bonuses=Count("transactions", filter=Q(transactions__idempotency_key=FIRST_PURCHASE_KEY)),
