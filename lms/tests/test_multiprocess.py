@@ -207,6 +207,7 @@ def _set_up_through_the_api(traffic: Traffic, world: dict) -> dict:
     shared = create(
         "/api/v1/campaigns/discounts/", {**common, "name": "Shared", "code": "MPSHARED", "usage_limit": SHARED_LIMIT}
     )
+    back = create("/api/v1/campaigns/discounts/", {**common, "name": "Back", "code": "MPBACK", "usage_limit": 100})
     unique = create(
         "/api/v1/campaigns/discounts/", {**common, "name": "Unique", "code_type": "UNIQUE", "budget": str(BUDGET)}
     )
@@ -243,6 +244,7 @@ def _set_up_through_the_api(traffic: Traffic, world: dict) -> dict:
     return {
         "admin": admin,
         "shared": shared["id"],
+        "back": back["id"],
         "unique": unique["id"],
         "codes": codes,
         "promotion": promotion["id"],
@@ -311,40 +313,46 @@ def _order_jobs(traffic: Traffic, world: dict, outcomes: dict, checkouts: dict) 
     start = timezone.now() - timedelta(hours=1)
     jobs = []
     n = 0
+    single = -1
     for customer, count in _buyers():
+        single += count == 1
         for k in range(count):
             external_id = f"O-{customer['external_id']}-{k}"
             body = _order(customer, external_id, start + timedelta(seconds=n))
             both = n % 4 == 0 and n // 4 < ORDER_PAIRS
             n += 1
 
-            # The checkout of a customer's second order reaches the other server as the order
-            # does: both may be the first to meet this new customer.
-            checkout = count == 3 and k == 1 and not both
+            # A checkout reaching the other server as its order arrives: the second order of a
+            # three-order customer (both requests may be the first to meet this new customer,
+            # no code), and the order of a customer who will return it (with the MPBACK code).
+            returned = count == 1 and single < FULL_REFUNDS
+            codes = ["MPBACK"] if returned else []
+            checkout = returned or (count == 3 and k == 1)
 
-            def run(body=body, both=both, checkout=checkout, external_id=external_id) -> None:
+            def run(body=body, both=both, checkout=checkout, codes=codes, external_id=external_id) -> None:
                 ingest = ("POST", "/api/v1/commerce/orders/", body, world["integration"])
-                if both:
-                    answers = traffic.both(*ingest)
-                elif checkout:
-                    redemption = {"order_id": external_id, "customer": body["customer"], "lines": _cart()}
-                    answers, paid = traffic.at_once(
-                        [
-                            (traffic.servers[0], *ingest),
-                            (traffic.servers[1], "POST", "/api/v1/redemptions/", redemption, world["integration"]),
-                        ]
-                    )
-                    answers = [answers]
-                    checkouts[external_id] = paid
-                else:
+                calls = [(traffic.servers[0], *ingest)] + ([(traffic.servers[1], *ingest)] if both else [])
+                if checkout:
+                    redemption = {
+                        "order_id": external_id,
+                        "customer": body["customer"],
+                        "lines": _cart(),
+                        "codes": codes,
+                    }
+                    calls.append((traffic.servers[1], "POST", "/api/v1/redemptions/", redemption, world["integration"]))
+                if len(calls) == 1:
                     answers = [traffic.call(traffic.next_server(), *ingest)]
+                else:
+                    answers = traffic.at_once(calls)
+                if checkout:
+                    checkouts[external_id] = answers.pop()
                 outcomes[external_id] = answers
 
             jobs.append(run)
     return jobs
 
 
-def _refund_jobs(traffic: Traffic, world: dict, outcomes: dict) -> tuple[list, dict[str, int]]:
+def _refund_jobs(traffic: Traffic, world: dict, outcomes: dict, returns: dict) -> tuple[list, dict[str, int]]:
     """Full refunds (one server) and partial ones (one unit of two, both servers at once with
     one change id) of single-order customers' orders; and the points each customer should hold."""
     expected = {}
@@ -358,9 +366,14 @@ def _refund_jobs(traffic: Traffic, world: dict, outcomes: dict) -> tuple[list, d
         if index < FULL_REFUNDS:
             expected[customer_id] = 0
 
-            def run(path=path, external_id=external_id) -> None:
-                body = {"status": "REFUNDED", "reason": "returned"}
-                outcomes[external_id] = [traffic.call(traffic.next_server(), "PATCH", path, body, world["integration"])]
+            # The return on one server and its checkout's void on the other, at once: the
+            # code's use comes back once.
+            def run(path=path, external_id=external_id, index=index) -> None:
+                refund = (traffic.servers[index % 2], "PATCH", path, {"status": "REFUNDED", "reason": "returned"})
+                void = (traffic.servers[1 - index % 2], "POST", f"/api/v1/redemptions/{external_id}/void", {})
+                answers = traffic.at_once([(*refund, world["integration"]), (*void, world["integration"])])
+                returns[external_id] = answers.pop()
+                outcomes[external_id] = answers
 
         else:
             # Half the units: half of each earning (the bonus too) is reversed.
@@ -395,7 +408,7 @@ def _void_jobs(traffic: Traffic, world: dict, redeemed: dict, outcomes: dict) ->
 
 
 def _points_jobs(traffic: Traffic, world: dict, made: dict, outcomes: dict) -> list:
-    """Each three-order customer spends points four times at once, twice on each server."""
+    """Each three-order customer spends points four times at once (five calls, both servers)."""
     jobs = []
     for customer, count in _buyers():
         if count != 3:
@@ -408,10 +421,11 @@ def _points_jobs(traffic: Traffic, world: dict, made: dict, outcomes: dict) -> l
                 "customer": {"external_id": customer["external_id"]},
             }
 
-            def run(body=body, server=traffic.servers[k % 2]) -> None:
-                outcomes[body["order_id"]] = traffic.call(
-                    server, "POST", "/api/v1/loyalty/redeem", body, world["integration"]
-                )
+            def run(body=body, k=k) -> None:
+                call = ("POST", "/api/v1/loyalty/redeem", body, world["integration"])
+                # The first spend also goes to both servers at once (one order id): paid once.
+                answers = traffic.both(*call) if k == 0 else [traffic.call(traffic.servers[k % 2], *call)]
+                outcomes[body["order_id"]] = answers
 
             jobs.append(run)
     return jobs
@@ -458,7 +472,8 @@ def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(c
         ]
     )
     # Phase 2: refunds, voids and points spent, while the workers still send.
-    refund_jobs, expected_points = _refund_jobs(traffic, world, refunded)
+    returns: dict[str, object] = {}
+    refund_jobs, expected_points = _refund_jobs(traffic, world, refunded, returns)
     voided: dict[str, list] = {}
     spent: dict[str, object] = {}
     _run(
@@ -483,6 +498,7 @@ def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(c
 
     _assert_redemptions(made, redeemed, voided)
     _assert_orders(ingested, refunded, checkouts)
+    _assert_returns(made, checkouts, returns)
     _assert_ledger(expected_points, spent)
     mails = _assert_deliveries(made, receiver)
     shares = [w.log().count(" succeeded in ") for w in workers]
@@ -528,7 +544,7 @@ def _assert_redemptions(made: dict, outcomes: dict, voided: dict) -> None:
         assert [a.status for a in answers] == [200, 200], (order_id, [a.body for a in answers])
         assert {a.body["status"] for a in answers} == {"VOIDED"}
     assert CampaignCounter.objects.get(pk=shared.pk).uses == SHARED_LIMIT - VOIDS
-    assert OrderRedemption.objects.filter(status=RedemptionStatus.VOIDED).count() == VOIDS
+    assert OrderRedemption.objects.filter(order_id__startswith="R-", status=RedemptionStatus.VOIDED).count() == VOIDS
     assert CampaignCounter.objects.get(pk=unique.pk).discount_spent == BUDGET
     for code in CouponCode.objects.filter(campaign=unique):
         assert code.uses <= code.max_uses == UNIQUE_MAX_USES
@@ -548,7 +564,7 @@ def _assert_redemptions(made: dict, outcomes: dict, voided: dict) -> None:
                 assert answer.body["code"] in allowed, answer.body
         created += statuses.count(201)
     checkouts = OrderRedemption.objects.filter(order_id__startswith="R-")
-    assert created == checkouts.count() == Redemption.objects.count()
+    assert created == checkouts.count() == Redemption.objects.filter(campaign__in=[shared, unique]).count()
     assert set(checkouts.values_list("order_id", flat=True)) == {
         order_id for order_id, answers in outcomes.items() if any(a.status == 201 for a in answers)
     }
@@ -568,8 +584,9 @@ def _assert_orders(ingested: dict, refunded: dict, checkouts: dict) -> None:
     buyers = User.objects.filter(external_id__startswith="C-MP-")
     assert buyers.count() == BUYERS_WITH_THREE + BUYERS_WITH_ONE
     assert all(o.customer.external_id == o.external_id[2:].rsplit("-", 1)[0] for o in orders.select_related("customer"))
-    # A checkout without codes, racing its order's ingestion: stored, for the same customer.
-    assert checkouts and all(answer.status == 201 for answer in checkouts.values()), checkouts
+    # A checkout racing its order's ingestion: stored, for the same customer.
+    assert len(checkouts) == BUYERS_WITH_THREE + FULL_REFUNDS
+    assert all(answer.status == 201 for answer in checkouts.values()), checkouts
     for external_id in checkouts:
         paid = OrderRedemption.objects.get(order_id=external_id)
         assert paid.customer_id == Order.objects.get(external_id=external_id).customer_id
@@ -585,15 +602,35 @@ def _assert_orders(ingested: dict, refunded: dict, checkouts: dict) -> None:
     assert list(lines.values_list("refunded_quantity", flat=True)) == [1] * PARTIAL_REFUNDS
 
 
+def _assert_returns(made: dict, checkouts: dict, returns: dict) -> None:
+    """The MPBACK checkouts, each returned (refund and void racing): every use given back once."""
+    coded = {order_id for order_id, answer in checkouts.items() if answer.body["discounts"]}
+    assert coded == set(returns)
+    assert all(
+        answer.body["total_discount"] == str(DISCOUNT) for order_id, answer in checkouts.items() if order_id in coded
+    )
+    for order_id, answer in returns.items():
+        assert answer.status == 200 and answer.body["status"] == "VOIDED", (order_id, answer.body)
+    counter = CampaignCounter.objects.get(pk=made["back"])
+    assert (counter.uses, counter.discount_spent) == (0, Decimal("0.00"))
+    rows = Redemption.objects.filter(campaign_id=made["back"])
+    assert rows.count() == FULL_REFUNDS
+    assert set(rows.values_list("status", flat=True)) == {RedemptionStatus.VOIDED}
+
+
 def _assert_ledger(expected: dict[str, int], spent: dict) -> None:
     assert balances_check(fix=False) == []
     # Four spends at once on one account (both servers): three paid, the fourth refused.
     per_customer = Counter()
-    for order_id, answer in spent.items():
-        assert answer.status in (201, 409), (order_id, answer.body)
+    for order_id, answers in spent.items():
+        if len(answers) == 2 and {a.status for a in answers} != {409}:
+            assert sorted(a.status for a in answers) == [200, 201], (order_id, [a.body for a in answers])
+            assert answers[0].body["transaction_id"] == answers[1].body["transaction_id"]
+        answer = answers[0]
+        assert answer.status in (200, 201, 409), (order_id, answer.body)
         if answer.status == 409:
             assert answer.body["code"] == "insufficient_points", answer.body
-        per_customer[(order_id.rsplit("-", 1)[0], answer.status)] += 1
+        per_customer[(order_id.rsplit("-", 1)[0], 409 if answer.status == 409 else 201)] += 1
     assert set(per_customer.values()) == {3, 1} and len(per_customer) == 2 * BUYERS_WITH_THREE, per_customer
     assert all(per_customer[(key, 201)] == 3 for key, _ in per_customer)
     accounts = LoyaltyAccount.objects.select_related("customer").annotate(
@@ -607,6 +644,7 @@ def _assert_ledger(expected: dict[str, int], spent: dict) -> None:
         balance, ledger, bonuses, pending = held[customer_id]
         # One first-purchase bonus per customer, however many of its orders raced.
         assert (balance, ledger, bonuses, pending) == (points, points, 1, 0), customer_id
+    assert PointsTransaction.objects.filter(kind=TransactionKind.REDEEM).count() == 3 * BUYERS_WITH_THREE
     earned = PointsTransaction.objects.filter(kind=TransactionKind.EARN)
     assert earned.count() == BUYERS_WITH_THREE * 3 + BUYERS_WITH_ONE + BUYERS_WITH_THREE + BUYERS_WITH_ONE
 
