@@ -13,7 +13,8 @@ drive the real API (the integration's key; an ADMIN signed in through the API):
   with one change id, and four points spends per account at once (one on both servers);
 - a promotion (EMAIL + IN_APP) to a static segment of 300 customers, "sent" on both servers at
   once while all of the above runs, fanned out and sent by both workers to a local SMTP server;
-- a campaign switched off through one server is off on the next carts of both.
+- a campaign switched off through one server is off on the next carts of both; one refresh
+  token sent to both servers at once rotates once.
 
 Afterwards, from the database once the workers have drained: campaign counters equal the
 redemption rows, each limit reached and not passed, no code past its max uses, the budget spent
@@ -495,6 +496,7 @@ def test_two_servers_and_two_workers_keep_counters_ledger_and_deliveries_exact(c
             expected_points[customer["external_id"]] -= 3 * POINTS_ASKED
 
     _assert_switch_off_seen_everywhere(traffic, world, made)
+    _assert_refresh_rotates_once(traffic)
 
     def drained() -> bool:
         return (
@@ -540,6 +542,16 @@ def _assert_switch_off_seen_everywhere(traffic: Traffic, world: dict, made: dict
         assert answer.status == 200, answer.body
         assert answer.body["discounts"] == [], answer.body
         assert [r["reason"] for r in answer.body["rejected"]] == ["inactive"], answer.body
+
+
+def _assert_refresh_rotates_once(traffic: Traffic) -> None:
+    """One refresh token on both servers at once (a client retrying through another node)."""
+    credentials = {"email": "mp-admin@example.com", "password": PASSWORD}
+    signed_in = traffic.call(traffic.servers[1], "POST", "/api/v1/auth/signin", credentials)
+    refresh = {"refresh": signed_in.body["refresh"]}
+    answers = traffic.both("POST", "/api/v1/auth/token/refresh", refresh, {})
+    # Rotated exactly once: the other call is the rotated token coming back.
+    assert sorted((a.status, a.body.get("code")) for a in answers) == [(200, None), (401, "token_not_valid")]
 
 
 def _assert_redemptions(made: dict, outcomes: dict, voided: dict) -> None:
