@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,3 +186,60 @@ class Client:
             return self.call("GET", "/healthz").status == 200
         except OSError:
             return False
+
+
+class Traffic:
+    """Calls to the servers, counting every answer per server and class (the figures of a run);
+    a 5xx fails the call: no input the clients send may break a server."""
+
+    def __init__(self, servers: list[Client]) -> None:
+        self.servers = servers
+        self.by_server: dict[int, Counter] = {s.port: Counter() for s in servers}
+        self.lock = threading.Lock()
+        self.turn = 0
+
+    def next_server(self) -> Client:
+        with self.lock:
+            self.turn += 1
+            return self.servers[self.turn % 2]
+
+    def call(self, server: Client, method: str, path: str, body=None, headers=None):
+        answer = server.call(method, path, body, headers)
+        with self.lock:
+            self.by_server[server.port][f"{answer.status // 100}xx"] += 1
+        assert answer.status < 500, (method, path, answer.status, answer.body)
+        return answer
+
+    def both(self, method: str, path: str, body, headers):
+        """The same request to both servers at the same moment: their two answers."""
+        return self.at_once([(server, method, path, body, headers) for server in self.servers])
+
+    def at_once(self, calls: list[tuple]):
+        """Each (server, method, path, body, headers) from its own thread, released together."""
+        barrier = threading.Barrier(len(calls))
+        answers: list = [None] * len(calls)
+
+        def send(index: int) -> None:
+            barrier.wait(timeout=30)
+            answers[index] = self.call(*calls[index])
+
+        others = [threading.Thread(target=_keep_error, args=(answers, i, send)) for i in range(1, len(calls))]
+        for thread in others:
+            thread.start()
+        _keep_error(answers, 0, send)
+        for thread in others:
+            thread.join(timeout=120)
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return answers
+
+    def totals(self) -> Counter:
+        return sum(self.by_server.values(), Counter())
+
+
+def _keep_error(answers: list, index: int, send) -> None:
+    try:
+        send(index)
+    except BaseException as exc:  # noqa: BLE001 - raised in the calling thread
+        answers[index] = exc
