@@ -221,8 +221,9 @@ def order_jobs(traffic: Traffic, world: dict, outcomes: dict, checkouts: dict) -
 
 
 def refund_jobs(traffic: Traffic, world: dict, outcomes: dict, returns: dict) -> tuple[list, dict[str, int]]:
-    """Full refunds (one server) and partial ones (one unit of two, both servers at once with
-    one change id) of single-order customers' orders; and the points each customer should hold."""
+    """Single-order customers' returns: full refunds racing their checkout's void on the other
+    server, and partial ones (one unit of two) on both servers at once with one change id; and
+    the points each customer should hold at the end."""
     expected = {}
     jobs = []
     for customer, count in buyers():

@@ -28,9 +28,9 @@ Both workers consume every queue (otp, notifications, default), not the Procfile
 queue: the point is two consumers racing on each queue, the fan-out's send tasks included.
 
 A run on the 2-core development machine, beside seven other engineers' test runs: the four
-processes answered in 10 s; 298 requests (146 and 152 per server; 244 2xx, 54 4xx, no 5xx),
+processes answered in 10 s; 301 requests (147 and 154 per server; 246 2xx, 55 4xx, no 5xx),
 60 orders, 45 standing redemptions (+5 voided, +8 returned), 660 deliveries (300 mails, 300
-in-app, 60 points-earned in-app), tasks per worker 39 and 34, in 21 s of driving and draining.
+in-app, 60 points-earned in-app), tasks per worker 34 and 39, in 19 s of driving and draining.
 Each run prints its own figures (``pytest -s``).
 """
 
