@@ -23,16 +23,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     disable_created_metrics,
-    generate_latest,
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
 from lms.api.exceptions import error_body, page_not_found
@@ -183,4 +182,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response = _error(405, "method_not_allowed", f'Method "{request.method}" not allowed.')
         response["Allow"] = "GET, HEAD"
         return response
-    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+    # Prometheus asks for OpenMetrics when it can; anything else gets the classic text format.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(scrape_registry()), content_type=content_type)

@@ -109,6 +109,15 @@ def test_another_method_is_405_in_the_error_shape(api_client, metrics_on):
     assert response["Allow"] == "GET, HEAD"
 
 
+@pytest.mark.django_db
+def test_a_scraper_asking_for_openmetrics_gets_it(api_client, metrics_on):
+    response = api_client.get("/metrics", HTTP_ACCEPT="application/openmetrics-text; version=1.0.0")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/openmetrics-text")
+    assert response.content.decode().endswith("# EOF\n")
+
+
 # --- requests by route -----------------------------------------------------------------------
 
 
