@@ -65,6 +65,20 @@ scrape_collectors: Registry[ScrapeCollector] = Registry("metrics scrape collecto
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>")
 
 
+def _group_end(route: str, start: int) -> int:
+    """The index just past the group opening at ``start`` (nested groups and escapes skipped)."""
+    depth, index = 0, start
+    while index < len(route):
+        if route[index] == "\\":
+            index += 2
+            continue
+        depth += {"(": 1, ")": -1}.get(route[index], 0)
+        index += 1
+        if depth == 0:
+            break
+    return index
+
+
 @functools.lru_cache(maxsize=1024)
 def route_label(route: str) -> str:
     """A URLconf route as a readable label: ``api/v1/campaigns/(?P<pk>[^/.]+)/?$`` → ``api/v1/campaigns/<pk>``.
@@ -74,20 +88,18 @@ def route_label(route: str) -> str:
     """
     parts, index = [], 0
     while index < len(route):
-        group = _NAMED_GROUP.match(route, index)
-        if group is None:
-            parts.append(route[index])
+        char = route[index]
+        if char == "\\":
+            parts.append(route[index + 1 : index + 2])  # an escaped character stands for itself
+            index += 2
+        elif char == "(":
+            named = _NAMED_GROUP.match(route, index)
+            parts.append(f"<{named.group(1)}>" if named else "<arg>")
+            index = _group_end(route, index)
+        else:
+            parts.append(char)
             index += 1
-            continue
-        depth, index = 1, group.end()
-        while index < len(route) and depth:
-            if route[index] == "\\":
-                index += 2
-                continue
-            depth += {"(": 1, ")": -1}.get(route[index], 0)
-            index += 1
-        parts.append(f"<{group.group(1)}>")
-    label = "".join(parts).replace("/?", "/").replace("^", "").replace("$", "")
+    label = "".join(parts).removeprefix("^").removesuffix("$").replace("/?", "/")
     return label.rstrip("/") or "/"
 
 

@@ -5,9 +5,11 @@ Counters live in the test process for the whole run, so every assertion is on a 
 between two scrapes.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -129,12 +131,32 @@ def test_a_scraper_asking_for_openmetrics_gets_it(api_client, metrics_on):
         ("api/v1/cart/evaluate/?$", "api/v1/cart/evaluate"),
         ("api/v1/campaigns/<int:pk>/", "api/v1/campaigns/<int:pk>"),
         ("api/v1/x/(?P<code>(?:[A-Z]{2})(?:-\\d+)?)/?$", "api/v1/x/<code>"),
+        ("admin/campaigns/campaign/([^/]+)/history/([^/]+)/$", "admin/campaigns/campaign/<arg>/history/<arg>"),
+        ("campaigns/discount\\-coupon/active/?$", "campaigns/discount-coupon/active"),
+        ("^api/(?P<rest>.*)$", "api/<rest>"),
         ("healthz", "healthz"),
         ("", "/"),
     ],
 )
 def test_route_labels_are_the_url_templates(route, label):
     assert route_label(route) == label
+
+
+def _routes(patterns, prefix: str = ""):
+    for pattern in patterns:
+        # Joined as ResolverMatch.route joins them: a child's leading "^" dropped.
+        route = prefix + str(pattern.pattern).removeprefix("^") if prefix else str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, route)
+        else:
+            yield route
+
+
+def test_every_route_of_the_urlconf_has_a_label_without_regex_syntax():
+    labels = {route_label(route) for route in _routes(get_resolver().url_patterns)}
+
+    assert len(labels) > 100
+    assert not [label for label in labels if re.search(r"[()\[\]?*+\\^$|]", label)]
 
 
 @pytest.mark.django_db
