@@ -11,6 +11,7 @@ import glob
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 
@@ -59,6 +60,9 @@ def _metrics_enabled() -> bool:
 def on_starting(server) -> None:
     if not _metrics_enabled():
         return
+    if "prometheus_client.values" in sys.modules:
+        server.log.warning("preload_app imported prometheus_client before PROMETHEUS_MULTIPROC_DIR was set: "
+                           "each worker counts alone and /metrics shows one worker's share")  # fmt: skip
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         os.makedirs(directory, exist_ok=True)

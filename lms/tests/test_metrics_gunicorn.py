@@ -7,6 +7,7 @@ The hooks that prepare the directory are also called directly, without a server.
 
 import glob
 import http.client
+import logging
 import os
 import runpy
 import signal
@@ -152,6 +153,8 @@ def test_a_scrape_counts_the_requests_of_both_workers_and_of_a_replaced_one(serv
         pytest.fail(f"worker {gone} did not exit")
     assert _get(port, "/healthz")[0] == 200
     assert _healthz_count(_get(port, "/metrics")[1]) == sent + 1
+    server.log.seek(0)
+    assert "preload_app imported prometheus_client" not in server.log.read()
 
 
 # --- the hooks alone -------------------------------------------------------------------------
@@ -168,7 +171,7 @@ def hooks(monkeypatch):
 
 def test_without_a_directory_each_start_makes_a_fresh_one_and_removes_it_on_exit(hooks, monkeypatch):
     monkeypatch.setenv("METRICS_ENABLED", "true")
-    server = SimpleNamespace()
+    server = SimpleNamespace(log=logging.getLogger("gunicorn.error"))
 
     hooks["on_starting"](server)
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -179,22 +182,24 @@ def test_without_a_directory_each_start_makes_a_fresh_one_and_removes_it_on_exit
     assert not os.path.exists(directory)
 
 
-def test_a_given_directory_is_emptied_of_old_counts_and_kept(hooks, monkeypatch, tmp_path):
+def test_a_given_directory_is_emptied_of_old_counts_and_kept(hooks, monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("METRICS_ENABLED", "true")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     _stale_counter(tmp_path)
     (tmp_path / "notes.txt").write_text("not ours")
-    server = SimpleNamespace()
+    server = SimpleNamespace(log=logging.getLogger("gunicorn.error"))
 
     hooks["on_starting"](server)
     hooks["on_exit"](server)
 
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+    # This process imported prometheus_client already, as preload_app would have in the master.
+    assert "preload_app imported prometheus_client" in caplog.text
 
 
 def test_with_metrics_off_no_directory_is_made(hooks, monkeypatch):
     monkeypatch.delenv("METRICS_ENABLED", raising=False)
 
-    hooks["on_starting"](SimpleNamespace())
+    hooks["on_starting"](SimpleNamespace(log=logging.getLogger("gunicorn.error")))
 
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
