@@ -7,7 +7,6 @@ The hooks that prepare the directory are also called directly, without a server.
 
 import glob
 import http.client
-import logging
 import os
 import runpy
 import signal
@@ -160,6 +159,12 @@ def test_a_scrape_counts_the_requests_of_both_workers_and_of_a_replaced_one(serv
 # --- the hooks alone -------------------------------------------------------------------------
 
 
+def _master() -> SimpleNamespace:
+    """What the hooks use of gunicorn's arbiter: its log, here a list of the warnings."""
+    warnings: list[str] = []
+    return SimpleNamespace(log=SimpleNamespace(warning=warnings.append), warnings=warnings)
+
+
 @pytest.fixture
 def hooks(monkeypatch):
     # Set, then removed: monkeypatch then deletes what on_starting writes there after the test
@@ -171,7 +176,7 @@ def hooks(monkeypatch):
 
 def test_without_a_directory_each_start_makes_a_fresh_one_and_removes_it_on_exit(hooks, monkeypatch):
     monkeypatch.setenv("METRICS_ENABLED", "true")
-    server = SimpleNamespace(log=logging.getLogger("gunicorn.error"))
+    server = _master()
 
     hooks["on_starting"](server)
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
@@ -182,24 +187,24 @@ def test_without_a_directory_each_start_makes_a_fresh_one_and_removes_it_on_exit
     assert not os.path.exists(directory)
 
 
-def test_a_given_directory_is_emptied_of_old_counts_and_kept(hooks, monkeypatch, tmp_path, caplog):
+def test_a_given_directory_is_emptied_of_old_counts_and_kept(hooks, monkeypatch, tmp_path):
     monkeypatch.setenv("METRICS_ENABLED", "true")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     _stale_counter(tmp_path)
     (tmp_path / "notes.txt").write_text("not ours")
-    server = SimpleNamespace(log=logging.getLogger("gunicorn.error"))
+    server = _master()
 
     hooks["on_starting"](server)
     hooks["on_exit"](server)
 
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
     # This process imported prometheus_client already, as preload_app would have in the master.
-    assert "preload_app imported prometheus_client" in caplog.text
+    assert [w for w in server.warnings if w.startswith("preload_app imported prometheus_client")]
 
 
 def test_with_metrics_off_no_directory_is_made(hooks, monkeypatch):
     monkeypatch.delenv("METRICS_ENABLED", raising=False)
 
-    hooks["on_starting"](SimpleNamespace(log=logging.getLogger("gunicorn.error")))
+    hooks["on_starting"](_master())
 
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
