@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # metrics: outermost, so it counts and times every answer, the ones other middleware give too.
+    "lms.metrics.RequestMetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
     "django.middleware.security.SecurityMiddleware",
     "lms.middleware.DatabaseUnavailableMiddleware",  # 503 when PostgreSQL is down, outside DRF too
@@ -509,6 +511,17 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 # Only a proxy we sit behind may tell us the original scheme; without one a client could.
 if env.bool("SECURE_PROXY_SSL_HEADER", default=REST_FRAMEWORK["NUM_PROXIES"] > 0):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Metrics (Prometheus, /metrics) ----------------------------------------------------------
+
+# Off by default: /metrics answers 404. With METRICS_TOKEN set a scrape must send
+# "Authorization: Bearer <token>" (401 without it), so it can be on in production without
+# being public. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (an environment variable that
+# gunicorn.conf.py sets to a fresh directory) adds up the counters of every worker process.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Prometheus, like the probes, scrapes from inside the network over plain http.
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
 
 # Browser apps on these origins may call the API (django-cors-headers); none by default.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
