@@ -6,7 +6,7 @@
 # names the command that installs it, and the browser tests skip saying the same. Never fails
 # `make test`: the rest of the suite runs either way.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . scripts/packages.sh
 
 if [ -n "${CHROMIUM_PATH:-}" ]; then
@@ -36,6 +36,6 @@ if can_apt_install || [ -n "${APT_SUDO:-}" ]; then
   echo "chromium: apt-get install chromium failed (another apt-get running? offline?); the browser tests will skip" >&2
   exit 0
 fi
-echo "chromium: no Chromium found; install it with: $(install_command chromium "--cask chromium" chromium Chromium)" \
+echo "chromium: no Chromium found: $(install_advice chromium "--cask chromium" chromium Chromium)" \
   "(or set CHROMIUM_PATH), else the browser tests skip" >&2
 exit 0

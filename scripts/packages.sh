@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by make test's helpers (services.sh, chromium.sh, venv.sh): install the distribution's
 # packages where that is ours to do (root on Debian/Ubuntu), else name the one command to run.
 # Run from the repository root (the apt-get log goes to var/apt-get.log).
@@ -7,7 +8,7 @@ can_apt_install() {  # 0 when apt-get is here and we are root
 }
 
 apt_lists_present() {
-  ls /var/lib/apt/lists/ 2>/dev/null | grep -q '_Packages'
+  compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null
 }
 
 apt_install() {  # package... -> 0 when installed; the log's tail on stderr when not
@@ -27,15 +28,15 @@ apt_install() {  # package... -> 0 when installed; the log's tail on stderr when
   return 1
 }
 
-install_command() {  # apt-packages brew-packages dnf-packages what -> the one command, on stdout
+install_advice() {  # apt-packages brew-packages dnf-packages what -> "run `the one command`", on stdout
   local sudo=sudo
   [ "$(id -u)" = 0 ] && sudo=
   if command -v apt-get >/dev/null 2>&1; then
-    echo "${sudo:+$sudo }apt-get install -y $1"
+    echo "run \`${sudo:+$sudo }apt-get install -y $1\`"
   elif command -v brew >/dev/null 2>&1; then
-    echo "brew install $2"
+    echo "run \`brew install $2\`"
   elif command -v dnf >/dev/null 2>&1; then
-    echo "${sudo:+$sudo }dnf install -y $3"
+    echo "run \`${sudo:+$sudo }dnf install -y $3\`"
   else
     echo "install $4 with this system's package manager"
   fi

@@ -4,7 +4,7 @@
 # installed here: start it. Not installed: as root on Debian/Ubuntu, install the distribution's
 # packages and start them; anywhere else print the one command that installs them and exit 1.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . scripts/packages.sh
 
 # Where Debian's postgresql packages keep their clusters and servers (the tests point these at
@@ -48,7 +48,11 @@ as_postgres() {  # PostgreSQL refuses to run as root
 
 pg_clusters() {  # Debian's clusters, one "version/name" a line
   command -v pg_ctlcluster >/dev/null 2>&1 || return 0
-  (cd "$PG_CLUSTERS_DIR" 2>/dev/null && ls -d */*/ 2>/dev/null | sed 's#/$##')
+  local dir
+  for dir in "$PG_CLUSTERS_DIR"/*/*; do
+    [ -f "$dir/postgresql.conf" ] && echo "$(basename "$(dirname "$dir")")/$(basename "$dir")"
+  done
+  return 0
 }
 
 pg_ctl_bin() {  # Homebrew's postgresql@N is keg-only: its pg_ctl is not on the PATH
@@ -138,8 +142,8 @@ if [ ${#names[@]} -gt 0 ]; then
   if ! can_apt_install; then
     what="${names[*]}" verb=is
     [ ${#names[@]} = 1 ] || verb=are
-    echo "services: ${what/ / and } $verb not installed here; install with: $(install_command "${apt[*]}" \
-      "${brew[*]}" "${dnf[*]}" "${what/ / and }"), then run make test again" >&2
+    echo "services: ${what/ / and } $verb not installed here: $(install_advice "${apt[*]}" "${brew[*]}" \
+      "${dnf[*]}" "${what/ / and }"), then make test again" >&2
     exit 1
   fi
   if ! install_missing "${apt[@]}"; then
