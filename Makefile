@@ -59,7 +59,9 @@ api-key: $(VENV)/.run-installed
 
 ## test: lint, the import contract (.importlinter), the migration check, the schema check and the
 ## whole suite on PostgreSQL + Redis, with the console's browser tests in the distribution's
-## Chromium (scripts/chromium.sh installs it when missing; pytest -m "not browser" skips them)
+## Chromium (pytest -m "not browser" skips them). On a fresh machine scripts/venv.sh,
+## scripts/services.sh and scripts/chromium.sh install what is missing as root on Debian/Ubuntu,
+## else print the one command to run
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
