@@ -118,7 +118,7 @@ install_missing() {  # apt-packages... -> 0 when apt-get installed them (new clu
   echo "services: installing $* from the distribution's packages (apt-get as root; log in var/apt-get.log)"
   apt_install "$@" || return 1
   for cluster in $(pg_clusters); do
-    grep -qx "$cluster" <<<"$before" || trust_postgres_role "$cluster" || return 1
+    grep -qxF "$cluster" <<<"$before" || trust_postgres_role "$cluster" || return 1
   done
 }
 
