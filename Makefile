@@ -26,12 +26,12 @@ RUN_ENV := env DEBUG=true
 .PHONY: run prod api-key test check worker beat clean
 
 $(VENV)/.run-installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	scripts/venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	scripts/venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
@@ -62,12 +62,14 @@ api-key: $(VENV)/.run-installed
 
 ## test: lint, the import contract (.importlinter), the migration check, the schema check and the
 ## whole suite on PostgreSQL + Redis, with the console's browser tests in the distribution's
-## Chromium (scripts/chromium.sh installs it when missing; pytest -m "not browser" skips them)
+## Chromium (pytest -m "not browser" skips them). On a fresh machine scripts/venv.sh,
+## scripts/services.sh and scripts/chromium.sh install what is missing as root on Debian/Ubuntu,
+## else print the one command to run
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/services.sh
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) scripts/services.sh
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml
 	scripts/chromium.sh
