@@ -8,7 +8,9 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from notifications import checks, registry  # noqa: F401 - checks registers itself
         from notifications.services import messages
+        from notifications.services.retention import notifications_pruners_register
 
+        notifications_pruners_register()
         registry.audiences.register("customers", messages.customers_audience)
         registry.audiences.register("all", messages.all_customers_audience)
         registry.placeholders.register("first_name", "The recipient's first name.")
