@@ -2,11 +2,13 @@
 way to show progress.
 
 A command that fails for a reason an operator can act on (a bad argument, a missing file, the
-database or Redis down, a misconfigured setting) exits non-zero with one line naming it, not a
+database or Redis down, a misconfigured setting, a service refusing the work) exits non-zero with one line naming it, not a
 traceback; ``--traceback`` still shows one. A bug in our code keeps its traceback.
 """
 
+import logging
 import sys
+from contextlib import contextmanager
 from functools import partial
 
 import redis
@@ -15,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 from tqdm import tqdm
+
+from lms.errors import DomainError
 
 
 def _first_line(exc: BaseException) -> str:
@@ -35,11 +39,27 @@ def failure_line(exc: BaseException) -> str | None:
         return f"The database failed: {_first_line(exc)} (check DATABASE_URL and that PostgreSQL is up)."
     if isinstance(exc, redis.RedisError | BrokerError):
         return f"Redis failed: {_first_line(exc)} (check REDIS_URL / CELERY_BROKER_URL and that Redis is up)."
+    if isinstance(exc, DomainError):  # the services' own refusal: a conflict, an invalid value
+        details = "; ".join(f"{field}: {value}" for field, value in exc.details.items())
+        return f"{exc.code}: {exc.message}" + (f" ({details})" if details else "")
     if isinstance(exc, ImproperlyConfigured):
         return f"Misconfigured: {_first_line(exc)}"
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or _first_line(exc)}."
     return None
+
+
+@contextmanager
+def _pool_retries_quiet():
+    # The connection pool logs every failed connect while it retries (a dozen lines for one
+    # outage); the command's own last line says the database failed and why.
+    pool = logging.getLogger("psycopg.pool")
+    level = pool.level
+    pool.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        pool.setLevel(level)
 
 
 class OperatorCommand(BaseCommand):
@@ -59,7 +79,8 @@ class OperatorCommand(BaseCommand):
     def execute(self, *args, **options):
         self._no_progress = bool(options.get("no_progress"))
         try:
-            return super().execute(*args, **options)
+            with _pool_retries_quiet():
+                return super().execute(*args, **options)
         except CommandError:
             raise
         except Exception as exc:
