@@ -91,3 +91,14 @@ def test_the_database_down_fails_in_one_line_naming_it():
         "CommandError: The database failed: couldn't get a connection after 3.00 sec "
         "(check DATABASE_URL and that PostgreSQL is up)."
     ]
+
+
+def test_an_unwritable_rejects_file_fails_in_one_line_before_any_import(capsys, tmp_path):
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text('{"external_id": "A-1"}\n')
+    rejects = tmp_path / "missing-dir" / "rejects.csv"
+
+    exit_code, out, err = _run(capsys, "import_orders", str(orders), "--rejects", str(rejects), "--no-progress")
+
+    assert exit_code == 1
+    assert err.strip() == f"CommandError: {rejects}: No such file or directory."
