@@ -231,7 +231,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Publishes the outbox rows whose on-commit dispatch found the broker down.
     "outbox-sweep": {"task": "lms.tasks.outbox_sweep_task", "schedule": 60.0},
-    "auth-records-prune": {"task": "accounts.tasks.auth_records_prune_task", "schedule": crontab(hour=3, minute=10)},
+    # Data retention (ops): every app's rows past their RETENTION_*_DAYS age, and expired tokens.
+    "records-prune": {"task": "lms.tasks.records_prune_task", "schedule": crontab(hour=3, minute=10)},
     "segments-refresh": {
         "task": "segments.tasks.segments_refresh_all_task",
         "schedule": crontab(minute=env.int("SEGMENTS_REFRESH_MINUTE", default=20)),  # hourly
@@ -459,6 +460,19 @@ NOTIFICATIONS_SEND_CHUNK = env.int("NOTIFICATIONS_SEND_CHUNK", default=50)
 # The sweeper re-dispatches rows due this long ago, and restarts fan-outs idle this long.
 NOTIFICATIONS_SWEEP_GRACE_SECONDS = env.int("NOTIFICATIONS_SWEEP_GRACE_SECONDS", default=120)
 NOTIFICATIONS_FANOUT_STALL_SECONDS = env.int("NOTIFICATIONS_FANOUT_STALL_SECONDS", default=300)
+
+# --- Data retention (ops): manage.py prune_records and the nightly records-prune beat job ----
+# Rows older than this many days are deleted in batches; 0 keeps them forever.
+# Login and interaction events feed segment criteria whose windows reach 3650 days
+# (segments' MAX_WINDOW_DAYS): the defaults exceed it, and a shorter age gets a system-check warning.
+RETENTION_LOGIN_EVENTS_DAYS = env.int("RETENTION_LOGIN_EVENTS_DAYS", default=3660)
+RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=3660)
+# OTP codes live minutes; the rows are an audit trail (the old auth-records-prune kept 7 days).
+RETENTION_OTP_DAYS = env.int("RETENTION_OTP_DAYS", default=7)
+# Final deliveries of finished messages: the inbox, promotion counts and delivery-rate reports
+# lose what is older. A year of reports and a month more; at least 2 (the daily cap's day).
+RETENTION_DELIVERIES_DAYS = env.int("RETENTION_DELIVERIES_DAYS", default=400)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
 
 # --- I18n, time, static ---------------------------------------------------------------------
 
