@@ -120,9 +120,11 @@ def test_reads_go_to_the_replica_only_inside_the_scope(replica):
 
 @pytest.mark.django_db(databases=BOTH)
 def test_writes_inside_the_scope_land_on_the_primary_never_on_the_replica(replica):
+    # The replica's copy of a primary row (same primary key), as streaming replication keeps it.
+    mirrored = Segment.objects.create(name="Read in scope", kind="USER", type="STATIC")
+    Segment.objects.using(REPLICA).create(pk=mirrored.pk, name="Read in scope", kind="USER", type="STATIC")
     with replica_reads():
         made = segment_create(name="Written in scope", kind="USER", type="STATIC", members=[])
-        Segment.objects.using(REPLICA).create(name="Read in scope", kind="USER", type="STATIC")
         from_replica = Segment.objects.get(name="Read in scope")
     from_replica.description = "saved after a read from the replica"
     from_replica.save()  # the instance came from the replica; its save goes to the primary
