@@ -41,3 +41,13 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = "lms-web"
+
+
+def pre_request(worker, req):
+    # Admission control (lms/admission.py): tell the middleware, which runs next in this same
+    # thread, how many requests of this process still wait for a thread, so an overloaded
+    # process answers 503 at once instead of queueing into its clients' timeouts.
+    from lms.admission import gunicorn_queue, queue_note
+
+    queue = gunicorn_queue(worker)
+    queue_note(waiting=queue.waiting, threads=queue.threads)

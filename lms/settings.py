@@ -81,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
+    "lms.admission.AdmissionMiddleware",  # load shedding: 503 before any work when the process is overloaded
     "django.middleware.security.SecurityMiddleware",
     "lms.middleware.DatabaseUnavailableMiddleware",  # 503 when PostgreSQL is down, outside DRF too
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -225,6 +226,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env.int("POINTS_EXPIRING_NOTIFY_HOUR", default=4), minute=30),
     },
 }
+
+# --- Admission control (lms/admission.py; gunicorn.conf.py's pre_request hook) --------------
+
+# A web process answers 503 overloaded (with Retry-After) at once, before any database work,
+# when more than ADMISSION_QUEUE_PER_THREAD requests per gunicorn thread wait for a thread:
+# at 4 an admitted request waits at most about four service times instead of growing without
+# bound. The probes (and /metrics) are never shed.
+ADMISSION_ENABLED = env.bool("ADMISSION_ENABLED", default=True)
+ADMISSION_QUEUE_PER_THREAD = env.int("ADMISSION_QUEUE_PER_THREAD", default=4)
+ADMISSION_RETRY_AFTER = env.int("ADMISSION_RETRY_AFTER", default=1)
+ADMISSION_EXEMPT_PATHS = env.list("ADMISSION_EXEMPT_PATHS", default=["/healthz", "/readyz", "/metrics"])
+if ADMISSION_QUEUE_PER_THREAD < 0 or ADMISSION_RETRY_AFTER < 1:
+    raise ImproperlyConfigured("ADMISSION_QUEUE_PER_THREAD must be >= 0 and ADMISSION_RETRY_AFTER >= 1.")
 
 # --- Auth -----------------------------------------------------------------------------------
 
