@@ -45,9 +45,11 @@ proc_name = "lms-web"
 
 def pre_request(worker, req):
     # Admission control (lms/admission.py): tell the middleware, which runs next in this same
-    # thread, how many requests of this process still wait for a thread, so an overloaded
-    # process answers 503 at once instead of queueing into its clients' timeouts.
-    from lms.admission import gunicorn_queue, queue_note
+    # thread, how long this request waited for a thread and how many still wait, so an
+    # overloaded process answers 503 at once instead of queueing into its clients' time-outs.
+    # The first request of a process arrives before the pool stamps its jobs (no wait known).
+    from lms.admission import gunicorn_queue, gunicorn_stamp, queue_note
 
     queue = gunicorn_queue(worker)
-    queue_note(waiting=queue.waiting, threads=queue.threads)
+    queue_note(waiting=queue.waiting, threads=queue.threads, waited=queue.waited)
+    gunicorn_stamp(worker)

@@ -1,21 +1,24 @@
-"""Admission control: a web process that is over its queue limit answers ``503 overloaded`` at
-once, instead of letting requests wait until their clients give up.
+"""Admission control: a web process that is overloaded answers ``503 overloaded`` at once,
+instead of letting requests wait until their clients give up.
 
 gunicorn's gthread worker accepts connections into its thread pool's queue. Past the rate its
 threads can serve, that queue grows and so does every request's wait, until clients time out
 on answers the server still computes: all of the work is done, little of it is of use. The
 ``pre_request`` hook of gunicorn.conf.py runs in the thread about to serve a request and notes
-here how many requests of the process are still waiting for a thread; the middleware, first
-in line after CORS, sheds the request before any database or cache work when more than
-``ADMISSION_QUEUE_PER_THREAD`` per thread are waiting. A shed answer costs about a
-millisecond, so the queue drains and the requests admitted wait at most a few service times.
-The request shed is the oldest in line (threads take the queue in order), the one likeliest
-to have outlived its client anyway. Probes are never shed: a busy process is alive and ready.
+here how long the request waited in that queue (the pool's ``submit`` is wrapped to stamp each
+job) and how many requests are still waiting behind it. The middleware, first in line after
+CORS, sheds the request before any database or cache work when it waited longer than
+``ADMISSION_MAX_WAIT_MS``, or when more than ``ADMISSION_QUEUE_PER_THREAD`` per thread wait
+behind it (the backstop for a request without a stamp). A shed answer costs about a
+millisecond, so the queue drains and what is admitted is answered within about the wait
+limit plus its own time. The request shed is the oldest in line, the one likeliest to have
+outlived its client anyway. Probes are never shed: a busy process is alive and ready.
 
 Under another server (runserver, the test client) nothing is noted and nothing is shed.
 """
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -41,14 +44,15 @@ class Queue:
 
     waiting: int
     threads: int
+    waited: float | None = None  # seconds in the queue; None when unknown
 
 
 _noted = threading.local()
 
 
-def queue_note(*, waiting: int, threads: int) -> None:
+def queue_note(*, waiting: int, threads: int, waited: float | None = None) -> None:
     """Called by the server hook, in the thread that is about to run the request."""
-    _noted.queue = Queue(waiting=waiting, threads=threads)
+    _noted.queue = Queue(waiting=waiting, threads=threads, waited=waited)
 
 
 def queue_take() -> Queue | None:
@@ -59,20 +63,69 @@ def queue_take() -> Queue | None:
     return queue
 
 
+_install_lock = threading.Lock()
+
+
+def _fresh_and_silent(conn: Any) -> bool:
+    """A new connection whose client has not sent its request yet: its time in the queue may
+    be the client's slowness, not the server's, so it gets no stamp."""
+    if getattr(conn, "initialized", True) or getattr(conn, "data_ready", True):
+        return False
+    try:
+        readable, _, _ = select.select([conn.sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return not readable
+
+
+def _run_stamped(queued_at: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    _noted.queued_at = None if args and _fresh_and_silent(args[0]) else queued_at
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _noted.queued_at = None
+
+
+def gunicorn_stamp(worker: Any) -> None:
+    """Stamp every job a gthread worker queues for its threads with the time it was queued
+    (once per process; another worker class has no pool and is left alone)."""
+    pool = getattr(worker, "tpool", None)
+    if pool is None or getattr(pool, "lms_stamped", False):
+        return
+    with _install_lock:
+        if getattr(pool, "lms_stamped", False):
+            return
+        submit = pool.submit
+
+        def stamped_submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            return submit(_run_stamped, time.monotonic(), fn, *args, **kwargs)
+
+        pool.submit = stamped_submit
+        pool.lms_stamped = True
+
+
 def gunicorn_queue(worker: Any) -> Queue:
-    """The requests queued for a thread in a gunicorn gthread worker (0 for another worker
-    class, which has no such queue)."""
+    """The request's wait and the requests queued behind it in a gunicorn gthread worker
+    (nothing waits in another worker class, which has no such queue)."""
     pool = getattr(worker, "tpool", None)
     work_queue = getattr(pool, "_work_queue", None)
     waiting = work_queue.qsize() if work_queue is not None else 0
-    return Queue(waiting=waiting, threads=max(1, int(getattr(worker.cfg, "threads", 1) or 1)))
+    queued_at = getattr(_noted, "queued_at", None)
+    waited = time.monotonic() - queued_at if queued_at is not None else None
+    threads = max(1, int(getattr(worker.cfg, "threads", 1) or 1))
+    return Queue(waiting=waiting, threads=threads, waited=waited)
 
 
-def admission_refused(*, queue: Queue | None, path: str, per_thread: int, exempt: frozenset[str]) -> bool:
-    """Shed this request? Only when the server noted a queue longer than ``per_thread`` waiting
-    requests per thread, and never for an exempt path (the probes)."""
+def admission_refused(
+    *, queue: Queue | None, path: str, max_wait: float, per_thread: int, exempt: frozenset[str]
+) -> bool:
+    """Shed this request? Only when the server noted that it waited longer than ``max_wait``
+    seconds, or that more than ``per_thread`` requests per thread wait behind it; never for an
+    exempt path (the probes)."""
     if queue is None or path.rstrip("/") in exempt:
         return False
+    if queue.waited is not None and queue.waited > max_wait:
+        return True
     return queue.waiting > per_thread * queue.threads
 
 
@@ -97,6 +150,7 @@ class AdmissionMiddleware:
         if not settings.ADMISSION_ENABLED:
             raise MiddlewareNotUsed
         self.get_response = get_response
+        self.max_wait = settings.ADMISSION_MAX_WAIT_MS / 1000
         self.per_thread = settings.ADMISSION_QUEUE_PER_THREAD
         self.retry_after = settings.ADMISSION_RETRY_AFTER
         self.exempt = frozenset(path.rstrip("/") for path in settings.ADMISSION_EXEMPT_PATHS)
@@ -106,7 +160,9 @@ class AdmissionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         queue = queue_take()
-        if admission_refused(queue=queue, path=request.path, per_thread=self.per_thread, exempt=self.exempt):
+        if admission_refused(
+            queue=queue, path=request.path, max_wait=self.max_wait, per_thread=self.per_thread, exempt=self.exempt
+        ):
             assert queue is not None
             self._count_shed(queue)
             return overloaded_response(self.retry_after)
@@ -119,9 +175,13 @@ class AdmissionMiddleware:
             if now - self._last_log < SHED_LOG_INTERVAL:
                 return
             shed, self._shed_since_log, self._last_log = self._shed_since_log, 0, now
+        waited = f"{queue.waited * 1000:.0f} ms" if queue.waited is not None else "unknown"
         logger.warning(
-            "Overloaded: shed %d request(s) with 503 since the last report; %d waiting for %d thread(s), limit %d.",
+            "Overloaded: shed %d request(s) with 503 since the last report; the last waited %s (limit %.0f ms) "
+            "with %d more waiting for %d thread(s) (limit %d).",
             shed,
+            waited,
+            self.max_wait * 1000,
             queue.waiting,
             queue.threads,
             self.per_thread * queue.threads,

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from lms.admission import Queue, admission_refused, gunicorn_queue, queue_note, queue_take
+from lms.admission import Queue, admission_refused, gunicorn_queue, gunicorn_stamp, queue_note, queue_take
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -40,19 +40,26 @@ def _no_noted_queue():
         (Queue(waiting=16, threads=4), "/api/v1/cart/evaluate", False),  # at the limit (4 per thread)
         (Queue(waiting=17, threads=4), "/api/v1/cart/evaluate", True),
         (Queue(waiting=5, threads=1), "/api/v1/me", True),
-        (Queue(waiting=500, threads=4), "/healthz", False),
-        (Queue(waiting=500, threads=4), "/readyz/", False),
-        (Queue(waiting=500, threads=4), "/metrics", False),
+        (Queue(waiting=0, threads=4, waited=0.5), "/api/v1/me", False),  # at the wait limit
+        (Queue(waiting=0, threads=4, waited=0.501), "/api/v1/me", True),
+        (Queue(waiting=16, threads=4, waited=0.2), "/api/v1/me", False),
+        (Queue(waiting=500, threads=4, waited=9.0), "/healthz", False),
+        (Queue(waiting=500, threads=4, waited=9.0), "/readyz/", False),
+        (Queue(waiting=500, threads=4, waited=9.0), "/metrics", False),
         (Queue(waiting=500, threads=4), "/healthzz", True),  # exempt means exactly the probe
     ],
 )
-def test_the_decision_sheds_only_past_the_limit_per_thread_and_never_a_probe(queue, path, refused):
-    assert admission_refused(queue=queue, path=path, per_thread=4, exempt=EXEMPT) is refused
+def test_the_decision_sheds_past_either_limit_and_never_a_probe(queue, path, refused):
+    assert admission_refused(queue=queue, path=path, max_wait=0.5, per_thread=4, exempt=EXEMPT) is refused
 
 
-def test_a_limit_of_zero_sheds_whenever_anything_waits():
-    assert admission_refused(queue=Queue(waiting=1, threads=8), path="/x", per_thread=0, exempt=EXEMPT)
-    assert not admission_refused(queue=Queue(waiting=0, threads=8), path="/x", per_thread=0, exempt=EXEMPT)
+def test_limits_of_zero_shed_whenever_anything_waited_or_waits():
+    def refused(queue: Queue) -> bool:
+        return admission_refused(queue=queue, path="/x", max_wait=0, per_thread=0, exempt=EXEMPT)
+
+    assert refused(Queue(waiting=1, threads=8))
+    assert refused(Queue(waiting=0, threads=8, waited=0.001))
+    assert not refused(Queue(waiting=0, threads=8, waited=0.0))
 
 
 @pytest.mark.django_db
@@ -126,15 +133,52 @@ def test_the_gunicorn_queue_is_the_thread_pools_waiting_work():
             time.sleep(0.01)  # the two threads take their jobs
         worker = SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=2))
 
-        assert gunicorn_queue(worker) == Queue(waiting=5, threads=2)
+        assert gunicorn_queue(worker) == Queue(waiting=5, threads=2, waited=None)
         release.set()
 
 
 def test_a_worker_without_a_thread_pool_never_reports_a_queue():
-    assert gunicorn_queue(SimpleNamespace(cfg=SimpleNamespace(threads=1))) == Queue(waiting=0, threads=1)
+    worker = SimpleNamespace(cfg=SimpleNamespace(threads=1))
+    gunicorn_stamp(worker)
+
+    assert gunicorn_queue(worker) == Queue(waiting=0, threads=1, waited=None)
 
 
-@pytest.mark.parametrize(("variable", "value"), [("ADMISSION_QUEUE_PER_THREAD", "-1"), ("ADMISSION_RETRY_AFTER", "0")])
+def test_a_stamped_pool_tells_each_job_how_long_it_waited_and_keeps_its_result():
+    release = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        worker = SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=1))
+        gunicorn_stamp(worker)
+        gunicorn_stamp(worker)  # once per process, however often the hook runs
+        pool.submit(release.wait, 30)
+        queued = pool.submit(lambda: ("served", gunicorn_queue(worker)))
+        release.set()
+        answer, queue = queued.result(30)
+
+    assert answer == "served"
+    assert queue.waited is not None and queue.waited > 0
+
+
+def test_a_new_connection_whose_client_has_not_spoken_gets_no_stamp():
+    """Its wait could be the client's slowness; once its request is there, it is stamped."""
+    server_side, client_side = socket.socketpair()
+    with server_side, client_side, ThreadPoolExecutor(max_workers=1) as pool:
+        worker = SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=1))
+        gunicorn_stamp(worker)
+        conn = SimpleNamespace(initialized=False, data_ready=False, sock=server_side)
+
+        silent = pool.submit(lambda conn: gunicorn_queue(worker), conn).result(30)
+        client_side.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        spoken = pool.submit(lambda conn: gunicorn_queue(worker), conn).result(30)
+
+    assert silent.waited is None
+    assert spoken.waited is not None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ADMISSION_MAX_WAIT_MS", "-1"), ("ADMISSION_QUEUE_PER_THREAD", "-1"), ("ADMISSION_RETRY_AFTER", "0")],
+)
 def test_settings_out_of_range_refuse_to_start(variable, value):
     env = {**os.environ, variable: value, "DJANGO_SETTINGS_MODULE": "lms.settings"}
     result = subprocess.run(
@@ -143,7 +187,9 @@ def test_settings_out_of_range_refuse_to_start(variable, value):
     )  # fmt: skip
 
     assert result.returncode != 0
-    assert "ADMISSION_QUEUE_PER_THREAD must be >= 0 and ADMISSION_RETRY_AFTER >= 1" in result.stderr
+    assert (
+        "ADMISSION_MAX_WAIT_MS and ADMISSION_QUEUE_PER_THREAD must be >= 0, ADMISSION_RETRY_AFTER >= 1" in result.stderr
+    )
 
 
 # --- A real gunicorn -------------------------------------------------------------------------
@@ -167,8 +213,9 @@ def _get(port: int, path: str) -> tuple[int, dict[str, str], dict]:
 
 @pytest.fixture
 def gunicorn(django_db_setup, tmp_path):
-    """gunicorn.conf.py with one process of two threads that sheds past one waiting request per
-    thread, on the test database (for /healthz) and the test Redis."""
+    """gunicorn.conf.py with one process of two threads that sheds a request that waited over
+    300 ms for a thread (the queue-length backstop out of the way), on the test database (for
+    /healthz) and the test Redis."""
     db = connection.settings_dict
     user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     port = _free_port()
@@ -182,7 +229,8 @@ def gunicorn(django_db_setup, tmp_path):
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "WEB_THREADS": "2",
-        "ADMISSION_QUEUE_PER_THREAD": "1",
+        "ADMISSION_MAX_WAIT_MS": "300",
+        "ADMISSION_QUEUE_PER_THREAD": "1000",
         "LOG_LEVEL": "WARNING",
     }
     log = (tmp_path / "gunicorn.log").open("w+")
