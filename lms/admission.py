@@ -165,7 +165,11 @@ class AdmissionMiddleware:
         ):
             assert queue is not None
             self._count_shed(queue)
-            return overloaded_response(self.retry_after)
+            response = overloaded_response(self.retry_after)
+            # Django would log each 5xx answer as an error: one line per shed request, more
+            # work while overloaded. The periodic line of _count_shed reports them instead.
+            response._has_been_logged = True  # type: ignore[attr-defined]
+            return response
         return self.get_response(request)
 
     def _count_shed(self, queue: Queue) -> None:

@@ -4,6 +4,7 @@ the requests it admits succeed."""
 
 import http.client
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -77,6 +78,18 @@ def test_the_shed_answer_is_a_503_in_the_error_shape_with_retry_after_and_no_que
         "message": "The server is busy; retry in 1 second.",
         "details": {"retry_after": settings.ADMISSION_RETRY_AFTER},
     }
+
+
+def test_shed_answers_are_reported_in_one_line_per_interval_not_one_each(client, caplog):
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        queue_note(waiting=1000, threads=1)
+        assert client.get("/api/v1/me").status_code == 503
+
+    assert not [record for record in caplog.records if record.name == "django.request"]
+    reports = [record.getMessage() for record in caplog.records if record.name == "lms.admission"]
+    assert len(reports) == 1
+    assert all(report.startswith("Overloaded: shed") for report in reports)
 
 
 def test_a_queue_within_the_limit_is_served_as_usual(client):
