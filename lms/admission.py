@@ -71,11 +71,13 @@ def _fresh_and_silent(conn: Any) -> bool:
     be the client's slowness, not the server's, so it gets no stamp."""
     if getattr(conn, "initialized", True) or getattr(conn, "data_ready", True):
         return False
+    # poll, not select: a busy process holds more than select's 1,024 descriptors.
+    poller = select.poll()
     try:
-        readable, _, _ = select.select([conn.sock], [], [], 0)
+        poller.register(conn.sock, select.POLLIN)
+        return not poller.poll(0)
     except (OSError, ValueError):
         return True
-    return not readable
 
 
 def _run_stamped(queued_at: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -188,6 +188,21 @@ def test_a_new_connection_whose_client_has_not_spoken_gets_no_stamp():
     assert spoken.waited is not None
 
 
+def test_a_connection_on_a_descriptor_past_1024_is_stamped_too():
+    """A busy process holds over a thousand sockets, past what select() can watch."""
+    server_side, client_side = socket.socketpair()
+    high = socket.socket(fileno=os.dup2(server_side.fileno(), 1500))
+    with server_side, client_side, high, ThreadPoolExecutor(max_workers=1) as pool:
+        worker = SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=1))
+        gunicorn_stamp(worker)
+        client_side.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        conn = SimpleNamespace(initialized=False, data_ready=False, sock=high)
+
+        queue = pool.submit(lambda conn: gunicorn_queue(worker), conn).result(30)
+
+    assert queue.waited is not None
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("ADMISSION_MAX_WAIT_MS", "-1"), ("ADMISSION_QUEUE_PER_THREAD", "-1"), ("ADMISSION_RETRY_AFTER", "0")],
