@@ -139,8 +139,8 @@ class Services:
 
 
 class Locust:
-    def __init__(self, locust: Path, port: int, data: Path, log_dir: Path, codes: int) -> None:
-        self.locust, self.port, self.data, self.log_dir = locust, port, data, log_dir
+    def __init__(self, locust: Path, port: int, data: Path, log_dir: Path, codes: int, bound_ms: float) -> None:
+        self.locust, self.port, self.data, self.log_dir, self.bound_ms = locust, port, data, log_dir, bound_ms
         self.codes_per_run, self.runs = codes // CODE_SLICES, 0
 
     def run(self, user_class: str, users: int, seconds: int, label: str) -> Figures:
@@ -166,7 +166,7 @@ class Locust:
             subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
         raw = json.loads(results.read_text())
         offered = users * USER_RATE if user_class == "MixUser" else None
-        return figures_of(label, raw, offered=offered, users=users, load=load, bound_ms=ARGS.bound_ms)
+        return figures_of(label, raw, offered=offered, users=users, load=load, bound_ms=self.bound_ms)
 
 
 def _steps(locust: Locust) -> list[Figures]:
@@ -204,7 +204,7 @@ def main() -> None:
         services = Services(ARGS.port or _free_port(), workers, threads, log_dir)
         try:
             services.web_start()
-            runner = Locust(locust, services.port, data, log_dir, len(world["codes"]))
+            runner = Locust(locust, services.port, data, log_dir, len(world["codes"]), ARGS.bound_ms)
             print(f"gunicorn {workers} workers x {threads} threads (gthread) on 127.0.0.1:{services.port}; "
                   f"goodput bound {ARGS.bound_ms} ms; logs in {log_dir}")  # fmt: skip
             bare = runner.run("BareUser", BARE_USERS, ARGS.bare_seconds, "bare")
