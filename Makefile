@@ -46,12 +46,15 @@ run: $(VENV)/.run-installed
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## prod: the production shape on this machine (Procfile: gunicorn, a Celery worker per queue, beat)
-## on PostgreSQL + Redis with the production settings and the demo data, through honcho
+## on PostgreSQL + Redis with the production settings, unrelaxed (https on https://127.0.0.1:$(PORT)
+## with a local self-signed certificate), and the demo data, through honcho; scripts/prod.sh
 PROD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lms_prod
 PROD_REDIS_URL    ?= redis://127.0.0.1:6379/0
+PROD_BROKER_URL   ?= redis://127.0.0.1:6379/1
 prod: $(VENV)/.run-installed
 	TEST_DATABASE_URL=$(PROD_DATABASE_URL) scripts/services.sh
-	scripts/prod.sh
+	PROD_DATABASE_URL=$(PROD_DATABASE_URL) PROD_REDIS_URL=$(PROD_REDIS_URL) PROD_BROKER_URL=$(PROD_BROKER_URL) \
+		PORT=$(PORT) scripts/prod.sh
 
 ## api-key: print a new integration API key for make run's database (KEY=$$(make -s api-key))
 api-key: $(VENV)/.run-installed

@@ -6,6 +6,7 @@ installed. ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` switch on the product
 Every setting read here is listed in the README.
 """
 
+from copy import deepcopy
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import environ
 from celery.schedules import crontab
 from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # metrics: outermost, so it counts and times every answer, the ones other middleware give too.
+    "lms.metrics.RequestMetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
     "lms.admission.AdmissionMiddleware",  # load shedding: 503 before any work when the process is overloaded
     "django.middleware.security.SecurityMiddleware",
@@ -147,6 +151,30 @@ else:
         )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Read replica (scaling: lms/db_router.py, docs/SCALING.md) -------------------------------
+
+# A streaming replica of DATABASE_URL's database. Only reads inside ``replica_reads()`` go to
+# it (segment refresh's evaluation, the console's reports and dashboard, CSV exports); every
+# other read and every write stays on the primary. Empty: no replica, all on the primary.
+REPLICA_URL = env.str("REPLICA_URL", default="")
+# After the replica fails to answer, read from the primary this long before trying it again.
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=30)
+if REPLICA_URL:
+    # The primary's connect timeout and pool, per process (the URL's own options win).
+    DATABASES["replica"] = {
+        **{key: value for key, value in DATABASES["default"].items() if key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS")},
+        **env.db_url_config(REPLICA_URL),
+    }
+    DATABASES["replica"]["OPTIONS"] = {
+        **deepcopy(DATABASES["default"].get("OPTIONS", {})),
+        **DATABASES["replica"].get("OPTIONS", {}),
+    }
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("REPLICA_URL must name the same kind of database as DATABASE_URL.")
+    # The test suite has no replica: its reads in scope go to the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["lms.db_router.ReplicaRouter"]
 
 # --- Cache, broker, Celery ------------------------------------------------------------------
 
@@ -457,14 +485,22 @@ TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kolkata")
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files (prod owns this block) ---------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=None)  # set it (and run collectstatic) in production
+# Collected (STATIC_ROOT set): names carry a hash of the content and are stored gzip and brotli
+# compressed, so whitenoise serves them with a far-future, immutable Cache-Control and a deploy
+# never leaves a browser on a stale asset. Not collected (make run, tests): the apps' own files.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_ROOT
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 # Serve from the apps' static folders when collectstatic has not run (make run, tests).
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not STATIC_ROOT)
 
 # --- Console (django-unfold; its fonts, icons and Chart.js are served from its static files) -
 
@@ -475,7 +511,8 @@ UNFOLD = {
     "SITE_SYMBOL": "loyalty",
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
-    "STYLES": ["/" + STATIC_URL + "console/console.css"],
+    # Through the storage, so a collected deploy links the hashed (long-cached) name.
+    "STYLES": [lambda request: static("console/console.css")],
     "SIDEBAR": {"show_search": True, "show_all_applications": False, "navigation": "console.navigation.sidebar"},
 }
 
@@ -492,6 +529,17 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 # Only a proxy we sit behind may tell us the original scheme; without one a client could.
 if env.bool("SECURE_PROXY_SSL_HEADER", default=REST_FRAMEWORK["NUM_PROXIES"] > 0):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Metrics (Prometheus, /metrics) ----------------------------------------------------------
+
+# Off by default: /metrics answers 404. With METRICS_TOKEN set a scrape must send
+# "Authorization: Bearer <token>" (401 without it), so it can be on in production without
+# being public. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (an environment variable that
+# gunicorn.conf.py sets to a fresh directory) adds up the counters of every worker process.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Prometheus, like the probes, scrapes from inside the network over plain http.
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
 
 # Browser apps on these origins may call the API (django-cors-headers); none by default.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -510,3 +558,25 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- Error reporting (prod owns this block): Sentry, switched on by SENTRY_DSN alone --------
+
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default="") or None,
+        # Performance traces cost a request's worth of data each: off unless asked for.
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        # Customers' emails, IPs and cookies never leave for a third party: not as the user, not
+        # in a request body (sign-ins, carts), not as a task's arguments or a frame's variables.
+        send_default_pii=False,
+        max_request_body_size="never",
+        include_local_variables=False,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+    )

@@ -34,7 +34,7 @@ class Command(BaseCommand):
                     f"  LMS is starting on {base}",
                     f"  Admin console : {base}/admin/   login {login}",
                     f"  API docs      : {base}/api/   (ReDoc {base}/api/redoc/, schema {base}/api/schema/)",
-                    f"  Health        : {base}/healthz",
+                    f"  Health        : {base}/healthz (liveness), {base}/readyz (database, cache, broker)",
                     "  Mail (OTP codes, reset links) is printed on this console.",
                     "",
                 ]
