@@ -7,9 +7,11 @@ on answers the server still computes: all of the work is done, little of it is o
 ``pre_request`` hook of gunicorn.conf.py runs in the thread about to serve a request and notes
 here how long the request waited in that queue (the pool's ``submit`` is wrapped to stamp each
 job) and how many requests are still waiting behind it. The middleware, first in line after
-CORS, sheds the request before any database or cache work when it waited longer than
-``ADMISSION_MAX_WAIT_MS``, or when more than ``ADMISSION_QUEUE_PER_THREAD`` per thread wait
-behind it (the backstop for a request without a stamp). A shed answer costs about a
+CORS, sheds the request before any database or cache work when the requests taken have all
+waited longer than ``ADMISSION_MAX_WAIT_MS`` for ``ADMISSION_WAIT_INTERVAL_MS`` (a standing
+queue, CoDel's test: a short stall sheds nothing), or when more than
+``ADMISSION_QUEUE_PER_THREAD`` per thread wait behind it (the backstop for a request without a
+stamp). A shed answer costs about a
 millisecond, so the queue drains and what is admitted is answered within about the wait
 limit plus its own time. The request shed is the oldest in line, the one likeliest to have
 outlived its client anyway. Probes are never shed: a busy process is alive and ready.
@@ -118,17 +120,38 @@ def gunicorn_queue(worker: Any) -> Queue:
     return Queue(waiting=waiting, threads=threads, waited=waited)
 
 
+class StandingQueue:
+    """CoDel's test for a queue that stands rather than a burst that passes: every request
+    taken for a whole ``interval`` waited longer than ``target``. A short stall (a collection,
+    a neighbour's burst on the cpu) makes a few requests wait without the process being over
+    its capacity; shedding them would only lose answers that were on time."""
+
+    def __init__(self, *, target: float, interval: float) -> None:
+        self.target, self.interval = target, interval
+        self._lock = threading.Lock()
+        self._above_since: float | None = None
+
+    def over(self, *, waited: float | None, now: float) -> bool:
+        if waited is None:  # unknown: says nothing about the queue
+            return False
+        with self._lock:
+            if waited <= self.target:
+                self._above_since = None
+                return False
+            if self._above_since is None:
+                self._above_since = now
+            return now - self._above_since >= self.interval
+
+
 def admission_refused(
-    *, queue: Queue | None, path: str, max_wait: float, per_thread: int, exempt: frozenset[str]
+    *, queue: Queue | None, path: str, standing: bool, per_thread: int, exempt: frozenset[str]
 ) -> bool:
-    """Shed this request? Only when the server noted that it waited longer than ``max_wait``
-    seconds, or that more than ``per_thread`` requests per thread wait behind it; never for an
-    exempt path (the probes)."""
+    """Shed this request? Only when the server noted it, with waits over the limit for the
+    interval (``standing``, see :class:`StandingQueue`) or more than ``per_thread`` requests
+    per thread waiting behind it; never for an exempt path (the probes)."""
     if queue is None or path.rstrip("/") in exempt:
         return False
-    if queue.waited is not None and queue.waited > max_wait:
-        return True
-    return queue.waiting > per_thread * queue.threads
+    return standing or queue.waiting > per_thread * queue.threads
 
 
 def overloaded_response(retry_after: int) -> JsonResponse:
@@ -153,6 +176,7 @@ class AdmissionMiddleware:
             raise MiddlewareNotUsed
         self.get_response = get_response
         self.max_wait = settings.ADMISSION_MAX_WAIT_MS / 1000
+        self.standing = StandingQueue(target=self.max_wait, interval=settings.ADMISSION_WAIT_INTERVAL_MS / 1000)
         self.per_thread = settings.ADMISSION_QUEUE_PER_THREAD
         self.retry_after = settings.ADMISSION_RETRY_AFTER
         self.exempt = frozenset(path.rstrip("/") for path in settings.ADMISSION_EXEMPT_PATHS)
@@ -162,8 +186,9 @@ class AdmissionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         queue = queue_take()
+        standing = queue is not None and self.standing.over(waited=queue.waited, now=time.monotonic())
         if admission_refused(
-            queue=queue, path=request.path, max_wait=self.max_wait, per_thread=self.per_thread, exempt=self.exempt
+            queue=queue, path=request.path, standing=standing, per_thread=self.per_thread, exempt=self.exempt
         ):
             assert queue is not None
             self._count_shed(queue)

@@ -258,18 +258,21 @@ CELERY_BEAT_SCHEDULE = {
 # --- Admission control (lms/admission.py; gunicorn.conf.py's pre_request hook) --------------
 
 # A web process answers 503 overloaded (with Retry-After) at once, before any database work,
-# to a request that waited longer than ADMISSION_MAX_WAIT_MS for a gunicorn thread (past it an
-# interactive caller, a checkout, has given up or is about to), or when more than
-# ADMISSION_QUEUE_PER_THREAD requests per thread wait behind it (the backstop for a request
+# once the requests it takes have all waited longer than ADMISSION_MAX_WAIT_MS for a gunicorn
+# thread for ADMISSION_WAIT_INTERVAL_MS (a standing queue, not a passing burst; past that wait
+# an interactive caller, a checkout, has given up or is about to), or when more than
+# ADMISSION_QUEUE_PER_THREAD requests per thread wait behind one (the backstop for a request
 # whose wait is unknown). The probes (and /metrics) are never shed.
 ADMISSION_ENABLED = env.bool("ADMISSION_ENABLED", default=True)
 ADMISSION_MAX_WAIT_MS = env.int("ADMISSION_MAX_WAIT_MS", default=500)
+ADMISSION_WAIT_INTERVAL_MS = env.int("ADMISSION_WAIT_INTERVAL_MS", default=100)
 ADMISSION_QUEUE_PER_THREAD = env.int("ADMISSION_QUEUE_PER_THREAD", default=16)
 ADMISSION_RETRY_AFTER = env.int("ADMISSION_RETRY_AFTER", default=1)
 ADMISSION_EXEMPT_PATHS = env.list("ADMISSION_EXEMPT_PATHS", default=["/healthz", "/readyz", "/metrics"])
-if ADMISSION_MAX_WAIT_MS < 0 or ADMISSION_QUEUE_PER_THREAD < 0 or ADMISSION_RETRY_AFTER < 1:
+if min(ADMISSION_MAX_WAIT_MS, ADMISSION_WAIT_INTERVAL_MS, ADMISSION_QUEUE_PER_THREAD) < 0 or ADMISSION_RETRY_AFTER < 1:
     raise ImproperlyConfigured(
-        "ADMISSION_MAX_WAIT_MS and ADMISSION_QUEUE_PER_THREAD must be >= 0, ADMISSION_RETRY_AFTER >= 1."
+        "ADMISSION_MAX_WAIT_MS, ADMISSION_WAIT_INTERVAL_MS and ADMISSION_QUEUE_PER_THREAD must be >= 0, "
+        "ADMISSION_RETRY_AFTER >= 1."
     )
 
 # --- Auth -----------------------------------------------------------------------------------

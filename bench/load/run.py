@@ -14,7 +14,8 @@ What it does, all on loopback and bounded (about 3 minutes with the defaults):
    a Celery worker on the three queues for what the mix enqueues;
 3. locust (headless, in .venv-bench, made from bench/load/requirements.txt when missing):
    the bare view, closed loop; then the mix (bench/load/locustfile.py) at offered rates
-   doubling from ``--start-rate`` until the goodput falls under 90 % of the offered rate;
+   doubling from ``--start-rate`` until the goodput stops growing (under 110 % of the best
+   step before);
    then the mix at twice the saturating rate (the peak goodput); with
    ``--without-admission``, that overload again on a server with ``ADMISSION_ENABLED=false``.
 
@@ -177,7 +178,8 @@ def _steps(locust: Locust) -> list[Figures]:
         steps.append(step)
         print(f"  step {number + 1}: offered {step.offered:.0f}/s -> goodput {step.goodput:.1f}/s, "
               f"shed {step.shed}, errors {step.errors} (load {step.load:.1f})")  # fmt: skip
-        if step.goodput < 0.9 * step.offered:
+        # Past the peak the goodput stops growing (with shedding it stays near the peak).
+        if len(steps) > 1 and step.goodput < 1.1 * max(earlier.goodput for earlier in steps[:-1]):
             break
         rate *= 2
     return steps

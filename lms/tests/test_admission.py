@@ -20,7 +20,15 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from lms.admission import Queue, admission_refused, gunicorn_queue, gunicorn_stamp, queue_note, queue_take
+from lms.admission import (
+    Queue,
+    StandingQueue,
+    admission_refused,
+    gunicorn_queue,
+    gunicorn_stamp,
+    queue_note,
+    queue_take,
+)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -34,33 +42,52 @@ def _no_noted_queue():
 
 
 @pytest.mark.parametrize(
-    ("queue", "path", "refused"),
+    ("queue", "standing", "path", "refused"),
     [
-        (None, "/api/v1/cart/evaluate", False),  # not under gunicorn: nothing noted
-        (Queue(waiting=0, threads=4), "/api/v1/cart/evaluate", False),
-        (Queue(waiting=16, threads=4), "/api/v1/cart/evaluate", False),  # at the limit (4 per thread)
-        (Queue(waiting=17, threads=4), "/api/v1/cart/evaluate", True),
-        (Queue(waiting=5, threads=1), "/api/v1/me", True),
-        (Queue(waiting=0, threads=4, waited=0.5), "/api/v1/me", False),  # at the wait limit
-        (Queue(waiting=0, threads=4, waited=0.501), "/api/v1/me", True),
-        (Queue(waiting=16, threads=4, waited=0.2), "/api/v1/me", False),
-        (Queue(waiting=500, threads=4, waited=9.0), "/healthz", False),
-        (Queue(waiting=500, threads=4, waited=9.0), "/readyz/", False),
-        (Queue(waiting=500, threads=4, waited=9.0), "/metrics", False),
-        (Queue(waiting=500, threads=4), "/healthzz", True),  # exempt means exactly the probe
+        (None, False, "/api/v1/cart/evaluate", False),  # not under gunicorn: nothing noted
+        (Queue(waiting=0, threads=4), False, "/api/v1/cart/evaluate", False),
+        (Queue(waiting=16, threads=4), False, "/api/v1/cart/evaluate", False),  # at the limit (4 per thread)
+        (Queue(waiting=17, threads=4), False, "/api/v1/cart/evaluate", True),
+        (Queue(waiting=5, threads=1), False, "/api/v1/me", True),
+        (Queue(waiting=0, threads=4, waited=0.9), True, "/api/v1/me", True),
+        (Queue(waiting=500, threads=4, waited=9.0), True, "/healthz", False),
+        (Queue(waiting=500, threads=4, waited=9.0), True, "/readyz/", False),
+        (Queue(waiting=500, threads=4, waited=9.0), True, "/metrics", False),
+        (Queue(waiting=500, threads=4), False, "/healthzz", True),  # exempt means exactly the probe
     ],
 )
-def test_the_decision_sheds_past_either_limit_and_never_a_probe(queue, path, refused):
-    assert admission_refused(queue=queue, path=path, max_wait=0.5, per_thread=4, exempt=EXEMPT) is refused
+def test_the_decision_sheds_a_standing_queue_or_a_long_one_never_a_probe(queue, standing, path, refused):
+    decision = admission_refused(queue=queue, path=path, standing=standing, per_thread=4, exempt=EXEMPT)
+
+    assert decision is refused
 
 
-def test_limits_of_zero_shed_whenever_anything_waited_or_waits():
+def test_a_queue_limit_of_zero_sheds_whenever_anything_waits():
     def refused(queue: Queue) -> bool:
-        return admission_refused(queue=queue, path="/x", max_wait=0, per_thread=0, exempt=EXEMPT)
+        return admission_refused(queue=queue, path="/x", standing=False, per_thread=0, exempt=EXEMPT)
 
     assert refused(Queue(waiting=1, threads=8))
-    assert refused(Queue(waiting=0, threads=8, waited=0.001))
-    assert not refused(Queue(waiting=0, threads=8, waited=0.0))
+    assert not refused(Queue(waiting=0, threads=8))
+
+
+def test_waits_over_the_target_shed_only_once_they_last_the_interval():
+    queue = StandingQueue(target=0.5, interval=0.25)
+
+    assert not queue.over(waited=0.9, now=10.0)  # the first wait over: maybe a passing stall
+    assert not queue.over(waited=0.7, now=10.125)
+    assert not queue.over(waited=None, now=10.2)  # unknown: no change either way
+    assert queue.over(waited=0.6, now=10.25)  # over for the whole interval: standing
+    assert queue.over(waited=0.6, now=10.5)
+    assert not queue.over(waited=0.5, now=10.75)  # one on time: the queue drained
+    assert not queue.over(waited=0.6, now=11.0)
+    assert queue.over(waited=0.6, now=11.25)
+
+
+def test_with_an_interval_of_zero_any_wait_over_the_target_sheds():
+    queue = StandingQueue(target=0.0, interval=0.0)
+
+    assert queue.over(waited=0.001, now=1.0)
+    assert not queue.over(waited=0.0, now=1.0)
 
 
 @pytest.mark.django_db
@@ -205,7 +232,12 @@ def test_a_connection_on_a_descriptor_past_1024_is_stamped_too():
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("ADMISSION_MAX_WAIT_MS", "-1"), ("ADMISSION_QUEUE_PER_THREAD", "-1"), ("ADMISSION_RETRY_AFTER", "0")],
+    [
+        ("ADMISSION_MAX_WAIT_MS", "-1"),
+        ("ADMISSION_WAIT_INTERVAL_MS", "-1"),
+        ("ADMISSION_QUEUE_PER_THREAD", "-1"),
+        ("ADMISSION_RETRY_AFTER", "0"),
+    ],
 )
 def test_settings_out_of_range_refuse_to_start(variable, value):
     env = {**os.environ, variable: value, "DJANGO_SETTINGS_MODULE": "lms.settings"}
@@ -215,9 +247,7 @@ def test_settings_out_of_range_refuse_to_start(variable, value):
     )  # fmt: skip
 
     assert result.returncode != 0
-    assert (
-        "ADMISSION_MAX_WAIT_MS and ADMISSION_QUEUE_PER_THREAD must be >= 0, ADMISSION_RETRY_AFTER >= 1" in result.stderr
-    )
+    assert "ADMISSION_QUEUE_PER_THREAD must be >= 0, ADMISSION_RETRY_AFTER >= 1" in result.stderr
 
 
 # --- A real gunicorn -------------------------------------------------------------------------
