@@ -95,3 +95,15 @@ def on_exit(server) -> None:
     directory = getattr(server, "lms_metrics_tmpdir", None)
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def pre_request(worker, req):
+    # Admission control (lms/admission.py): tell the middleware, which runs next in this same
+    # thread, how long this request waited for a thread and how many still wait, so an
+    # overloaded process answers 503 at once instead of queueing into its clients' time-outs.
+    # The first request of a process arrives before the pool stamps its jobs (no wait known).
+    from lms.admission import gunicorn_queue, gunicorn_stamp, queue_note
+
+    queue = gunicorn_queue(worker)
+    queue_note(waiting=queue.waiting, threads=queue.threads, waited=queue.waited)
+    gunicorn_stamp(worker)

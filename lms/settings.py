@@ -85,6 +85,7 @@ MIDDLEWARE = [
     # metrics: outermost, so it counts and times every answer, the ones other middleware give too.
     "lms.metrics.RequestMetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
+    "lms.admission.AdmissionMiddleware",  # load shedding: 503 before any work when the process is overloaded
     "django.middleware.security.SecurityMiddleware",
     "lms.middleware.DatabaseUnavailableMiddleware",  # 503 when PostgreSQL is down, outside DRF too
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -254,6 +255,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env.int("POINTS_EXPIRING_NOTIFY_HOUR", default=4), minute=30),
     },
 }
+
+# --- Admission control (lms/admission.py; gunicorn.conf.py's pre_request hook) --------------
+
+# A web process answers 503 overloaded (with Retry-After) at once, before any database work,
+# once the requests it takes have all waited longer than ADMISSION_MAX_WAIT_MS for a gunicorn
+# thread for ADMISSION_WAIT_INTERVAL_MS (a standing queue, not a passing burst; past that wait
+# an interactive caller, a checkout, has given up or is about to), or when more than
+# ADMISSION_QUEUE_PER_THREAD requests per thread wait behind one (the backstop for a request
+# whose wait is unknown). The probes (and /metrics) are never shed.
+ADMISSION_ENABLED = env.bool("ADMISSION_ENABLED", default=True)
+ADMISSION_MAX_WAIT_MS = env.int("ADMISSION_MAX_WAIT_MS", default=500)
+ADMISSION_WAIT_INTERVAL_MS = env.int("ADMISSION_WAIT_INTERVAL_MS", default=100)
+ADMISSION_QUEUE_PER_THREAD = env.int("ADMISSION_QUEUE_PER_THREAD", default=16)
+ADMISSION_RETRY_AFTER = env.int("ADMISSION_RETRY_AFTER", default=1)
+ADMISSION_EXEMPT_PATHS = env.list("ADMISSION_EXEMPT_PATHS", default=["/healthz", "/readyz", "/metrics"])
+if min(ADMISSION_MAX_WAIT_MS, ADMISSION_WAIT_INTERVAL_MS, ADMISSION_QUEUE_PER_THREAD) < 0 or ADMISSION_RETRY_AFTER < 1:
+    raise ImproperlyConfigured(
+        "ADMISSION_MAX_WAIT_MS, ADMISSION_WAIT_INTERVAL_MS and ADMISSION_QUEUE_PER_THREAD must be >= 0, "
+        "ADMISSION_RETRY_AFTER >= 1."
+    )
 
 # --- Auth -----------------------------------------------------------------------------------
 
