@@ -15,6 +15,8 @@ from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from lms.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -80,6 +82,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: every answer (a preflight, a 503 from below, a 404) carries X-Request-ID and gets
+    # its access line, and every log line written while handling it has the request id.
+    "lms.request_log.RequestLogMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
     "django.middleware.security.SecurityMiddleware",
     "lms.middleware.DatabaseUnavailableMiddleware",  # 503 when PostgreSQL is down, outside DRF too
@@ -480,15 +485,14 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key")
 CORS_EXPOSE_HEADERS = ["Retry-After", "Idempotent-Replayed"]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Django's default config gives "django" a console handler of its own (with DEBUG on):
-        # beside ours on the root, every request warning printed twice. It propagates instead.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+# --- Logs (structured, with the request id: lms/logs.py, lms/request_log.py) ------------------
+
+# json: one JSON object per line (production); console: readable lines (make run, the tests).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is {LOG_FORMAT!r}: use json or console.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# Browser apps may send their own request id and read the one we answered with.
+CORS_ALLOW_HEADERS = (*CORS_ALLOW_HEADERS, "x-request-id")
+CORS_EXPOSE_HEADERS = [*CORS_EXPOSE_HEADERS, "X-Request-ID"]
