@@ -26,12 +26,12 @@ RUN_ENV := env DEBUG=true
 .PHONY: run prod api-key test check worker beat clean
 
 $(VENV)/.run-installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	scripts/venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	scripts/venv.sh $(PYTHON) $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.run-installed
 
@@ -46,12 +46,15 @@ run: $(VENV)/.run-installed
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## prod: the production shape on this machine (Procfile: gunicorn, a Celery worker per queue, beat)
-## on PostgreSQL + Redis with the production settings and the demo data, through honcho
+## on PostgreSQL + Redis with the production settings, unrelaxed (https on https://127.0.0.1:$(PORT)
+## with a local self-signed certificate), and the demo data, through honcho; scripts/prod.sh
 PROD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/lms_prod
 PROD_REDIS_URL    ?= redis://127.0.0.1:6379/0
+PROD_BROKER_URL   ?= redis://127.0.0.1:6379/1
 prod: $(VENV)/.run-installed
-	TEST_DATABASE_URL=$(PROD_DATABASE_URL) scripts/services.sh
-	scripts/prod.sh
+	TEST_DATABASE_URL=$(PROD_DATABASE_URL) TEST_REDIS_URL=$(PROD_REDIS_URL) scripts/services.sh
+	PROD_DATABASE_URL=$(PROD_DATABASE_URL) PROD_REDIS_URL=$(PROD_REDIS_URL) PROD_BROKER_URL=$(PROD_BROKER_URL) \
+		PORT=$(PORT) scripts/prod.sh
 
 ## api-key: print a new integration API key for make run's database (KEY=$$(make -s api-key))
 api-key: $(VENV)/.run-installed
@@ -59,12 +62,14 @@ api-key: $(VENV)/.run-installed
 
 ## test: lint, the import contract (.importlinter), the migration check, the schema check and the
 ## whole suite on PostgreSQL + Redis, with the console's browser tests in the distribution's
-## Chromium (scripts/chromium.sh installs it when missing; pytest -m "not browser" skips them)
+## Chromium (pytest -m "not browser" skips them). On a fresh machine scripts/venv.sh,
+## scripts/services.sh and scripts/chromium.sh install what is missing as root on Debian/Ubuntu,
+## else print the one command to run
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-logo
-	TEST_DATABASE_URL=$(TEST_DATABASE_URL) scripts/services.sh
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) scripts/services.sh
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/schema.yml
 	scripts/chromium.sh

@@ -7,8 +7,12 @@ Redis, and each process holds one database pool sized to its threads
 new workers start on the new code and settings, old ones finish their requests first.
 """
 
+import glob
 import multiprocessing
 import os
+import shutil
+import sys
+import tempfile
 
 
 def _int(name: str, default: int) -> int:
@@ -41,3 +45,53 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = "lms-web"
+# The master's pid, for `kill -HUP $(cat $WEB_PIDFILE)` (graceful reload) from scripts.
+pidfile = os.environ.get("WEB_PIDFILE") or None
+# TLS in gunicorn itself, for a node with no terminating proxy in front (make prod's local
+# certificate); behind a load balancer that terminates TLS leave both unset.
+certfile = os.environ.get("WEB_CERTFILE") or None
+keyfile = os.environ.get("WEB_KEYFILE") or None
+# gunicorn's control socket (gunicornc) defaults to one path per user: a second server on the
+# machine (tests, make prod beside make run) would take it over. Only at a path given.
+control_socket = os.environ.get("WEB_CONTROL_SOCKET") or "gunicorn.ctl"
+control_socket_disable = not os.environ.get("WEB_CONTROL_SOCKET")
+
+
+# --- Prometheus metrics (METRICS_ENABLED): counters add up over every worker process ---------
+# Each worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and /metrics sums all
+# of them, so a scrape answered by one worker counts the requests every worker served, and a
+# worker recycled by max_requests keeps its counts. The directory must be empty at each start
+# (old files would be counted again) and set before the workers fork: they import
+# prometheus_client, which picks its storage at import time, after the fork.
+def _metrics_enabled() -> bool:
+    return os.environ.get("METRICS_ENABLED", "").strip().lower() in ("true", "on", "ok", "y", "yes", "1")
+
+
+def on_starting(server) -> None:
+    if not _metrics_enabled():
+        return
+    if "prometheus_client.values" in sys.modules:
+        server.log.warning("preload_app imported prometheus_client before PROMETHEUS_MULTIPROC_DIR was set: "
+                           "each worker counts alone and /metrics shows one worker's share")  # fmt: skip
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for stale in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(stale)
+    else:
+        directory = tempfile.mkdtemp(prefix="lms-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        server.lms_metrics_tmpdir = directory  # ours to remove on exit
+
+
+def child_exit(server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    directory = getattr(server, "lms_metrics_tmpdir", None)
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)

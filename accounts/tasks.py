@@ -31,11 +31,3 @@ def password_reset_email_send_task(self, email: str) -> None:
     except OSError as exc:
         cache.delete(claim)  # the retry keeps the task id and must be able to claim it
         raise self.retry(exc=exc)
-
-
-@shared_task
-def auth_records_prune_task() -> dict[str, int]:
-    """Daily (celery beat): keep the OTP and token tables from growing without bound."""
-    from accounts.services import auth_records_prune
-
-    return auth_records_prune()

@@ -29,6 +29,7 @@ from campaigns.models import (
 )
 from campaigns.refusals import live_counts
 from commerce.models import Order
+from lms.db_router import replica_reads
 from lms.reports import DateRange, site_today, site_zone
 
 ZERO = Decimal("0.00")
@@ -251,8 +252,10 @@ REDEMPTIONS_CSV_HEADER = (
 )
 
 
+@replica_reads()
 def redemption_rows(*, campaign: Campaign, span: DateRange) -> Iterator[tuple]:
-    """The campaign's redemptions in ``span`` (voided ones too, marked), oldest first, streamed."""
+    """The campaign's redemptions in ``span`` (voided ones too, marked), oldest first, streamed
+    (from the replica when there is one)."""
     zone = site_zone()
     rows = (
         Redemption.objects.filter(campaign=campaign, redeemed_at__gte=span.since, redeemed_at__lt=span.until)

@@ -18,6 +18,7 @@ class CommerceConfig(AppConfig):
 
         from commerce.models import Brand, Category, Product
         from commerce.services.api_keys import api_keys_forget
+        from commerce.services.retention import commerce_pruners_register
 
         # A key saved or deleted anywhere in this process (the console) is checked again.
         post_save.connect(api_keys_forget, sender=APIKey, dispatch_uid="api-keys-forget-save")
@@ -25,3 +26,4 @@ class CommerceConfig(AppConfig):
         for model in (Product, Category, Brand):
             post_save.connect(_catalogue_changed, sender=model, dispatch_uid=f"catalogue-{model.__name__}-save")
             post_delete.connect(_catalogue_changed, sender=model, dispatch_uid=f"catalogue-{model.__name__}-delete")
+        commerce_pruners_register()

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rest_framework import serializers
 from tqdm import tqdm
 
 from commerce.api.batch import ingest_items
 from commerce.services import ItemResult
+from lms.command import OperatorCommand
 from lms.errors import Invalid
 
 FORMATS = ("csv", "jsonl")
@@ -208,12 +209,13 @@ def order_csv_records(lines: Iterator[str]) -> Iterator[Record]:
         yield Record(line=start, item=_order_from_rows(group))
 
 
-class ImportCommand(BaseCommand):
+class ImportCommand(OperatorCommand):
     """``manage.py import_<kind> FILE [--format csv|jsonl] [--batch-size N] [--rejects FILE]``."""
 
     item_input: type[serializers.Serializer]
     service: Callable[..., list[ItemResult]]
     csv_records: Callable[[Iterator[str]], Iterator[Record]]
+    progress = True
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", help="A .csv or .jsonl file (one record per line).")
@@ -224,11 +226,8 @@ class ImportCommand(BaseCommand):
         parser.add_argument(
             "--rejects", metavar="FILE", help="Write every rejected record (line, key, code, message) as CSV."
         )
-        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
-    def handle(
-        self, *args, file: str, format: str | None, batch_size: int, rejects: str | None, no_progress: bool, **options
-    ) -> None:
+    def handle(self, *args, file: str, format: str | None, batch_size: int, rejects: str | None, **options) -> None:
         if not 1 <= batch_size <= 1000:
             raise CommandError("--batch-size must be between 1 and 1000.")
         if not os.path.isfile(file):
@@ -241,7 +240,7 @@ class ImportCommand(BaseCommand):
                 item_input=self.item_input,
                 service=type(self).service,
                 batch_size=batch_size,
-                progress=not no_progress and self.stderr.isatty(),
+                progress=self.show_progress,
                 rejects_path=rejects,
             )
         except (ImportFileError, UnicodeDecodeError) as exc:

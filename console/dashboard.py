@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from campaigns import reports as campaign_reports
 from console.navigation import sidebar
+from lms.db_router import replica_reads
 from lms.reports import PRESETS, DateRange, chart_json, range_from
 from loyalty import reports as loyalty_reports
 from notifications import reports as message_reports
@@ -29,8 +30,10 @@ def dashboard_callback(request: HttpRequest, context: dict) -> dict:
     return context
 
 
+@replica_reads()
 def dashboard_figures(span: DateRange) -> dict:
-    """Every panel's figures for ``span`` (the windows and the liability are as of now)."""
+    """Every panel's figures for ``span`` (the windows and the liability are as of now), read
+    from the replica when there is one."""
     now = dt.datetime.now(dt.UTC)
     daily = campaign_reports.redemptions_daily(span=span)
     labels = [day.day.strftime("%d %b") for day in daily]

@@ -4,7 +4,8 @@
 (``..._report_csv``). Both need the object's view (or change) permission; the page needs
 ``console.view_reports`` and the export ``console.export_reports``, else 403. The subclass
 gives ``report_template``, ``report_context()`` (its figures, read from the owning app's
-report functions) and ``report_csv()``."""
+report functions; on the replica when there is one) and ``report_csv()`` (whose rows opt in
+themselves: they are read after the view returns)."""
 
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from lms.db_router import replica_reads
 from lms.reports import PRESETS, DateRange, range_from
 
 VIEW_REPORTS = "console.view_reports"
@@ -57,6 +59,8 @@ class ReportPages:
         if obj is None:
             return self._missing(request, object_id)
         form, span = range_from(request.GET)
+        with replica_reads():
+            figures = self.report_context(request, obj, span)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Report: {obj}",
@@ -67,7 +71,7 @@ class ReportPages:
             "presets": PRESETS,
             "may_export": request.user.has_perm(EXPORT_REPORTS),
             "query": request.GET.urlencode(),
-            **self.report_context(request, obj, span),
+            **figures,
         }
         return TemplateResponse(request, self.report_template, context)
 

@@ -6,3 +6,10 @@ class LmsConfig(AppConfig):
 
     name = "lms"
     verbose_name = "LMS platform"
+
+    def ready(self) -> None:
+        from lms import collectors
+        from lms.metrics import scrape_collectors
+
+        scrape_collectors.register("celery", collectors.celery_queues)
+        scrape_collectors.register("outbox", collectors.outbox)

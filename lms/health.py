@@ -1,4 +1,11 @@
-"""``/healthz``: is the database, the cache and the broker reachable? 200 or 503."""
+"""Probes for a load balancer or orchestrator: ``/healthz`` (liveness) and ``/readyz`` (readiness).
+
+They answer different questions. Liveness asks "is this process able to answer at all?" and
+touches nothing outside it: an orchestrator restarts a process whose liveness fails, and a
+PostgreSQL or Redis outage must never make it restart every healthy process at once.
+Readiness asks "can this process serve traffic now?": a load balancer takes a process whose
+database, cache or broker is unreachable out of rotation until they are back.
+"""
 
 import logging
 
@@ -23,7 +30,7 @@ def _check_database() -> None:
 
 
 def _check_cache() -> None:
-    key = "healthz:probe"
+    key = "readyz:probe"
     cache.set(key, "ok", 10)
     if cache.get(key) != "ok":
         raise RuntimeError("the cache did not return what was written")
@@ -37,23 +44,38 @@ def _check_broker() -> str:
     return "ok"
 
 
-class HealthView(APIView):
+class _ProbeView(APIView):
+    # A probe carries no credentials and must never be throttled: a 429 would read as "down".
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
+
+class LivenessView(_ProbeView):
     @extend_schema(
         tags=["ops"],
         operation_id="healthz",
-        summary="Database, cache and broker reachability",
+        summary="Liveness: the process answers (no database, cache or broker is touched)",
+        responses={(200, "application/json"): inline_serializer("LivenessOutput", {"status": serializers.CharField()})},
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"status": "ok"})
+
+
+_CHECKS = serializers.DictField(child=serializers.CharField(), help_text="database, cache, broker: ok, eager or error")
+
+
+class ReadinessView(_ProbeView):
+    @extend_schema(
+        tags=["ops"],
+        operation_id="readyz",
+        summary="Readiness: the database, the cache and the broker are reachable",
         responses={
             (200, "application/json"): inline_serializer(
-                "HealthOutput",
-                {"status": serializers.CharField(), "checks": serializers.DictField(child=serializers.CharField())},
+                "ReadinessOutput", {"status": serializers.CharField(), "checks": _CHECKS}
             ),
             (503, "application/json"): inline_serializer(
-                "HealthFailureOutput",
-                {"status": serializers.CharField(), "checks": serializers.DictField(child=serializers.CharField())},
+                "ReadinessFailureOutput", {"status": serializers.CharField(), "checks": _CHECKS}
             ),
         },
     )
@@ -64,9 +86,7 @@ class HealthView(APIView):
                 checks[name] = check() or "ok"
             except Exception:  # any failure is the answer, not an error
                 # The details (hosts, users) go to the log, not to a public endpoint.
-                logger.exception("healthz: %s check failed", name)
+                logger.exception("readyz: %s check failed", name)
                 checks[name] = "error"
-        healthy = all(not v.startswith("error") for v in checks.values())
-        return Response(
-            {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
-        )
+        ready = all(value != "error" for value in checks.values())
+        return Response({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

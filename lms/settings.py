@@ -6,6 +6,7 @@ installed. ``DATABASE_URL`` (PostgreSQL) and ``REDIS_URL`` switch on the product
 Every setting read here is listed in the README.
 """
 
+from copy import deepcopy
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import environ
 from celery.schedules import crontab
 from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from kombu import Queue
 
 from lms.logs import logging_config
@@ -85,6 +87,9 @@ MIDDLEWARE = [
     # first: every answer (a preflight, a 503 from below, a 404) carries X-Request-ID and gets
     # its access line, and every log line written while handling it has the request id.
     "lms.request_log.RequestLogMiddleware",
+    # metrics: outermost after the request id (which answers nothing itself), so it counts and
+    # times every answer, the ones other middleware give too.
+    "lms.metrics.RequestMetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
     "django.middleware.security.SecurityMiddleware",
     "lms.middleware.DatabaseUnavailableMiddleware",  # 503 when PostgreSQL is down, outside DRF too
@@ -152,6 +157,30 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Read replica (scaling: lms/db_router.py, docs/SCALING.md) -------------------------------
+
+# A streaming replica of DATABASE_URL's database. Only reads inside ``replica_reads()`` go to
+# it (segment refresh's evaluation, the console's reports and dashboard, CSV exports); every
+# other read and every write stays on the primary. Empty: no replica, all on the primary.
+REPLICA_URL = env.str("REPLICA_URL", default="")
+# After the replica fails to answer, read from the primary this long before trying it again.
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=30)
+if REPLICA_URL:
+    # The primary's connect timeout and pool, per process (the URL's own options win).
+    DATABASES["replica"] = {
+        **{key: value for key, value in DATABASES["default"].items() if key in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS")},
+        **env.db_url_config(REPLICA_URL),
+    }
+    DATABASES["replica"]["OPTIONS"] = {
+        **deepcopy(DATABASES["default"].get("OPTIONS", {})),
+        **DATABASES["replica"].get("OPTIONS", {}),
+    }
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("REPLICA_URL must name the same kind of database as DATABASE_URL.")
+    # The test suite has no replica: its reads in scope go to the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["lms.db_router.ReplicaRouter"]
+
 # --- Cache, broker, Celery ------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -208,7 +237,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Publishes the outbox rows whose on-commit dispatch found the broker down.
     "outbox-sweep": {"task": "lms.tasks.outbox_sweep_task", "schedule": 60.0},
-    "auth-records-prune": {"task": "accounts.tasks.auth_records_prune_task", "schedule": crontab(hour=3, minute=10)},
+    # Data retention (ops): every app's rows past their RETENTION_*_DAYS age, and expired tokens.
+    "records-prune": {"task": "lms.tasks.records_prune_task", "schedule": crontab(hour=3, minute=10)},
     "segments-refresh": {
         "task": "segments.tasks.segments_refresh_all_task",
         "schedule": crontab(minute=env.int("SEGMENTS_REFRESH_MINUTE", default=20)),  # hourly
@@ -437,6 +467,19 @@ NOTIFICATIONS_SEND_CHUNK = env.int("NOTIFICATIONS_SEND_CHUNK", default=50)
 NOTIFICATIONS_SWEEP_GRACE_SECONDS = env.int("NOTIFICATIONS_SWEEP_GRACE_SECONDS", default=120)
 NOTIFICATIONS_FANOUT_STALL_SECONDS = env.int("NOTIFICATIONS_FANOUT_STALL_SECONDS", default=300)
 
+# --- Data retention (ops): manage.py prune_records and the nightly records-prune beat job ----
+# Rows older than this many days are deleted in batches; 0 keeps them forever.
+# Login and interaction events feed segment criteria whose windows reach 3650 days
+# (segments' MAX_WINDOW_DAYS): the defaults exceed it, and a shorter age gets a system-check warning.
+RETENTION_LOGIN_EVENTS_DAYS = env.int("RETENTION_LOGIN_EVENTS_DAYS", default=3660)
+RETENTION_EVENTS_DAYS = env.int("RETENTION_EVENTS_DAYS", default=3660)
+# OTP codes live minutes; the rows are an audit trail (the old auth-records-prune kept 7 days).
+RETENTION_OTP_DAYS = env.int("RETENTION_OTP_DAYS", default=7)
+# Final deliveries of finished messages: the inbox, promotion counts and delivery-rate reports
+# lose what is older. A year of reports and a month more; at least 2 (the daily cap's day).
+RETENTION_DELIVERIES_DAYS = env.int("RETENTION_DELIVERIES_DAYS", default=400)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+
 # --- I18n, time, static ---------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -444,14 +487,22 @@ TIME_ZONE = env.str("TIME_ZONE", default="Asia/Kolkata")
 USE_I18N = True
 USE_TZ = True
 
+# --- Static files (prod owns this block) ---------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=None)  # set it (and run collectstatic) in production
+# Collected (STATIC_ROOT set): names carry a hash of the content and are stored gzip and brotli
+# compressed, so whitenoise serves them with a far-future, immutable Cache-Control and a deploy
+# never leaves a browser on a stale asset. Not collected (make run, tests): the apps' own files.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_ROOT
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 # Serve from the apps' static folders when collectstatic has not run (make run, tests).
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not STATIC_ROOT)
 
 # --- Console (django-unfold; its fonts, icons and Chart.js are served from its static files) -
 
@@ -462,7 +513,8 @@ UNFOLD = {
     "SITE_SYMBOL": "loyalty",
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "console.dashboard.dashboard_callback",
-    "STYLES": ["/" + STATIC_URL + "console/console.css"],
+    # Through the storage, so a collected deploy links the hashed (long-cached) name.
+    "STYLES": [lambda request: static("console/console.css")],
     "SIDEBAR": {"show_search": True, "show_all_applications": False, "navigation": "console.navigation.sidebar"},
 }
 
@@ -480,6 +532,17 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 if env.bool("SECURE_PROXY_SSL_HEADER", default=REST_FRAMEWORK["NUM_PROXIES"] > 0):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Metrics (Prometheus, /metrics) ----------------------------------------------------------
+
+# Off by default: /metrics answers 404. With METRICS_TOKEN set a scrape must send
+# "Authorization: Bearer <token>" (401 without it), so it can be on in production without
+# being public. Under gunicorn, PROMETHEUS_MULTIPROC_DIR (an environment variable that
+# gunicorn.conf.py sets to a fresh directory) adds up the counters of every worker process.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Prometheus, like the probes, scrapes from inside the network over plain http.
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
+
 # Browser apps on these origins may call the API (django-cors-headers); none by default.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key")
@@ -496,3 +559,25 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 # Browser apps may send their own request id and read the one we answered with.
 CORS_ALLOW_HEADERS = (*CORS_ALLOW_HEADERS, "x-request-id")
 CORS_EXPOSE_HEADERS = [*CORS_EXPOSE_HEADERS, "X-Request-ID"]
+
+# --- Error reporting (prod owns this block): Sentry, switched on by SENTRY_DSN alone --------
+
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default="") or None,
+        # Performance traces cost a request's worth of data each: off unless asked for.
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        # Customers' emails, IPs and cookies never leave for a third party: not as the user, not
+        # in a request body (sign-ins, carts), not as a task's arguments or a frame's variables.
+        send_default_pii=False,
+        max_request_body_size="never",
+        include_local_variables=False,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+    )

@@ -4,7 +4,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from lms.api.seed_routes import seed_urlpatterns
-from lms.health import HealthView
+from lms.health import LivenessView, ReadinessView
+from lms.metrics import metrics_view
 from lms.views import api_fallback, favicon
 
 api_v1 = [
@@ -25,9 +26,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    path("healthz", HealthView.as_view(), name="healthz"),
-    # Readiness for load balancers and orchestrators: the same dependency checks (200 or 503).
-    path("readyz", HealthView.as_view(), name="readyz"),
+    # Probes: liveness touches nothing outside the process; readiness checks the dependencies.
+    path("healthz", LivenessView.as_view(), name="healthz"),
+    path("readyz", ReadinessView.as_view(), name="readyz"),
+    # Prometheus scrapes (404 unless METRICS_ENABLED).
+    path("metrics", metrics_view, name="metrics"),
     # Links inside notifications: the tracked call to action and the one-click unsubscribe.
     path("", include("notifications.urls")),
     *seed_urlpatterns(api_v1),

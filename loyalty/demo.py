@@ -12,6 +12,8 @@ from loyalty.services.earning import orders_earn_backfill
 from loyalty.services.programs import program_create
 
 D = Decimal
+# The demo program is found by this name, so seeding it again makes no second one.
+DEMO_PROGRAM_NAME = "LMS Rewards"
 
 
 def demo_loyalty_seed(*, now: dt.datetime | None = None) -> LoyaltyProgram:
@@ -28,7 +30,7 @@ def demo_loyalty_seed(*, now: dt.datetime | None = None) -> LoyaltyProgram:
     if top:
         rules.append({"rule_type": "CATEGORY_POINTS", "points_per_rupee": D("2"), "category_ids": [top[0].pk]})
     program = program_create(
-        name="LMS Rewards",
+        name=DEMO_PROGRAM_NAME,
         description="1 point per rupee (2 in the first category), 500 on the first order, daily login streaks.",
         status="ACTIVE",
         starts_at=now - dt.timedelta(days=400),

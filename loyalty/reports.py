@@ -12,6 +12,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from campaigns.models import Campaign
+from lms.db_router import replica_reads
 from loyalty import engine as e
 from loyalty.models import EarningRule, LoyaltyAccount, PointsTransaction, ProgramSettings, TransactionKind
 from loyalty.selectors import liability
@@ -105,10 +106,12 @@ def tier_mix(*, program: Campaign) -> list[tuple[str, int]]:
 LIABILITY_CSV_HEADER = ("account_id", "customer_email", "customer_external_id", "points_outstanding", "value_inr")
 
 
+@replica_reads()
 def liability_rows(*, program: Campaign, until: dt.datetime) -> Iterator[tuple]:
     """Each member's points outstanding just before ``until``, read from the ledger (the sum of
     its signed rows that occurred before then; pending points included), with their value at
-    today's point value. Members holding nothing then are left out. Streamed, by account id."""
+    today's point value. Members holding nothing then are left out. Streamed, by account id (from
+    the replica when there is one)."""
     point_value = ProgramSettings.objects.filter(program=program).values_list("point_value", flat=True).first()
     rows = (
         PointsTransaction.objects.filter(account__program=program, occurred_at__lt=until)

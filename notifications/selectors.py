@@ -49,3 +49,13 @@ def message_channel_counts(message_id: int) -> dict[str, dict[str, int]]:
         .annotate(**{name: Count("pk", filter=condition) for name, condition in COUNTS.items()})
     )
     return {row.pop("channel"): row for row in rows}
+
+
+def deliveries_in_flight() -> dict[str, int]:
+    """Deliveries not yet settled, PENDING (waiting for a send or a retry) and SENDING: one query
+    on the dispatcher's (status, available_at) index."""
+    waiting = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+    counts = dict.fromkeys(waiting, 0)
+    rows = Delivery.objects.filter(status__in=waiting).values_list("status").annotate(n=Count("pk"))
+    counts.update(rows)
+    return {str(status): n for status, n in counts.items()}

@@ -16,6 +16,7 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications import registry
+        from segments import checks  # noqa: F401 - registers itself
         from segments.criteria import register_field
         from segments.fields.product import PRODUCT_FIELDS
         from segments.fields.user import USER_FIELDS

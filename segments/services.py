@@ -1,16 +1,18 @@
 """Every write of the segments domain: create, change, delete, static members, refresh."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role, User, normalize_email
 from commerce.models import Product
 from commerce.services.catalogue import catalogue_invalidate
+from lms.db_router import replica_reads
 from lms.errors import Conflict, Invalid
 from lms.outbox import outbox_enqueue
 from lms.registry import Registry
@@ -235,15 +237,39 @@ def segment_refresh(*, segment_id: int, at=None) -> Segment:
 def _materialise(segment: Segment, now) -> int:
     model = _membership_model(segment)
     column = "customer_id" if segment.kind == Segment.Kind.USER else "product_id"
-    members = segment_queryset(segment.kind, segment.criteria, now=now).order_by().values("pk")  # no sort needed
-    members_sql, params = members.query.sql_with_params()
+    members = segment_queryset(segment.kind, segment.criteria, now=now).order_by().values_list("pk", flat=True)
     table = connection.ops.quote_name(model._meta.db_table)
     model.objects.filter(segment=segment).delete()
     if model is ProductMembership:
         catalogue_invalidate()  # the cart evaluation's products carry their segments
+    with replica_reads() as source:
+        if source != DEFAULT_DB_ALIAS:
+            return _members_insert(segment, model, column, members.iterator(chunk_size=MEMBERS_BATCH))
+    members_sql, params = members.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (segment_id, {column}) SELECT %s, members.* FROM ({members_sql}) AS members",
             [segment.pk, *params],
         )
         return cursor.rowcount
+
+
+MEMBERS_BATCH = 10_000
+
+
+def _members_insert(segment: Segment, model, column: str, ids: Iterator[int]) -> int:
+    """Members evaluated on the replica, inserted on the primary in batches. A replica lags: a
+    customer (or product) deleted on the primary may still be there, so only ids the primary
+    still holds are inserted (the next refresh sees the rest)."""
+    target = model._meta.get_field(column.removesuffix("_id")).related_model._meta.db_table
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} (segment_id, {column}) "
+        f"SELECT %s, ids.id FROM unnest(%s::bigint[]) AS ids(id) "
+        f"WHERE EXISTS (SELECT 1 FROM {connection.ops.quote_name(target)} AS t WHERE t.id = ids.id)"
+    )
+    count = 0
+    with connection.cursor() as cursor:
+        while batch := list(islice(ids, MEMBERS_BATCH)):
+            cursor.execute(sql, [segment.pk, batch])
+            count += cursor.rowcount
+    return count

@@ -18,7 +18,6 @@ from accounts.services.sessions import (
 )
 from accounts.services.users import (
     PROFILE_FIELDS,
-    auth_records_prune,
     password_forgot,
     password_reset,
     password_reset_email_send,
@@ -33,7 +32,6 @@ __all__ = [
     "EmailVerification",
     "PROFILE_FIELDS",
     "Session",
-    "auth_records_prune",
     "email_token_make",
     "email_token_read",
     "otp_email_send",

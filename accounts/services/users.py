@@ -1,6 +1,5 @@
 """Sign-up, passwords, profiles and roles, housekeeping of auth records."""
 
-from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -11,9 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.models import EmailOTP, LoginEvent, Role, TokenFamily, User, normalize_email
+from accounts.models import LoginEvent, Role, User, normalize_email
 from accounts.services.otp import email_token_read
 from accounts.services.sessions import Session, session_start, sessions_end_all
 from lms.errors import Conflict, Forbidden, Invalid
@@ -202,22 +200,3 @@ def user_admin_update(*, user: User, by: User, role: str | None = None, is_activ
         # Tokens carry the role: a session of the old role must not outlive the change.
         sessions_end_all(user=user)
     return user
-
-
-# --- Housekeeping -----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def auth_records_prune(*, otp_older_than: timedelta = timedelta(days=7)) -> dict[str, int]:
-    """Delete OTP rows past their audit window, refresh tokens past their expiry and the token
-    families that can no longer issue any."""
-    now = timezone.now()
-    otps, _ = EmailOTP.objects.filter(created_at__lt=now - otp_older_than).delete()
-    # A family whose current refresh token has expired can issue nothing more, and its access
-    # tokens (shorter-lived, issued no later than that refresh token) have expired too.
-    families, _ = TokenFamily.objects.exclude(
-        current_jti__in=OutstandingToken.objects.filter(expires_at__gt=now).values("jti")
-    ).delete()
-    # Blacklist rows cascade with their outstanding token.
-    _, deleted = OutstandingToken.objects.filter(expires_at__lte=now).delete()
-    return {"otps": otps, "tokens": deleted.get(OutstandingToken._meta.label, 0), "token_families": families}

@@ -3,7 +3,7 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from campaigns.models import Campaign, CouponCode
 from commerce.tests.factories import BrandFactory, CategoryFactory
@@ -35,3 +35,13 @@ def test_demo_campaigns_are_made_once_and_work_at_checkout(integration_client):
     }  # Welcome 15% (not stackable) comes after Diwali's priority: rejected
     assert "not_stackable" in {r["reason"] for r in result["rejected"]}
     assert result["shipping_discount"] == "99.00"
+
+
+def test_seeding_again_without_if_empty_refuses_in_one_line_and_adds_nothing():
+    call_command("seed_demo_campaigns", stdout=StringIO())
+    made = Campaign.objects.count()
+
+    with pytest.raises(CommandError, match=r"^code_taken: The code DIWALI20 is in use by another live campaign"):
+        call_command("seed_demo_campaigns", stdout=StringIO())
+
+    assert Campaign.objects.count() == made

@@ -117,7 +117,7 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
         )  # fmt: skip
         try:
             _wait_until_up(base, server, stderr_path)
-            health = _request(f"{base}/healthz")
+            health = _request(f"{base}/readyz")
             docs = _request(f"{base}/api/")
             admin_login = _request(f"{base}/admin/login/")
             otp = _request(f"{base}/api/v1/auth/otp/send", {"email": "newcomer@example.com"})

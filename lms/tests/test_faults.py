@@ -172,15 +172,16 @@ def assert_invariants() -> None:
     assert balances_check(fix=False) == []
 
 
-def test_with_redis_down_what_needs_only_postgresql_works_and_healthz_says_503(server):
+def test_with_redis_down_what_needs_only_postgresql_works_and_readyz_says_503(server):
     key = api_key()
     customer = UserFactory(email="asha@example.com")
     CampaignFactory(name="Ten off", budget=Decimal("10000"))
     program = program_make()
-    assert server.call("GET", "/healthz").status == 200
+    assert server.call("GET", "/readyz").status == 200
 
     server.cache.stop()
-    health = server.call("GET", "/healthz")
+    health = server.call("GET", "/readyz")
+    live = server.call("GET", "/healthz")
     me = server.call("GET", "/api/v1/me", Authorization=bearer(customer))
     evaluated = server.call("POST", "/api/v1/cart/evaluate", CART, Authorization=key)
     redeemed = server.call(
@@ -194,16 +195,17 @@ def test_with_redis_down_what_needs_only_postgresql_works_and_healthz_says_503(s
     )
 
     assert (health.status, health.body["checks"]["cache"]) == (503, "error"), health.body
+    assert live.status == 200, live  # liveness: a Redis outage must not restart the process
     assert me.status == 200, me.body
     assert evaluated.status == 200 and evaluated.body["total_discount"] == "100.00", evaluated.body
     assert redeemed.status == 201, redeemed.body
     assert ordered.status in (200, 201), ordered.body
-    for answer in (health, me, evaluated, redeemed, ordered):
+    for answer in (health, live, me, evaluated, redeemed, ordered):
         assert answer.seconds < QUICK, answer
     assert LoyaltyAccount.objects.get(program=program).balance > 0
 
     server.cache.start()
-    assert server.wait_for("/healthz", 200).status == 200
+    assert server.wait_for("/readyz", 200).status == 200
     assert Redemption.objects.count() == 1
     assert_invariants()
 
@@ -223,7 +225,8 @@ def test_with_the_broker_down_writes_answer_theirs_and_their_tasks_run_once_it_i
     assert otp.status == 202 and otp.seconds < QUICK, otp
     assert created.status == 201 and created.seconds < QUICK, created
     assert OutboxTask.objects.count() == 2
-    assert server.call("GET", "/healthz").body["checks"]["broker"] == "error"
+    assert server.call("GET", "/readyz").body["checks"]["broker"] == "error"
+    assert server.call("GET", "/healthz").status == 200
 
     server.broker.start()
     again = server.call("POST", "/api/v1/auth/otp/send", {"email": "mira@example.com"})
@@ -248,6 +251,8 @@ def test_with_postgresql_down_answers_503_unavailable_quickly_and_recovers(serve
 
     server.database.stop()
     me = server.call("GET", "/api/v1/me", Authorization=token)
+    ready = server.call("GET", "/readyz")
+    live = server.call("GET", "/healthz")
     console = server.call("GET", "/admin/", Cookie="sessionid=abcdefghijklmnopqrstuvwxyz012345")
 
     for answer in (me, console):
@@ -255,6 +260,8 @@ def test_with_postgresql_down_answers_503_unavailable_quickly_and_recovers(serve
         assert answer.body["code"] == "unavailable", answer
         assert answer.headers["retry-after"].isdigit(), answer
         assert answer.seconds < DB_DOWN_ANSWER, answer
+    assert (ready.status, ready.body["checks"]["database"]) == (503, "error"), ready
+    assert live.status == 200 and live.seconds < QUICK, live
 
     server.database.start()
     assert server.wait_for("/api/v1/me", 200, Authorization=token).status == 200

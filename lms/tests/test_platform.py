@@ -1,8 +1,7 @@
-"""The API platform: pagination, /healthz, the OpenAPI docs, settings, Celery, permissions."""
+"""The API platform: pagination, the OpenAPI docs, settings, Celery, permissions."""
 
 import json
 import re
-import time
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -92,38 +91,7 @@ def test_bad_page_or_limit_is_invalid_pagination(admin_client, query, param):
     assert body["details"] == {"param": param}
 
 
-# --- /healthz ---------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_healthz_is_ok_on_postgresql_and_redis(api_client):
-    response = api_client.get("/healthz")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "cache": "ok", "broker": "ok"}}
-
-
-@pytest.mark.django_db
-def test_healthz_is_503_quickly_when_the_broker_is_down(api_client, monkeypatch):
-    # connection_for_write() takes conf.broker_write_url, which prefers the environment
-    # (CELERY_BROKER_WRITE_URL, then CELERY_BROKER_URL, which the test run sets) over the
-    # configured broker_url: clear both so the patched URL is the one used.
-    monkeypatch.delenv("CELERY_BROKER_WRITE_URL", raising=False)
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens on port 1
-    assert celery_app.conf.broker_write_url == "redis://127.0.0.1:1/0"
-
-    started = time.monotonic()
-    response = api_client.get("/healthz")
-    elapsed = time.monotonic() - started
-
-    assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["checks"]["database"] == "ok"
-    assert body["checks"]["cache"] == "ok"
-    assert body["checks"]["broker"].startswith("error")
-    assert elapsed < 8, f"/healthz took {elapsed:.1f}s with the broker down"
+# /healthz and /readyz: lms/tests/test_health.py.
 
 
 # --- OpenAPI and its pages ----------------------------------------------------------------------

@@ -151,6 +151,8 @@ ROUTES: dict[str, Route] = {
     "redoc": Route({"GET": EVERYONE}),
     "healthz": Route({"GET": EVERYONE}),
     "readyz": Route({"GET": EVERYONE}),
+    # Off in the tests (404 to everyone); when on, METRICS_TOKEN guards it, not who the caller is.
+    "metrics": Route({"GET": EVERYONE}),
     "favicon": Route({"GET": EVERYONE}),
     # The console's front door (a redirect to it, whatever the method).
     "home": Route({method: EVERYONE for method in ("GET", "POST", "PUT", "PATCH", "DELETE")}),

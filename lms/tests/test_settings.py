@@ -37,7 +37,7 @@ def _python(code: str, **env_changes: str) -> subprocess.CompletedProcess:
 
 def _production(**env_changes: str) -> dict[str, str]:
     # The embedded database, cache and broker: these tests are about the HTTP layer, and
-    # /healthz then answers at once.
+    # /readyz then answers at once.
     return {
         "SECRET_KEY": STRONG_KEY,
         "ALLOWED_HOSTS": "lms.example.com,testserver",
@@ -107,15 +107,16 @@ def test_production_redirects_http_to_https_but_not_the_health_probe():
 from django.test import Client
 client = Client()
 print(client.get("/api/v1/me").status_code, client.get("/api/v1/me")["Location"])
-print(client.get("/healthz").status_code)
+print(client.get("/healthz").status_code, client.get("/readyz").status_code, client.get("/metrics").status_code)
 print(client.get("/api/v1/me", secure=True).headers.get("Strict-Transport-Security"))
 """
-    result = _python(code, **_production())
+    result = _python(code, **_production(METRICS_ENABLED="true", METRICS_TOKEN=STRONG_KEY))
 
     assert result.returncode == 0, result.stderr
     redirect, health, hsts = result.stdout.strip().splitlines()
     assert redirect == "301 https://testserver/api/v1/me"
-    assert health == "200"
+    # Both probes and the scrape (refused for want of its token, not redirected), on plain http.
+    assert health == "200 200 401"
     assert hsts == "max-age=31536000; includeSubDomains; preload"
 
 

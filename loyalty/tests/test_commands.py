@@ -310,3 +310,15 @@ def test_points_expire_task_runs_on_a_real_worker(integration_client):
     expired = PointsTransaction.objects.filter(kind="EXPIRE")
     assert [row.points for row in expired] == [-100], f"no expiry within {WORKER_WAIT_SECONDS} s"
     assert LoyaltyAccount.objects.get(program=program).balance == 0
+
+
+@pytest.mark.django_db
+def test_seeding_the_demo_program_again_makes_no_second_one():
+    from loyalty.models import LoyaltyProgram
+
+    first = run("seed_demo_loyalty")
+    again = run("seed_demo_loyalty")
+
+    assert first.startswith("Created LMS Rewards")
+    assert again.startswith("The demo program LMS Rewards exists") and "nothing to do" in again
+    assert LoyaltyProgram.objects.filter(name="LMS Rewards").count() == 1

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
 from lms.api.csv import csv_response
+from lms.db_router import replica_iter
 from lms.errors import DomainError
 from segments import services
 from segments.admin.forms import criteria_error_words
@@ -122,7 +123,9 @@ class SegmentPagesMixin:
         if not self._may_export(request):
             raise PermissionDenied
         columns = member_columns(segment.kind)
-        rows = segment_member_rows(segment).values_list(*(key for key, _ in columns)).iterator(chunk_size=2000)
+        rows = replica_iter(
+            segment_member_rows(segment).values_list(*(key for key, _ in columns)).iterator(chunk_size=2000)
+        )
         return csv_response([label for _, label in columns], rows, filename=f"segment-{segment.pk}-members.csv")
 
     # --- Read-only panels on the change form ---------------------------------------------------

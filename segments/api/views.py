@@ -13,6 +13,7 @@ from lms.api.csv import csv_response
 from lms.api.permissions import IsAdminOrModelPermission
 from lms.api.schema import error_responses
 from lms.api.validation import validated
+from lms.db_router import replica_iter
 from lms.outbox import outbox_enqueue
 from segments import services
 from segments.api import examples
@@ -156,7 +157,7 @@ class SegmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             if segment.kind == PRODUCT
             else ("id", "email", "external_id", "first_name", "last_name")
         )
-        rows = segment_members(segment).values_list(*fields).iterator(chunk_size=2000)
+        rows = replica_iter(segment_members(segment).values_list(*fields).iterator(chunk_size=2000))
         return csv_response(fields, rows, filename=f"segment-{segment.pk}-members.csv")
 
     @extend_schema(

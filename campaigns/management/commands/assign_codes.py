@@ -3,19 +3,21 @@ own unique code of a campaign, from ops (a segment too big to wait for over HTTP
 
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from campaigns.models import Campaign
 from campaigns.services.code_assignment import codes_assign_segment
+from lms.command import OperatorCommand
 from lms.errors import DomainError
 from segments.models import Segment
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Give each member of a customer segment who holds none of the campaign's codes one free unique code "
         "(a transaction per 1,000 members; idempotent) and print how many were given one, already held one, "
-        "or were left without one because the free codes ran out."
+        "or were left without one because the free codes ran out. Safe to re-run: a member who holds a code "
+        "never gets a second; a run after generating more codes serves only those left without one."
     )
 
     def add_arguments(self, parser) -> None:

@@ -3,18 +3,21 @@
 import os
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from campaigns.models import Campaign
 from campaigns.services.codes import DEFAULT_CHARSET, EXPORT_COLUMNS, MAX_GENERATE, codes_for_export, codes_generate
 from lms.api.csv import csv_lines
+from lms.command import OperatorCommand
 from lms.errors import DomainError
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
+    progress = True
     help = (
         f"Generate COUNT (at most {MAX_GENERATE:,}) random unique codes for a coupon campaign with code_type "
-        "UNIQUE, in one transaction, and print a summary; --output writes the batch's codes as CSV."
+        "UNIQUE, in one transaction, and print a summary; --output writes the batch's codes as CSV. Each run "
+        "adds COUNT new codes in a new batch: re-running is harmless but not a no-op (a failed run adds none)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -62,7 +65,7 @@ class Command(BaseCommand):
                 f"{result.batch} in {seconds:.1f} s; sample: {', '.join(result.sample[:3])}"
             )
             if handle:
-                written = self._write(handle, campaign, result.batch)
+                written = self._write(handle, campaign, result.batch, result.count)
                 os.replace(partial, output)
                 self.stdout.write(f"Wrote {written:,} codes of batch {result.batch} to {output}.")
         finally:
@@ -71,11 +74,11 @@ class Command(BaseCommand):
                 if os.path.exists(partial):
                     os.unlink(partial)
 
-    def _write(self, handle, campaign: Campaign, batch: str) -> int:
+    def _write(self, handle, campaign: Campaign, batch: str, total: int) -> int:
         lines = csv_lines(EXPORT_COLUMNS, codes_for_export(campaign, batch=batch))
         handle.write(next(lines))
         written = 0
-        for line in lines:
+        for line in self.progress_bar(lines, total=total, desc="codes", unit="codes"):
             handle.write(line)
             written += 1
         handle.flush()

@@ -1,13 +1,18 @@
 """``manage.py seed_demo_campaigns``: demo discount and free-shipping campaigns (campaigns/demo.py)."""
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from campaigns.demo import demo_campaigns_seed
 from campaigns.models import Campaign
+from lms.command import OperatorCommand
 
 
-class Command(BaseCommand):
-    help = "Create demo campaigns (a DIWALI20 coupon, free shipping, welcome, bulk, BOGO, category, unique codes)."
+class Command(OperatorCommand):
+    help = (
+        "Create demo campaigns (a DIWALI20 coupon, free shipping, welcome, bulk, BOGO, category, unique codes). "
+        "Safe to re-run: with the demo codes taken it refuses (code_taken) and creates nothing; --if-empty does "
+        "nothing when any campaign exists."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when any campaign exists.")

@@ -1,11 +1,16 @@
 """``manage.py create_api_key NAME``: a key for the e-commerce integration, printed once."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rest_framework_api_key.models import APIKey
 
+from lms.command import OperatorCommand
 
-class Command(BaseCommand):
-    help = "Create an integration API key and print it once (only its hash is stored)."
+
+class Command(OperatorCommand):
+    help = (
+        "Create an integration API key and print it once (only its hash is stored). Safe to re-run: a second "
+        "run with the same NAME refuses while that key is live."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("name", help="Who uses the key, e.g. 'storefront-prod'.")

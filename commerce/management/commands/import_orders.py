@@ -9,7 +9,8 @@ class Command(ImportCommand):
         "(one row per order line, rows of an order consecutive: external_id, customer_external_id, customer_email, "
         "placed_at, status, currency, subtotal, shipping, discount_total, tax_total, total, shipping_country, "
         "shipping_state, shipping_city, payment_method, coupon_codes (';'-separated), sku, name, quantity, "
-        "unit_price, line_total, category, brand)."
+        "unit_price, line_total, category, brand). Safe to re-run: an order already stored is replayed by its "
+        "external_id, never stored or awarded twice."
     )
     item_input = OrderInput
     service = orders_ingest

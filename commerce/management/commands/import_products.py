@@ -6,7 +6,8 @@ from commerce.services.catalogue import products_upsert
 class Command(ImportCommand):
     help = (
         "Import products (upsert by sku) from CSV (columns: sku, name, price, stock_quantity, active, "
-        "category or category_id, brand or brand_id) or JSON Lines (the bulk API's product objects)."
+        "category or category_id, brand or brand_id) or JSON Lines (the bulk API's product objects). Safe to re-run: "
+        "rows upsert by sku, so unchanged rows stay unchanged."
     )
     item_input = ProductInput
     service = products_upsert

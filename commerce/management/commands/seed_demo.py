@@ -1,15 +1,15 @@
 """``manage.py seed_demo``: a realistic demo data set for the commerce mirror (see commerce/demo.py)."""
 
 import argparse
-import sys
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from commerce.demo import DemoDataExists, DemoSpec, default_as_of, seed
 from commerce.models import Order, Product
+from lms.command import OperatorCommand
 
 
 def _as_of(value: str) -> datetime:
@@ -25,10 +25,12 @@ def _as_of(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
+    progress = True
     help = (
         "Load demo data: a category tree, brands, products, customers, orders over the last 6 months and "
-        "interaction events. Deterministic for a --seed and --as-of; scales to millions of orders."
+        "interaction events. Deterministic for a --seed and --as-of; scales to millions of orders. Safe to re-run: "
+        "on a database with demo data it refuses and changes nothing (--if-empty: does nothing)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,7 +56,6 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="Do nothing when products or orders already exist (make run)."
         )
-        parser.add_argument("--no-progress", action="store_true", help="No progress bars (also off when not a tty).")
 
     def handle(self, *args, **options) -> None:
         if options["if_empty"]:
@@ -75,9 +76,8 @@ class Command(BaseCommand):
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
-        progress = not options["no_progress"] and sys.stderr.isatty()
         try:
-            summary = seed(spec, progress=progress)
+            summary = seed(spec, progress=self.show_progress)
         except DemoDataExists as error:
             if options["if_empty"]:
                 self.stdout.write(f"Demo data not loaded: {error}.")

@@ -2,11 +2,16 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from lms.command import OperatorCommand
 
 
-class Command(BaseCommand):
-    help = "Create the development admin if there is none, then print the admin login and docs URLs (DEBUG only)."
+class Command(OperatorCommand):
+    help = (
+        "Create the development admin if there is none, then print the admin login and docs URLs (DEBUG only). "
+        "Safe to re-run: an existing admin is kept as it is."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", default="8000")
@@ -34,7 +39,7 @@ class Command(BaseCommand):
                     f"  LMS is starting on {base}",
                     f"  Admin console : {base}/admin/   login {login}",
                     f"  API docs      : {base}/api/   (ReDoc {base}/api/redoc/, schema {base}/api/schema/)",
-                    f"  Health        : {base}/healthz",
+                    f"  Health        : {base}/healthz (liveness), {base}/readyz (database, cache, broker)",
                     "  Mail (OTP codes, reset links) is printed on this console.",
                     "",
                 ]

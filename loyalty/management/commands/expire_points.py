@@ -1,11 +1,15 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
+from lms.command import OperatorCommand
 from loyalty.services.upkeep import points_expire
 
 
-class Command(BaseCommand):
-    help = "Expire earned points past their expiry date (one EXPIRE transaction per lot). Safe to re-run."
+class Command(OperatorCommand):
+    help = (
+        "Expire earned points past their expiry date (one EXPIRE transaction per lot). Safe to re-run: "
+        "an expired lot is never expired twice, and an interrupted run finishes on the next."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Count what would expire; write nothing.")

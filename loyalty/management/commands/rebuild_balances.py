@@ -1,15 +1,14 @@
 import sys
 
-from django.core.management.base import BaseCommand
-
+from lms.command import OperatorCommand
 from loyalty.services.upkeep import balances_check
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Verify every loyalty balance against its transactions (and its open lots), and that no pending "
         "points were taken. With --check report mismatches and exit 1 if any; without, also set each "
-        "such balance to its ledger's sum."
+        "such balance to its ledger's sum. Safe to re-run: a matching balance is left as it is."
     )
 
     def add_arguments(self, parser):

@@ -1,13 +1,17 @@
 """``manage.py seed_demo_loyalty``: a demo loyalty program with the demo orders' points (loyalty/demo.py)."""
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
-from loyalty.demo import demo_loyalty_seed
+from lms.command import OperatorCommand
+from loyalty.demo import DEMO_PROGRAM_NAME, demo_loyalty_seed
 from loyalty.models import LoyaltyAccount, LoyaltyProgram
 
 
-class Command(BaseCommand):
-    help = "Create the demo loyalty program (LMS Rewards: rules, tiers) and earn the stored orders' points."
+class Command(OperatorCommand):
+    help = (
+        "Create the demo loyalty program (LMS Rewards: rules, tiers) and earn the stored orders' points. "
+        "Safe to re-run: once the demo program exists it does nothing."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when any loyalty program exists.")
@@ -15,6 +19,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["if_empty"] and LoyaltyProgram.objects.exists():
             self.stdout.write("A loyalty program exists; nothing to do.")
+            return
+        existing = LoyaltyProgram.objects.filter(name=DEMO_PROGRAM_NAME).order_by("pk").first()
+        if existing is not None:
+            self.stdout.write(f"The demo program {existing.name} exists (id {existing.pk}); nothing to do.")
             return
         program = demo_loyalty_seed()
         members = LoyaltyAccount.objects.filter(program=program).count()

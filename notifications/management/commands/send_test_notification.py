@@ -1,20 +1,22 @@
 """``manage.py send_test_notification CHANNEL TO``: check a provider's configuration from ops
 (an SMTP relay, a Twilio or FCM URL) by sending one transactional message now."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.models import User
+from lms.command import OperatorCommand
 from lms.errors import DomainError
 from notifications.content import Content
 from notifications.models import Channel, DeliveryStatus
 from notifications.services.dispatch import notification_test_send
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Send one transactional test message on a channel now and print what the provider answered "
         "(exit 1 when it failed). TO is an email (EMAIL), a phone (SMS), a device token (PUSH) or the "
-        "email or id of the account whose inbox gets it (IN_APP)."
+        "email or id of the account whose inbox gets it (IN_APP). Re-running sends one more message (nothing else "
+        "changes)."
     )
 
     def add_arguments(self, parser) -> None:

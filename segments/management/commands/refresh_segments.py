@@ -1,20 +1,23 @@
 """``manage.py refresh_segments [--id ID ...]``: recompute memberships now, in this process."""
 
-from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
+from django.core.management.base import CommandError
 
+from lms.command import OperatorCommand
 from segments.models import Segment
 from segments.services import segment_refresh
 
 
-class Command(BaseCommand):
-    help = "Refresh the membership of every segment (or the given ones) now, with a progress bar."
+class Command(OperatorCommand):
+    help = (
+        "Refresh the membership of every segment (or the given ones) now, with a progress bar. Safe to re-run: "
+        "each refresh recomputes the membership from the data; one failing segment does not stop the others."
+    )
+    progress = True
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--id", type=int, action="append", dest="ids", help="A segment id; repeat for several.")
-        parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, ids: list[int] | None, no_progress: bool, **options) -> None:
+    def handle(self, *args, ids: list[int] | None, **options) -> None:
         segments = Segment.objects.order_by("pk")
         if ids:
             segments = segments.filter(pk__in=ids)
@@ -22,7 +25,7 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"No segment with id {', '.join(map(str, missing))}.")
         failed = 0
-        for segment in tqdm(list(segments), disable=no_progress or not self.stderr.isatty(), desc="segments"):
+        for segment in self.progress_bar(list(segments), desc="segments"):
             try:
                 refreshed = segment_refresh(segment_id=segment.pk)
                 self.stdout.write(f"{segment.pk} {segment.name}: {refreshed.member_count} members")

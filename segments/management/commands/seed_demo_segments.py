@@ -1,13 +1,17 @@
 """``manage.py seed_demo_segments``: demo segments (segments/demo.py) over the demo data."""
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from lms.command import OperatorCommand
 from segments.demo import demo_segments_seed
 from segments.models import Segment
 
 
-class Command(BaseCommand):
-    help = "Create demo segments (big spenders, new customers, lapsed 60 days, electronics buyers, low stock)."
+class Command(OperatorCommand):
+    help = (
+        "Create demo segments (big spenders, new customers, lapsed 60 days, electronics buyers, low stock). "
+        "Safe to re-run: only the demo segments missing by name are made."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when any segment exists.")
