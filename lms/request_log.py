@@ -80,5 +80,7 @@ class RequestLogMiddleware:
         }
         if rejected:
             fields["request_id_rejected"] = True  # the bad value itself is never written
-        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        # Not ERROR: the failure itself is logged (django.request, with its traceback) and reported
+        # to Sentry once; an ERROR here would be a second Sentry event for every 5xx.
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
         logger.log(level, "%s %s %s", request.method, fields["path"], response.status_code, extra=fields)

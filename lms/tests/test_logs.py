@@ -155,7 +155,7 @@ def test_error_answers_carry_the_request_id_and_log_it(log_lines, url, status, c
     assert lines, "nothing logged"
     assert {line["request_id"] for line in lines} == {"err-7"}
     [access] = _access(lines)
-    assert (access["level"], access["status"]) == ("error", status)
+    assert (access["level"], access["status"]) == ("warning", status)
     if status == 500:
         [error] = [line for line in lines if line["logger"] == "django.request"]
         assert "ZeroDivisionError: a bug" in error["exception"]
