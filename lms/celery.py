@@ -8,6 +8,10 @@ import os
 
 from celery import Celery
 
+# Its signal receivers: workers and beat keep the structured logging (not Celery's own), and a
+# task published while a request is handled carries that request's id in its headers.
+import lms.logs  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms.settings")
 
 # DjangoTask adds delay_on_commit(): a task enqueued inside a transaction is sent only once

@@ -20,6 +20,9 @@ class OutboxTask(models.Model):
     available_at = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # The request that wrote the row ("" for none): a task the sweeper publishes later still
+    # logs under it.
+    request_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["available_at"], name="lms_outbox_available_idx")]

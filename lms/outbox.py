@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from lms.logs import TASK_HEADER, current_request_id
 from lms.models import OutboxTask
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ def outbox_enqueue(task: str, *args: Any, **kwargs: Any) -> OutboxTask:
     on commit. Arguments must be JSON values (ids, strings), as Celery's would be."""
     _task(task)  # a misspelt name fails the write now, not every sweep from now on
     with transaction.atomic():
-        row = OutboxTask.objects.create(task=task, args=list(args), kwargs=kwargs)
+        row = OutboxTask.objects.create(
+            task=task, args=list(args), kwargs=kwargs, request_id=current_request_id() or ""
+        )
         transaction.on_commit(lambda: outbox_dispatch(task_id=row.pk))
     return row
 
@@ -62,9 +65,15 @@ def _publish(row: OutboxTask) -> None:
     _task(row.task).apply_async(
         args=row.args,
         kwargs=row.kwargs,
+        headers=_headers(row),
         retry=True,
         retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0},
     )
+
+
+def _headers(row: OutboxTask) -> dict[str, str | None]:
+    # The row's own request, not the sweeper's (none): the task logs under the request that wrote it.
+    return {TASK_HEADER: row.request_id or None}
 
 
 def _eager() -> bool:
@@ -88,7 +97,7 @@ def _dispatch(task_id: int) -> str:
         row = OutboxTask.objects.filter(pk=task_id).first()
         if row is None or not OutboxTask.objects.filter(pk=task_id).delete()[0]:
             return SKIPPED
-        _task(row.task).apply_async(args=row.args, kwargs=row.kwargs)
+        _task(row.task).apply_async(args=row.args, kwargs=row.kwargs, headers=_headers(row))
         return SENT
     try:
         with transaction.atomic():

@@ -17,6 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 from kombu import Queue
 
+from lms.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -82,7 +84,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # metrics: outermost, so it counts and times every answer, the ones other middleware give too.
+    # first: every answer (a preflight, a 503 from below, a 404) carries X-Request-ID and gets
+    # its access line, and every log line written while handling it has the request id.
+    "lms.request_log.RequestLogMiddleware",
+    # metrics: outermost after the request id (which answers nothing itself), so it counts and
+    # times every answer, the ones other middleware give too.
     "lms.metrics.RequestMetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # first: a preflight is answered before anything else runs
     "lms.admission.AdmissionMiddleware",  # load shedding: 503 before any work when the process is overloaded
@@ -563,18 +569,17 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key")
 CORS_EXPOSE_HEADERS = ["Retry-After", "Idempotent-Replayed"]
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Django's default config gives "django" a console handler of its own (with DEBUG on):
-        # beside ours on the root, every request warning printed twice. It propagates instead.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+# --- Logs (structured, with the request id: lms/logs.py, lms/request_log.py) ------------------
+
+# json: one JSON object per line (production); console: readable lines (make run, the tests).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is {LOG_FORMAT!r}: use json or console.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# Browser apps may send their own request id and read the one we answered with.
+CORS_ALLOW_HEADERS = (*CORS_ALLOW_HEADERS, "x-request-id")
+CORS_EXPOSE_HEADERS = [*CORS_EXPOSE_HEADERS, "X-Request-ID"]
 
 # --- Error reporting (prod owns this block): Sentry, switched on by SENTRY_DSN alone --------
 
