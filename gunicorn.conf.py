@@ -45,6 +45,26 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = "lms-web"
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("true", "on", "ok", "y", "yes", "1")
+
+
+# gunicorn's own lines (the master, worker boots, timeouts) in the application's format, JSON in
+# production: the settings' LOGGING with gunicorn's loggers propagating to its one handler.
+# LOG_FORMAT's default follows DEBUG, as in lms/settings.py.
+def _logconfig() -> dict:
+    from lms.logs import logging_config
+
+    log_format = os.environ.get("LOG_FORMAT") or ("console" if _truthy("DEBUG") else "json")
+    config = logging_config(log_format=log_format, level=loglevel.upper())
+    for name in ("gunicorn.error", "gunicorn.access"):
+        config["loggers"][name] = {"handlers": [], "level": loglevel.upper(), "propagate": True}
+    return config
+
+
+logconfig_dict = _logconfig()
 # The master's pid, for `kill -HUP $(cat $WEB_PIDFILE)` (graceful reload) from scripts.
 pidfile = os.environ.get("WEB_PIDFILE") or None
 # TLS in gunicorn itself, for a node with no terminating proxy in front (make prod's local
@@ -64,7 +84,7 @@ control_socket_disable = not os.environ.get("WEB_CONTROL_SOCKET")
 # (old files would be counted again) and set before the workers fork: they import
 # prometheus_client, which picks its storage at import time, after the fork.
 def _metrics_enabled() -> bool:
-    return os.environ.get("METRICS_ENABLED", "").strip().lower() in ("true", "on", "ok", "y", "yes", "1")
+    return _truthy("METRICS_ENABLED")
 
 
 def on_starting(server) -> None:

@@ -2,6 +2,7 @@
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -68,3 +69,10 @@ def list_cells(page: str, column: str) -> list[str]:
     """The text of a console list's cells in one column (``list_display`` name), top to bottom."""
     cells = re.findall(rf'<t[dh] class="field-{re.escape(column)}[" ][^>]*>(.*?)</t[dh]>', page, flags=re.S)
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cell)).strip() for cell in cells]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

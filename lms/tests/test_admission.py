@@ -29,6 +29,7 @@ from lms.admission import (
     queue_note,
     queue_take,
 )
+from lms.testing import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -253,12 +254,6 @@ def test_settings_out_of_range_refuse_to_start(variable, value):
 # --- A real gunicorn -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _get(port: int, path: str) -> tuple[int, dict[str, str], dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -276,7 +271,7 @@ def gunicorn(django_db_setup, tmp_path):
     /healthz) and the test Redis."""
     db = connection.settings_dict
     user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "lms.tests.admission_settings",

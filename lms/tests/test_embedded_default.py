@@ -9,7 +9,6 @@ the test points DATABASE_URL at a file of its own so it never touches a develope
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from lms.testing import free_port
 
 # Under pytest-xdist these tests run on one worker, one after another (make test: --dist
 # loadgroup): each starts several processes (a prefork Celery worker, runserver and
@@ -55,12 +56,6 @@ def _manage(env: dict[str, str], *args: str, timeout: int = 120) -> subprocess.C
     )
     assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _request(url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, str, str]:
@@ -106,7 +101,7 @@ def test_make_run_serves_the_api_docs_admin_and_otp_mail_with_nothing_installed(
         "total": "10.00",
         "lines": [{"sku": "NOT-IN-CATALOGUE", "quantity": 2, "unit_price": "5.00"}],
     }
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     stdout_path, stderr_path = tmp_path / "server.out", tmp_path / "server.err"
 

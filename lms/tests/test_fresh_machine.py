@@ -11,7 +11,6 @@ that fails like an offline one shows what the script asks of it.
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,17 +20,13 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
+from lms.testing import free_port
+
 pytestmark = pytest.mark.xdist_group("subprocesses")
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = "bash env id seq sed sleep dirname ls sort tail grep mkdir cat rm".split()
 ADVICE_PG_AND_REDIS = "services: PostgreSQL and Redis are not installed here: "
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _everyones_python() -> str:
@@ -71,8 +66,8 @@ class Sandbox:
             "PATH": str(self.bin),
             "PG_CLUSTERS_DIR": str(self.root / "empty"),
             "PG_LIB_DIR": str(self.root / "empty"),
-            "TEST_DATABASE_URL": f"postgres://postgres@127.0.0.1:{_free_port()}/lms",
-            "TEST_REDIS_URL": f"redis://127.0.0.1:{_free_port()}/15",
+            "TEST_DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/lms",
+            "TEST_REDIS_URL": f"redis://127.0.0.1:{free_port()}/15",
             **env,
         }
         command = [str(self.root / "repo" / "scripts" / script), *args]
@@ -164,7 +159,7 @@ def test_services_starts_an_installed_redis_on_the_urls_port(sandbox):
     server = shutil.which("redis-server")
     assert server, "the suite runs on Redis: redis-server is expected on this machine"
     sandbox.add_tool("redis-server", server)
-    port = _free_port()
+    port = free_port()
     pg_url = os.environ["DATABASE_URL"]
     pg = urlsplit(pg_url)
     try:

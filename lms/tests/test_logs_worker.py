@@ -107,3 +107,26 @@ def test_a_worker_logs_a_task_under_the_request_that_enqueued_it(api_client, tmp
     # The worker's own lines (not Celery's formats) are JSON too: it did not hijack the root logger.
     assert any(line["logger"].startswith("celery.worker") for line in _lines(log))
     log.close()
+
+
+@pytest.mark.timeout(60)
+def test_gunicorns_own_lines_are_json_like_the_applications(tmp_path):
+    """The master's and the workers' lifecycle lines (gunicorn's loggers) come out in the same
+    JSON as the access line, so one log pipeline reads the whole web process."""
+    from lms.testing import free_port
+    from lms.tests.processes import Client, subprocess_env, web_server
+
+    port = free_port()
+    server = web_server("web", port, subprocess_env(LOG_FORMAT="json", LOG_LEVEL="INFO"), tmp_path / "web.log")
+    try:
+        client = Client(port)
+        deadline = time.monotonic() + 30
+        while not client.answers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.call("GET", "/healthz", headers={"X-Request-ID": "probe-1"}).status == 200
+    finally:
+        server.stop()
+    lines = [line for line in server.log().splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]  # every line, gunicorn's included, is one JSON object
+    assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in parsed)
+    assert any(line["logger"] == "lms.access" and line["request_id"] == "probe-1" for line in parsed)

@@ -10,7 +10,6 @@ import http.client
 import os
 import runpy
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,14 +23,10 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from lms.testing import free_port
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 HEALTHZ_SAMPLE = {"route": "healthz", "method": "GET", "status": "200"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(port: int, path: str) -> tuple[int, str]:
@@ -81,7 +76,7 @@ def server(django_db_setup, django_db_blocker, tmp_path):
     _stale_counter(directory)
     db = connection.settings_dict
     user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",

@@ -45,6 +45,7 @@ from django.db.models import Count, Q, Sum
 from accounts.models import User
 from campaigns.models import Campaign, CampaignCounter, CouponCode, OrderRedemption, Redemption, RedemptionStatus
 from commerce.models import Order, OrderLine
+from lms.testing import free_port
 from lms.tests.multiprocess_world import (
     AUDIENCE,
     BUDGET,
@@ -83,7 +84,7 @@ from loyalty.services.earning import FIRST_PURCHASE_KEY
 from loyalty.services.messages import POINTS_EARNED
 from loyalty.services.upkeep import balances_check
 from notifications.models import Channel, Delivery, DeliveryStatus, Message, MessageStatus
-from notifications.tests.servers import SmtpReceiver, free_port
+from notifications.tests.servers import SmtpReceiver
 
 pytestmark = pytest.mark.xdist_group("subprocesses")
 

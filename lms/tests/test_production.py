@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from django.db import connection
 from django.utils import timezone
 
 from lms.celery import app as celery_app
+from lms.testing import free_port
 
 # Under pytest-xdist these tests run on one worker, one after another (make test: --dist
 # loadgroup): the boot starts gunicorn, three Celery workers and beat.
@@ -48,12 +48,6 @@ NOT_INHERITED = (
     "CELERY_TASK_ALWAYS_EAGER", "EMAIL_BACKEND", "STATIC_ROOT", "WHITENOISE_USE_FINDERS", "PORT", "ALLOWED_HOSTS",
     "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SENTRY_DSN",
 )  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _database_url(name: str) -> str:
@@ -81,7 +75,7 @@ def prod_env(tmp_path, worker_id):
         PROD_BROKER_URL=settings.CELERY_BROKER_URL,
         CACHE_KEY_PREFIX="lms-prod-shape",
         PROD_STATE_DIR=str(tmp_path / "state"),
-        PORT=str(_free_port()),
+        PORT=str(free_port()),
         # A smaller demo data set: the same commands, less of the machine's time.
         PROD_SEED_ARGS=f"--products {DEMO_PRODUCTS} --customers 60 --orders 300 --no-progress",
         # One process of each kind: the machine runs the rest of the suite beside it.

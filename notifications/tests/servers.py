@@ -5,7 +5,6 @@ import email
 import email.policy
 import json
 import logging
-import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -13,13 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
+from lms.testing import free_port
+
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SmtpReceiver:

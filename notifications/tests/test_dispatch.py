@@ -110,7 +110,7 @@ def test_a_mail_server_saying_try_later_is_retried_with_backoff(smtp_server, dja
 
 
 def test_a_mail_server_that_is_down_is_a_transient_error(settings, django_capture_on_commit_callbacks):
-    from notifications.tests.servers import free_port
+    from lms.testing import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
