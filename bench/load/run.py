@@ -56,6 +56,8 @@ BARE_USERS = 16
 # Seconds not measured at the start of each run: the users start over one request interval
 # (so their requests are spread, not synchronised bursts), then settle.
 WARMUP = 6
+QUEUES = ("otp", "notifications", "default")
+DRAIN_SECONDS = 120
 
 
 def _environment() -> str:
@@ -145,6 +147,10 @@ class Locust:
         self.codes_per_run, self.runs = codes // CODE_SLICES, 0
 
     def run(self, user_class: str, users: int, seconds: int, label: str) -> Figures:
+        backlog = _worker_drained()
+        if backlog:
+            print(f"  ({label}: the Celery worker was still busy with {backlog} task(s) of the run before; "
+                  "waited for it to drain so every run starts alike)")  # fmt: skip
         results = self.log_dir / f"{label}.json"
         env = {
             **os.environ,
@@ -168,6 +174,33 @@ class Locust:
         raw = json.loads(results.read_text())
         offered = users * USER_RATE if user_class == "MixUser" else None
         return figures_of(label, raw, offered=offered, users=users, load=load, bound_ms=self.bound_ms)
+
+
+def _broker_backlog(broker) -> int:
+    """Tasks waiting on the three queues (each priority is a list of its own) plus those a
+    worker holds unacknowledged."""
+    waiting = sum(
+        broker.llen(key) for name in QUEUES for key in broker.scan_iter(f"{name}*") if broker.type(key) == b"list"
+    )
+    return waiting + broker.hlen("unacked")
+
+
+def _worker_drained(seconds: float = DRAIN_SECONDS) -> int:
+    """Wait (at most ``seconds``) until the worker has no task left from the run before: the
+    orders and redemptions of a run enqueue work (points messages, segment refreshes) that a
+    worker still doing would take cpu from the next run's server on this machine. Returns the
+    backlog found at the start."""
+    import redis
+
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    found = backlog = _broker_backlog(broker)
+    deadline = time.monotonic() + seconds
+    while backlog and time.monotonic() < deadline:
+        time.sleep(0.5)
+        backlog = _broker_backlog(broker)
+    if backlog:
+        print(f"  (the worker still had {backlog} task(s) after {seconds:.0f} s; going on)")
+    return found
 
 
 def _steps(locust: Locust) -> list[Figures]:
