@@ -126,7 +126,7 @@ def test_gunicorns_own_lines_are_json_like_the_applications(tmp_path):
         assert client.call("GET", "/healthz", headers={"X-Request-ID": "probe-1"}).status == 200
     finally:
         server.stop()
-    lines = [line for line in server.log().splitlines() if line.strip()]
+    lines = [line for line in server.log_path.read_text().splitlines() if line.strip()]
     parsed = [json.loads(line) for line in lines]  # every line, gunicorn's included, is one JSON object
     assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in parsed)
     assert any(line["logger"] == "lms.access" and line["request_id"] == "probe-1" for line in parsed)
