@@ -110,31 +110,48 @@ def print_endpoints(title: str, figures: Figures) -> None:
 
 
 def print_summary(
-    *, bare: Figures, steps: list[Figures], peak: Figures, overload: Figures, without: Figures | None, bound_ms: float
+    *,
+    bare: Figures,
+    steps: list[Figures],
+    peak: Figures,
+    saturated: list[Figures],
+    overloads: list[Figures],
+    without: Figures | None,
+    bound_ms: float,
 ) -> None:
-    print(f"\nsteps (goodput = 2xx within {bound_ms:.0f} ms):")
+    print(f"\nruns (goodput = 2xx within {bound_ms:.0f} ms):")
     print(
         f"{'offered/s':>10}{'answered/s':>12}{'goodput/s':>11}{'p50 ms':>8}{'p99 ms':>8}{'shed':>7}{'errors':>8}{'load':>6}"
     )
-    for step in [*steps, overload, *([without] if without else [])]:
+    for step in [*steps, *saturated, *overloads, *([without] if without else [])]:
         ok_ms = step.ok_ms()
         print(
             f"{step.offered:>10.0f}{step.answered_rate:>12.1f}{step.goodput:>11.1f}{percentile(ok_ms, 50):>8.0f}"
             f"{percentile(ok_ms, 99):>8.0f}{step.shed:>7}{step.errors:>8}{step.load:>6.1f}  {step.label}"
         )
     ratio = peak.ok_rate / bare.ok_rate if bare.ok_rate else 0.0
-    kept = overload.goodput / peak.goodput if peak.goodput else 0.0
+    at_saturation = sum(run.goodput for run in saturated) / len(saturated)
+    at_overload = sum(run.goodput for run in overloads) / len(overloads)
+    kept = at_overload / at_saturation if at_saturation else 0.0
+    shed = sum(run.shed for run in overloads)
+    timeouts = sum(run.timeouts for run in overloads)
+    others = sum(run.errors - run.timeouts for run in overloads)
     print(f"\nbare view (GET /bench/bare): {bare.ok_rate:.0f} req/s, load average {bare.load:.1f}")
     print(f"mix at peak: {peak.ok_rate:.1f} req/s 2xx = {100 * ratio:.1f} % of the bare view")
-    print(f"saturating rate (peak goodput): {peak.goodput:.1f} req/s")
+    print(f"saturating rate (the best step's goodput): {peak.goodput:.1f} req/s")
     print(
-        f"2x saturation ({overload.offered:.0f}/s offered): goodput {overload.goodput:.1f} req/s = "
-        f"{100 * kept:.0f} % of peak ({'met' if kept >= 0.9 else 'MISSED'}: aim >= 90 %); "
-        f"shed {overload.shed}, time-outs {overload.timeouts}, other errors {overload.errors - overload.timeouts}"
+        f"at the saturating rate ({saturated[0].offered:.0f}/s offered, {len(saturated)} runs): "
+        f"goodput {at_saturation:.1f} req/s on average"
+    )
+    print(
+        f"2x saturation ({overloads[0].offered:.0f}/s offered, {len(overloads)} runs alternated with those): goodput "
+        f"{at_overload:.1f} req/s = {100 * kept:.0f} % of the goodput at the saturating rate "
+        f"({'met' if kept >= 0.9 else 'MISSED'}: aim >= 90 %), {100 * at_overload / peak.goodput:.0f} % of the best "
+        f"step; shed {shed}, time-outs {timeouts}, other errors {others}"
     )
     if without is not None:
         print(
             f"the same without admission control: goodput {without.goodput:.1f} req/s = "
-            f"{100 * without.goodput / peak.goodput:.0f} % of peak; shed {without.shed}, "
+            f"{100 * without.goodput / at_saturation:.0f} % of the goodput at the saturating rate; shed {without.shed}, "
             f"time-outs {without.timeouts}, other errors {without.errors - without.timeouts}"
         )
