@@ -17,7 +17,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from lms.admission import (
@@ -30,6 +29,7 @@ from lms.admission import (
     queue_take,
 )
 from lms.testing import free_port
+from lms.tests.processes import subprocess_env
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -269,13 +269,10 @@ def gunicorn(django_db_setup, tmp_path):
     """gunicorn.conf.py with one process of two threads that sheds a request that waited over
     300 ms for a thread (the queue-length backstop out of the way), on the test database (for
     /healthz) and the test Redis."""
-    db = connection.settings_dict
-    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     port = free_port()
     env = {
-        **os.environ,
+        **subprocess_env(),
         "DJANGO_SETTINGS_MODULE": "lms.tests.admission_settings",
-        "DATABASE_URL": f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "DATABASE_POOL_MIN_SIZE": "1",
         "DATABASE_POOL_MAX_SIZE": "2",
         "HOST": "127.0.0.1",

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from celery import signals
 from django.conf import settings
-from django.db import connection
 
 from lms.celery import app
+from lms.tests.processes import subprocess_env
 
 pytestmark = pytest.mark.xdist_group("subprocesses")
 
@@ -25,16 +25,7 @@ WAIT_SECONDS = 30
 
 
 def _worker(log) -> subprocess.Popen:
-    db = connection.settings_dict
-    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-    }
+    env = subprocess_env(LOG_FORMAT="json", LOG_LEVEL="INFO")
     command = [sys.executable, "-m", "celery", "-A", "lms", "worker", "-Q", "otp,default", "-P", "prefork", "-c", "1"]
     command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
     return subprocess.Popen(
@@ -114,7 +105,7 @@ def test_gunicorns_own_lines_are_json_like_the_applications(tmp_path):
     """The master's and the workers' lifecycle lines (gunicorn's loggers) come out in the same
     JSON as the access line, so one log pipeline reads the whole web process."""
     from lms.testing import free_port
-    from lms.tests.processes import Client, subprocess_env, web_server
+    from lms.tests.processes import Client, web_server
 
     port = free_port()
     server = web_server("web", port, subprocess_env(LOG_FORMAT="json", LOG_LEVEL="INFO"), tmp_path / "web.log")

@@ -18,12 +18,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from lms.testing import free_port
+from lms.tests.processes import subprocess_env
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 HEALTHZ_SAMPLE = {"route": "healthz", "method": "GET", "status": "200"}
@@ -74,12 +74,9 @@ def server(django_db_setup, django_db_blocker, tmp_path):
     directory = tmp_path / "prometheus"
     directory.mkdir()
     _stale_counter(directory)
-    db = connection.settings_dict
-    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     port = free_port()
     env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        **subprocess_env(),
         "DATABASE_POOL_MIN_SIZE": "1",
         "DATABASE_POOL_MAX_SIZE": "2",
         "WEB_BIND": f"127.0.0.1:{port}",
