@@ -15,7 +15,7 @@ order: customer rows, then codes): the batch's customer rows in primary-key orde
 codes with ``FOR UPDATE SKIP LOCKED``.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -66,9 +66,12 @@ def codes_assign(*, campaign: Campaign, customer_ids: Iterable[int]) -> CodeAssi
     return total
 
 
-def codes_assign_segment(*, campaign: Campaign, segment: Segment) -> CodeAssignment:
+def codes_assign_segment(
+    *, campaign: Campaign, segment: Segment, on_progress: Callable[[int], None] | None = None
+) -> CodeAssignment:
     """``codes_assign`` for every member of a customer segment (its materialised membership),
-    read in batches by customer id: memory stays flat whatever the audience's size."""
+    read in batches by customer id: memory stays flat whatever the audience's size.
+    ``on_progress`` is told the members of each batch done (a command's progress bar)."""
     if segment.kind != Segment.Kind.USER:
         raise invalid("segment_id", f"Segment {segment.pk} is a product segment; codes go to customer segments.")
     _assignable(campaign.pk)
@@ -80,6 +83,8 @@ def codes_assign_segment(*, campaign: Campaign, segment: Segment) -> CodeAssignm
             return total
         total += _assign_batch(campaign.pk, ids)
         after = ids[-1]
+        if on_progress is not None:
+            on_progress(len(ids))
 
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:

@@ -1,6 +1,7 @@
 """Every operator command fails in one clear line with a non-zero exit (lms/command.py): bad
 arguments, a missing file, a refused value, the database down."""
 
+import io
 import os
 import socket
 import subprocess
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import ManagementUtility, get_commands, load_command_class
+from django.core.management import ManagementUtility, call_command, get_commands, load_command_class
 
 from lms.command import OperatorCommand
 
@@ -102,3 +103,18 @@ def test_an_unwritable_rejects_file_fails_in_one_line_before_any_import(capsys, 
 
     assert exit_code == 1
     assert err.strip() == f"CommandError: {rejects}: No such file or directory."
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("argv", [["expire_points"], ["rebuild_balances", "--check"]])
+def test_long_loyalty_commands_show_progress_on_a_terminal_and_not_with_no_progress(capsys, argv):
+    call_command(*argv, stdout=io.StringIO(), stderr=_Terminal())
+    assert "accounts" in capsys.readouterr().err  # tqdm's bar, on stderr
+
+    call_command(*argv, "--no-progress", stdout=io.StringIO(), stderr=_Terminal())
+    assert capsys.readouterr().err == ""

@@ -5,6 +5,7 @@ Pending points need no job: a held lot is spendable as soon as its ``available_a
 passed (every read and write judges it at its own time), and its expiry runs from then."""
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -23,9 +24,16 @@ class ExpiryReport:
     points: int = 0
 
 
-def points_expire(*, now: dt.datetime | None = None, batch: int = 500, dry_run: bool = False) -> ExpiryReport:
+def points_expire(
+    *,
+    now: dt.datetime | None = None,
+    batch: int = 500,
+    dry_run: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> ExpiryReport:
     """Expire every lot past its date, one EXPIRE transaction per lot, in batches of accounts
-    (each batch its own transaction, so a long run holds no lock for long). Safe to re-run."""
+    (each batch its own transaction, so a long run holds no lock for long). Safe to re-run.
+    ``on_progress`` is told the accounts of each batch done (a command's progress bar)."""
     now = now or timezone.now()
     report = ExpiryReport()
     last_id = 0
@@ -55,6 +63,8 @@ def points_expire(*, now: dt.datetime | None = None, batch: int = 500, dry_run: 
                 lot_expire(entries, account, lot, now)
             report.accounts += len(accounts)
             entries.write()
+        if on_progress is not None:
+            on_progress(len(accounts))
 
 
 @dataclass(frozen=True)
@@ -95,10 +105,10 @@ def pending_taken(*, now: dt.datetime | None = None) -> dict[int, int]:
     return found
 
 
-def balances_check(*, fix: bool = False) -> list[Mismatch]:
+def balances_check(*, fix: bool = False, on_progress: Callable[[int], None] | None = None) -> list[Mismatch]:
     """Every account whose balance differs from the sum of its transactions (or from what its
     open lots hold), or whose pending points were taken (``pending_taken``). ``fix`` sets such
-    balances to the ledger's sum, under the row lock."""
+    balances to the ledger's sum, under the row lock. ``on_progress`` is told each account checked."""
     sums = dict(
         PointsTransaction.objects.order_by()
         .values("account_id")
@@ -115,6 +125,8 @@ def balances_check(*, fix: bool = False) -> list[Mismatch]:
     taken = pending_taken()
     found = []
     for account in LoyaltyAccount.objects.only("id", "customer_id", "program_id", "balance").iterator(chunk_size=5000):
+        if on_progress is not None:
+            on_progress(1)
         ledger, held, spent = sums.get(account.pk, 0), lots.get(account.pk, 0), taken.get(account.pk, 0)
         if account.balance != ledger or held != ledger or spent:
             found.append(

@@ -13,6 +13,7 @@ from segments.models import Segment
 
 
 class Command(OperatorCommand):
+    progress = True
     help = (
         "Give each member of a customer segment who holds none of the campaign's codes one free unique code "
         "(a transaction per 1,000 members; idempotent) and print how many were given one, already held one, "
@@ -33,7 +34,9 @@ class Command(OperatorCommand):
             raise CommandError(f"No segment with id {segment_id}.")
         started = time.perf_counter()
         try:
-            result = codes_assign_segment(campaign=campaign, segment=segment)
+            members = segment.customer_memberships.count()
+            with self.progress_bar(total=members, desc="members", unit="members") as bar:
+                result = codes_assign_segment(campaign=campaign, segment=segment, on_progress=bar.update)
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}")
         self.stdout.write(

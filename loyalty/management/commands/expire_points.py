@@ -6,6 +6,7 @@ from loyalty.services.upkeep import points_expire
 
 
 class Command(OperatorCommand):
+    progress = True
     help = (
         "Expire earned points past their expiry date (one EXPIRE transaction per lot). Safe to re-run: "
         "an expired lot is never expired twice, and an interrupted run finishes on the next."
@@ -27,6 +28,7 @@ class Command(OperatorCommand):
                 raise CommandError("--now takes an ISO time with its offset, such as 2026-12-01T00:00:00+00:00.")
         if batch < 1:
             raise CommandError("--batch is 1 or more.")
-        report = points_expire(now=at, batch=batch, dry_run=dry_run)
+        with self.progress_bar(desc="accounts", unit="accounts") as bar:
+            report = points_expire(now=at, batch=batch, dry_run=dry_run, on_progress=bar.update)
         verb = "would expire" if dry_run else "expired"
         self.stdout.write(f"{verb} {report.points} points in {report.lots} lots of {report.accounts} accounts")

@@ -1,10 +1,12 @@
 import sys
 
 from lms.command import OperatorCommand
+from loyalty.models import LoyaltyAccount
 from loyalty.services.upkeep import balances_check
 
 
 class Command(OperatorCommand):
+    progress = True
     help = (
         "Verify every loyalty balance against its transactions (and its open lots), and that no pending "
         "points were taken. With --check report mismatches and exit 1 if any; without, also set each "
@@ -15,7 +17,8 @@ class Command(OperatorCommand):
         parser.add_argument("--check", action="store_true", help="Report only; change nothing.")
 
     def handle(self, *args, check: bool, **options):
-        mismatches = balances_check(fix=not check)
+        with self.progress_bar(total=LoyaltyAccount.objects.count(), desc="accounts", unit="accounts") as bar:
+            mismatches = balances_check(fix=not check, on_progress=bar.update)
         for m in mismatches:
             self.stdout.write(
                 f"account {m.account_id} (customer {m.customer_id}, program {m.program_id}): "
